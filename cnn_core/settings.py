@@ -1,0 +1,51 @@
+"""Limits and paths for the whole product, read once from environment variables.
+
+Every cap or location that a hosted demo might need to tighten lives here, so the rest of the
+code never reads the environment itself.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs_dir: Path
+    data_dir: Path
+    language: str
+    max_spec_upload_bytes: int
+    max_layers: int
+    max_channels: int
+    max_input_side: int
+    demo_mode: bool
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment now (tests call this after monkeypatching)."""
+    demo = os.environ.get("CNN_LAB_DEMO", "").lower() in {"1", "true", "yes"}
+    return Settings(
+        runs_dir=Path(os.environ.get("CNN_LAB_RUNS_DIR", "runs")).expanduser(),
+        data_dir=Path(os.environ.get("CNN_LAB_DATA_DIR", "data")).expanduser(),
+        language=os.environ.get("CNN_LAB_LANG", "en"),
+        max_spec_upload_bytes=_int_env("CNN_LAB_MAX_SPEC_BYTES", 256 * 1024),
+        max_layers=_int_env("CNN_LAB_MAX_LAYERS", 64 if demo else 256),
+        max_channels=_int_env("CNN_LAB_MAX_CHANNELS", 1024 if demo else 8192),
+        max_input_side=_int_env("CNN_LAB_MAX_INPUT_SIDE", 512 if demo else 4096),
+        demo_mode=demo,
+    )
+
+
+def get_settings() -> Settings:
+    return load_settings()
