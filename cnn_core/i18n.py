@@ -28,6 +28,6 @@ def current_language() -> str:
     return code if code in CATALOGUES else "en"
 
 
-def t(key: str, **values: object) -> str:
+def t(key: str, /, **values: object) -> str:
     text = CATALOGUES[current_language()].get(key) or EN[key]
     return text.format(**values) if values else text

@@ -23,6 +23,8 @@ def _value(text: str):
     if low in ("none", "null"):
         return None
     if text[0] in "([":
+        if text[-1] != {"(": ")", "[": "]"}[text[0]]:
+            raise SpecError(t("spec.err.params_syntax", text=text), t("spec.fix.params_syntax"))
         inner = [part.strip() for part in text[1:-1].split(",") if part.strip()]
         return [_value(part) for part in inner]
     pair = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", text)
@@ -52,7 +54,9 @@ def parse_params(text: str) -> dict:
 
 def _format_value(value) -> str:
     if isinstance(value, (list, tuple)):
-        return f"{value[0]}x{value[1]}" if len(value) == 2 and value[0] != value[1] else str(value[0])
+        if len(value) == 2:
+            return f"{value[0]}x{value[1]}" if value[0] != value[1] else _format_value(value[0])
+        return "(" + ", ".join(_format_value(v) for v in value) + ")"
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -108,3 +112,24 @@ def parse_chain(text: str) -> list[dict]:
 
 def format_chain(layers: list[dict]) -> str:
     return "\n".join(f"{layer.get('type')} {format_params(layer)}".rstrip() for layer in layers)
+
+
+def layers_to_rows(layers: list[dict]) -> list[dict]:
+    """The builder table's rows: a layer type and its key=value text."""
+    return [{"type": layer.get("type"), "params": format_params(layer)} for layer in layers]
+
+
+def rows_to_layers(rows: list[dict]) -> list[dict]:
+    """Back from table rows to spec layers; SpecError names the row that cannot be read."""
+    layers = []
+    for index, row in enumerate(rows):
+        kind = row.get("type")
+        if not isinstance(kind, str) or not kind.strip():
+            raise SpecError(t("spec.err.no_type"), t("spec.fix.no_type"), index, "?")
+        text = row.get("params")
+        try:
+            params = parse_params(text if isinstance(text, str) else "")
+        except SpecError as exc:
+            raise SpecError(exc.reason, exc.fix, index, kind) from exc
+        layers.append({"type": kind.strip(), **params})
+    return layers

@@ -93,6 +93,12 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
 DEFAULT_PRESET = "seed002_mnist_cnn"
 
 
+def scratch_spec() -> dict:
+    """The smallest useful start: one conv, one classifier layer."""
+    return {"name": t("preset.scratch.name"), "input_shape": [1, 28, 28], "num_classes": 10,
+            "layers": [_conv(8), RELU, FLAT, _fc(10)]}
+
+
 def get_preset(key: str) -> Preset:
     try:
         return PRESETS[key]

@@ -258,8 +258,9 @@ def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
     """Parse an uploaded or pasted spec; every failure is a SpecError with a readable reason."""
     from cnn_core.settings import get_settings
     limit = get_settings().max_spec_upload_bytes if max_bytes is None else max_bytes
-    if len(text) > limit:
-        raise SpecError(t("spec.err.too_large", size=len(text), limit=limit), t("spec.fix.too_large"))
+    size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
+    if size > limit:
+        raise SpecError(t("spec.err.too_large", size=size, limit=limit), t("spec.fix.too_large"))
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")

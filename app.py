@@ -1,0 +1,17 @@
+"""CNN Lab: the Streamlit entry point. It only sets up the page and the navigation."""
+import streamlit as st
+
+from cnn_core.i18n import t
+
+st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
+
+navigation = st.navigation({
+    t("nav.section.learn"): [
+        st.Page("pages/home.py", title=t("nav.home"), icon="🏠", default=True),
+        st.Page("pages/shape_calculator.py", title=t("nav.calculator"), icon="📐", url_path="calculator"),
+    ],
+    t("nav.section.design"): [
+        st.Page("pages/architecture_builder.py", title=t("nav.builder"), icon="🧱", url_path="builder"),
+    ],
+})
+navigation.run()

@@ -1,0 +1,95 @@
+"""Shape calculator: one layer with its formula and sliding window, or a whole chain."""
+import pandas as pd
+import streamlit as st
+
+from cnn_core.calculator import KINDS, LayerQuery, calculate, window_picture
+from cnn_core.i18n import t
+from cnn_core.layer_text import parse_chain
+from cnn_core.settings import get_settings
+from cnn_core.spec import SpecError
+from cnn_core.summary import format_bytes, format_shape, summarize_until_error
+from cnn_core.viz import window_figure
+
+settings = get_settings()
+side_cap = settings.max_input_side
+st.title(t("calc.title"))
+st.caption(t("calc.caption"))
+one_layer, chain = st.tabs([t("calc.tab.one"), t("calc.tab.chain")])
+
+with one_layer:
+    kind = st.radio(t("calc.kind"), KINDS, horizontal=True, format_func=lambda k: t(f"calc.kind.{k}"),
+                    key="calc_kind")
+    c1, c2, c3, c4 = st.columns(4)
+    height = c1.number_input(t("calc.height"), 1, side_cap, 5, key="calc_h")
+    width = c2.number_input(t("calc.width"), 1, side_cap, 5, key="calc_w")
+    channels = c3.number_input(t("calc.channels"), 1, settings.max_channels, 1, key="calc_c")
+    out_channels = c4.number_input(t("calc.out_channels"), 1, settings.max_channels, 1, key="calc_oc",
+                                   disabled=kind not in ("conv2d", "conv_transpose2d"))
+    c1, c2, c3, c4 = st.columns(4)
+    kernel = c1.number_input(t("calc.kernel"), 1, side_cap, 3, key="calc_k", help=t("calc.kernel.help"))
+    stride = c2.number_input(t("calc.stride"), 1, side_cap, 1, key="calc_s", help=t("calc.stride.help"))
+    dilation = c3.number_input(t("calc.dilation"), 1, 64, 1, key="calc_d", help=t("calc.dilation.help"),
+                               disabled=kind == "avgpool2d")
+    pad_mode = c4.radio(t("calc.padding_mode"), ["number", "valid", "same"], horizontal=True, key="calc_pad_mode",
+                        format_func=lambda m: t(f"calc.padding_mode.{m}"), help=t("calc.padding.help"))
+    c1, c2, c3, _ = st.columns(4)
+    pad_number = c1.number_input(t("calc.padding"), 0, side_cap, 0, key="calc_p", disabled=pad_mode != "number")
+    ceil_mode = c2.checkbox(t("calc.ceil_mode"), key="calc_ceil", help=t("calc.ceil_mode.help"),
+                            disabled=kind not in ("maxpool2d", "avgpool2d"))
+    output_padding = c3.number_input(t("calc.output_padding"), 0, 64, 0, key="calc_op",
+                                     disabled=kind != "conv_transpose2d", help=t("calc.output_padding.help"))
+    query = LayerQuery(kind=kind, height=int(height), width=int(width), channels=int(channels),
+                       out_channels=int(out_channels), kernel=int(kernel), stride=int(stride),
+                       padding=int(pad_number) if pad_mode == "number" else pad_mode,
+                       dilation=1 if kind == "avgpool2d" else int(dilation), ceil_mode=ceil_mode,
+                       output_padding=int(output_padding))
+    result = calculate(query)
+    if result.error is not None:
+        st.error(t("calc.invalid", message=f"{result.error.reason} — {result.error.fix}"), icon="⚠️")
+    else:
+        m1, m2, m3 = st.columns(3)
+        m1.metric(t("calc.output"), format_shape(result.output_shape))
+        m2.metric(t("calc.params"), f"{result.params:,}")
+        m3.metric(t("calc.macs"), f"{result.macs:,}")
+        for axis_name, axis in zip((t("calc.axis.h"), t("calc.axis.w")), result.axes):
+            st.markdown(f"**{axis_name}** · `{axis.formula}`")
+            st.code(axis.filled, language=None)
+            (st.warning if axis.dropped else st.caption)(axis.note)
+        st.subheader(t("calc.window.title"))
+        out_h, out_w = result.output_shape[1], result.output_shape[2]
+        s1, s2 = st.columns(2)
+        row = s1.slider(t("calc.window.row"), 0, out_h - 1, 0, key="calc_row") if out_h > 1 else 0
+        col = s2.slider(t("calc.window.col"), 0, out_w - 1, 0, key="calc_col") if out_w > 1 else 0
+        try:
+            picture = window_picture(query, row, col)
+        except SpecError as exc:
+            st.info(str(exc))
+        else:
+            st.caption(picture.frame_note)
+            st.plotly_chart(window_figure(picture), key="calc_window")
+
+with chain:
+    st.caption(t("calc.chain.caption"))
+    c1, c2, c3 = st.columns(3)
+    chain_c = c1.number_input(t("calc.channels"), 1, settings.max_channels, 1, key="chain_c")
+    chain_h = c2.number_input(t("calc.height"), 1, side_cap, 28, key="chain_h")
+    chain_w = c3.number_input(t("calc.width"), 1, side_cap, 28, key="chain_w")
+    text = st.text_area(t("calc.chain.layers"), t("calc.chain.default"), height=220, key="chain_text",
+                        help=t("calc.chain.help"))
+    try:
+        layers = parse_chain(text)
+    except SpecError as exc:
+        st.error(str(exc), icon="⚠️")
+        layers = None
+    if layers is not None:
+        spec = {"input_shape": [int(chain_c), int(chain_h), int(chain_w)], "layers": layers}
+        summary, error = summarize_until_error(spec, check_output=False)
+        if summary is not None and summary.rows:
+            table = pd.DataFrame(summary.table())
+            st.dataframe(table, hide_index=True, key="chain_table")
+            st.caption(t("calc.chain.totals", params=f"{summary.total_params:,}", macs=f"{summary.total_macs:,}",
+                         memory=format_bytes(summary.activation_bytes)))
+        if error is not None:
+            st.error(t("calc.chain.broken", message=str(error)), icon="⛔")
+        elif summary is not None and not summary.rows:
+            st.info(t("calc.chain.empty"))
