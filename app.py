@@ -3,15 +3,15 @@ import streamlit as st
 
 from cnn_core.i18n import t
 
-st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 
 navigation = st.navigation({
     t("nav.section.learn"): [
-        st.Page("pages/home.py", title=t("nav.home"), icon="🏠", default=True),
-        st.Page("pages/shape_calculator.py", title=t("nav.calculator"), icon="📐", url_path="calculator"),
+        st.Page("pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
+        st.Page("pages/shape_calculator.py", title=t("nav.calculator"), icon=":material/straighten:", url_path="calculator"),
     ],
     t("nav.section.design"): [
-        st.Page("pages/architecture_builder.py", title=t("nav.builder"), icon="🧱", url_path="builder"),
+        st.Page("pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:", url_path="builder"),
     ],
 })
 navigation.run()

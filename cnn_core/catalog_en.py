@@ -226,6 +226,7 @@ EN: dict[str, str] = {
     "calc.macs": "Multiply-accumulates",
     "calc.axis.h": "Height",
     "calc.axis.w": "Width",
+    "calc.axis.hw": "Height and width",
     "calc.window.title": "Sliding window",
     "calc.window.row": "Output row",
     "calc.window.col": "Output column",

@@ -150,6 +150,8 @@ def _check_value(f: Field, value: Any, err) -> Any:
             raise named(t("spec.err.not_bool", got=json.dumps(value)), t("spec.fix.bool"))
         return value
     if f.kind == "choice":
+        if value is None and "none" in f.choices:  # the typed word none parses to null
+            value = "none"
         if value not in f.choices:
             raise named(t("spec.err.choice", got=json.dumps(value)), t("spec.fix.choice", choices=", ".join(f.choices)))
         return value

@@ -43,8 +43,10 @@ def window_figure(picture: WindowPicture, max_cells: int = 4096) -> go.Figure:
                                  marker=dict(symbol="square-open", size=max(6, min(34, 480 // max(rows, cols))),
                                              color=_HIGHLIGHT, line=dict(width=3)),
                                  hovertemplate=t("viz.role.window") + " (%{y}, %{x})<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False, dtick=1)
-    fig.update_xaxes(showgrid=False, zeroline=False, dtick=1, side="top")
+    # Square cells: the y axis is tied to x, and x shrinks its domain rather than widening its range.
+    fig.update_yaxes(range=[rows - 0.5, -0.5], scaleanchor="x", showgrid=False, zeroline=False, dtick=1)
+    fig.update_xaxes(range=[-0.5, cols - 0.5], constrain="domain", showgrid=False, zeroline=False, dtick=1,
+                     side="top")
     fig.update_layout(height=min(620, 140 + 26 * rows), margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", y=-0.02), plot_bgcolor="white")
     return fig

@@ -36,7 +36,7 @@ version, spec = state["editor_version"], dict(state[SPEC_KEY])
 st.title(t("builder.title"))
 st.caption(t("builder.caption"))
 
-left, middle, right = st.columns([3, 1, 3])
+left, middle, right = st.columns([3, 1.4, 3])
 preset = left.selectbox(t("builder.preset"), list(PRESETS), format_func=lambda k: PRESETS[k].title, key="b_preset")
 left.caption(f"{PRESETS[preset].description} — {t('builder.source')}: {PRESETS[preset].source}")
 if middle.button(t("builder.load_preset"), type="primary", key="b_load"):
@@ -82,7 +82,9 @@ if is_backbone(spec):
 else:
     base_key = f"b_base_{version}"
     if base_key not in state:
-        state[base_key] = pd.DataFrame(layers_to_rows(spec.get("layers") or []), columns=["type", "params"])
+        rows = layers_to_rows(spec.get("layers") or [])
+        # Numbered from 1 like the summary table and the error messages.
+        state[base_key] = pd.DataFrame(rows, columns=["type", "params"], index=range(1, len(rows) + 1))
     st.markdown(t("builder.layers.help"))
     edited = st.data_editor(
         state[base_key], num_rows="dynamic", hide_index=False, key=f"b_layers_{version}",

@@ -51,7 +51,9 @@ with one_layer:
         m1.metric(t("calc.output"), format_shape(result.output_shape))
         m2.metric(t("calc.params"), f"{result.params:,}")
         m3.metric(t("calc.macs"), f"{result.macs:,}")
-        for axis_name, axis in zip((t("calc.axis.h"), t("calc.axis.w")), result.axes):
+        same = result.axes[0] == result.axes[1]
+        names = (t("calc.axis.hw"),) if same else (t("calc.axis.h"), t("calc.axis.w"))
+        for axis_name, axis in zip(names, result.axes):
             st.markdown(f"**{axis_name}** · `{axis.formula}`")
             st.code(axis.filled, language=None)
             (st.warning if axis.dropped else st.caption)(axis.note)

@@ -102,33 +102,68 @@ def test_export_refuses_invalid_spec():
         export_pytorch_code({"input_shape": [1, 8, 8], "layers": [{"type": "linear", "out_features": 2}]})
 
 
-def run_source(tmp_path, source):
-    path = tmp_path / "net.py"
-    path.write_text(source, encoding="utf-8")
-    done = subprocess.run([sys.executable, str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr
-    match = re.fullmatch(r"output \(([\d, ]*)\) parameters (\d+)\s*", done.stdout)
-    assert match, done.stdout
-    shape = tuple(int(v) for v in match.group(1).split(",") if v.strip())
-    return shape, int(match.group(2))
+BACKBONE_CASES = {f"{name}-{channels}ch": {"input_shape": [channels, 32, 32], "num_classes": 7, "name": f"{name} test",
+                                            "backbone": {"name": name, "pretrained": False, "freeze_backbone": freeze}}
+                  for name, freeze, channels in [("resnet18", True, 3), ("mobilenet_v2", False, 1)]}
+STANDALONE = {"layers-pools_softmax_gelu": HAND_MADE["pools_softmax_gelu"], **BACKBONE_CASES}
+
+RUNNER = """
+import runpy, sys
+for path in sys.argv[1:]:
+    print("==", path, flush=True)
+    runpy.run_path(path, run_name="__main__")
+"""
 
 
-def test_exported_layer_source_runs_standalone(tmp_path):
+@pytest.fixture(scope="module", autouse=True)
+def standalone_process(tmp_path_factory):
+    """Run every exported file as a script, in one interpreter started before the in-process
+    tests, so that its seconds of importing torch overlap with them."""
+    folder = tmp_path_factory.mktemp("exported")
+    paths = []
+    for name, spec in STANDALONE.items():
+        path = folder / f"{name}.py"
+        path.write_text(export_pytorch_code(spec), encoding="utf-8")
+        paths.append(str(path))
+    process = subprocess.Popen([sys.executable, "-c", RUNNER, *paths], cwd=folder, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+@pytest.fixture(scope="module")
+def standalone_output(standalone_process):
+    stdout, stderr = standalone_process.communicate(timeout=240)
+    assert standalone_process.returncode == 0, stderr
+    results = {}
+    for block in stdout.split("== ")[1:]:
+        path, _, printed = block.partition("\n")
+        match = re.fullmatch(r"output \(([\d, ]*)\) parameters (\d+)\s*", printed)
+        assert match, printed
+        shape = tuple(int(v) for v in match.group(1).split(",") if v.strip())
+        results[Path(path).stem] = (shape, int(match.group(2)))
+    assert results.keys() == STANDALONE.keys()
+    return results
+
+
+def test_exported_layer_source_runs_standalone(standalone_output):
     spec = HAND_MADE["pools_softmax_gelu"]
-    shape, params = run_source(tmp_path, export_pytorch_code(spec))
+    shape, params = standalone_output["layers-pools_softmax_gelu"]
     summary = summarize(spec)
     assert shape == summary.output_shape == (10,)
     assert params == summary.total_params
 
 
-@pytest.mark.parametrize("name, freeze, channels", [("resnet18", True, 3), ("mobilenet_v2", False, 1)])
-def test_exported_backbone_source_runs_standalone(tmp_path, name, freeze, channels):
-    spec = {"input_shape": [channels, 32, 32], "num_classes": 7, "name": f"{name} test",
-            "backbone": {"name": name, "pretrained": False, "freeze_backbone": freeze}}
+@pytest.mark.parametrize("case", list(BACKBONE_CASES))
+def test_exported_backbone_source_runs_standalone(standalone_output, case):
+    spec = BACKBONE_CASES[case]
+    channels = spec["input_shape"][0]
     source = export_pytorch_code(spec)
     assert "weights=None" in source and "DEFAULT" not in source.split('"""')[2]
     built = build_model(spec)
-    shape, params = run_source(tmp_path, source)
+    shape, params = standalone_output[case]
     assert shape == (7,)
     assert params == sum(p.numel() for p in built.parameters()) == summarize(spec).total_params
     # the exported class also loads build_model's weights
