@@ -30,6 +30,7 @@ class Settings:
     max_channels: int
     max_input_side: int
     demo_mode: bool
+    max_concurrent_runs: int
 
 
 def load_settings() -> Settings:
@@ -44,6 +45,7 @@ def load_settings() -> Settings:
         max_channels=_int_env("CNN_LAB_MAX_CHANNELS", 1024 if demo else 8192),
         max_input_side=_int_env("CNN_LAB_MAX_INPUT_SIDE", 512 if demo else 4096),
         demo_mode=demo,
+        max_concurrent_runs=_int_env("CNN_LAB_MAX_CONCURRENT_RUNS", 1),
     )
 
 
