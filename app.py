@@ -13,5 +13,9 @@ navigation = st.navigation({
     t("nav.section.design"): [
         st.Page("pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:", url_path="builder"),
     ],
+    t("nav.section.train"): [
+        st.Page("pages/train.py", title=t("nav.train"), icon=":material/model_training:", url_path="train"),
+        st.Page("pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:", url_path="runs"),
+    ],
 })
 navigation.run()

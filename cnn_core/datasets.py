@@ -198,7 +198,8 @@ def load_torchvision(name: str, data_dir: str | Path, **_) -> tuple:
         train, test = _torchvision_pair(name, root, download=False)
     train_x, train_y = _to_tensors(train)
     test_x, test_y = _to_tensors(test)
-    return train_x, train_y, test_x, test_y, list(train.classes), 0
+    # the registry's names (torchvision's MNIST says "0 - zero"), so a run's labels match what the app lists
+    return train_x, train_y, test_x, test_y, list(DATASETS[name].class_names), 0
 
 
 def load_folder(folder_path: str | Path, image_size: int = 32, test_fraction: float = 0.2, **_) -> tuple:
@@ -270,3 +271,49 @@ def load_splits(name: str, val_split: float = 0.1, seed: int = 0, data_dir: str 
         raise DatasetError(t("dataset.err.too_small", name=name))
     return Splits(name, list(classes), train_x[keep], train_y[keep], train_x[val], train_y[val],
                   test_x, test_y, skipped)
+
+
+def extract_class_zip(data: bytes, dest: Path, max_total_bytes: int, max_files: int = 20000) -> tuple[Path, int]:
+    """Unpack an uploaded zip of class folders into dest; returns (the folder to train on, skipped).
+
+    Entries that would land outside dest (absolute paths, '..') are refused; non-images are
+    skipped and counted; the uncompressed total is capped, so a zip bomb stops early.
+    """
+    import io
+    import zipfile
+    dest = Path(dest).resolve()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise DatasetError(t("dataset.err.bad_zip")) from exc
+    entries = [e for e in archive.infolist() if not e.is_dir()]
+    if len(entries) > max_files:
+        raise DatasetError(t("dataset.err.zip_files", n=len(entries), cap=max_files))
+    total, skipped = 0, 0
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        target = (dest / entry.filename).resolve()
+        if entry.filename.startswith(("/", "\\")) or dest not in target.parents:
+            raise DatasetError(t("dataset.err.zip_escape", name=entry.filename[:120]))
+        if Path(entry.filename).suffix.lower() not in IMAGE_SUFFIXES or "__MACOSX" in entry.filename:
+            skipped += 1
+            continue
+        total += entry.file_size
+        if total > max_total_bytes:
+            raise DatasetError(t("dataset.err.zip_size", cap=max_total_bytes // (1024 * 1024)))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(entry) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+    # A zip of one top folder holding the class folders: train on that folder.
+    children = [p for p in dest.iterdir() if p.is_dir()]
+    root = children[0] if len(children) == 1 and any(c.is_dir() for c in children[0].iterdir()) else dest
+    return root, skipped
+
+
+def describe_dataset(name: str, data_dir: str | Path | None = None, folder_path: str | None = None,
+                     image_size: int = 32) -> dict:
+    """Sizes, input shape and classes, from actually loading it (so missing files show up now)."""
+    splits = load_splits(name, 0.0, 0, data_dir, folder_path, image_size)
+    return {"train_pool": len(splits.train_y), "test": len(splits.test_y), "input_shape": splits.input_shape,
+            "class_names": splits.class_names, "skipped_files": splits.skipped_files,
+            "preview": splits.train_x[:8].clone()}

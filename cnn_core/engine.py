@@ -23,6 +23,7 @@ from torch import nn
 from cnn_core.checkpoints import load_latest_checkpoint, save_checkpoint
 from cnn_core.config import TrainConfig
 from cnn_core.datasets import Splits, load_splits
+from cnn_core.schedules import lr_factor
 from cnn_core.runs import Status, append_metrics, truncate_metrics, write_json_atomic, write_status
 
 
@@ -123,21 +124,6 @@ def augment(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) ->
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """Multiplier of the base learning rate at a global step."""
-    total = max(1, config.epochs * steps_per_epoch)
-    if config.schedule == "step":
-        return config.gamma ** ((step // steps_per_epoch) // config.step_size)
-    if config.schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-    if config.schedule == "onecycle":
-        warm = max(1, int(0.3 * total))
-        if step < warm:
-            return 0.04 + 0.96 * step / warm
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm))) * (1 - 1e-4) + 1e-4
-    return 1.0
-
-
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
@@ -219,7 +205,8 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
     n = len(train.y)
     steps_per_epoch = math.ceil(n / config.batch_size)
     optimizer = make_optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(
+        config.schedule, s, steps_per_epoch, config.epochs, config.step_size, config.gamma))
     progress = Progress()
     acc_loss = torch.zeros((), device=device)  # epoch accumulators, checkpointed for exact resume
     acc_correct = torch.zeros((), device=device, dtype=torch.int64)
@@ -359,3 +346,37 @@ def save_final_weights(run_dir: Path, model: nn.Module, spec: dict, class_names,
                                            "mean": json.dumps(mean), "std": json.dumps(std)})
     tmp.replace(path)
     return path
+
+
+def measure_step_seconds(spec: dict, batch_size: int, device_name: str = "auto", steps: int = 3) -> float:
+    """Seconds per training step of this network on this machine, from a few real steps."""
+    from cnn_core.model import build_model
+    device = resolve_device(device_name)
+    model = build_model(spec).to(device).train()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad] or [torch.zeros(1)], lr=1e-3)
+    x = torch.randn(batch_size, *spec["input_shape"], device=device)
+    y = torch.randint(0, spec["num_classes"], (batch_size,), device=device)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    step()  # warm-up: allocations, kernel selection
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def augmentation_preview(images: torch.Tensor, config: TrainConfig, seed: int = 0) -> torch.Tensor:
+    """The images (uint8 N×C×H×W) as the trainer would see them after augmentation, as uint8."""
+    x = images.float().div(255)
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    gen = torch.Generator().manual_seed(seed)
+    out = augment(x - mean, config, gen) + mean  # the trainer fills with the mean colour, as here
+    return out.mul(255).round().clamp(0, 255).to(torch.uint8)

@@ -92,6 +92,11 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
 
 DEFAULT_PRESET = "seed002_mnist_cnn"
 
+# Presets that come in regularisation variants (seed 000): variant name -> preset key.
+VARIANTS: dict[str, dict[str, str]] = {
+    key: {"plain": "seed000_cifar_cnn", "dropout": "seed000_cifar_cnn_dropout", "batchnorm": "seed000_cifar_cnn_batchnorm"}
+    for key in ("seed000_cifar_cnn", "seed000_cifar_cnn_dropout", "seed000_cifar_cnn_batchnorm")}
+
 
 def scratch_spec() -> dict:
     """The smallest useful start: one conv, one classifier layer."""

@@ -82,9 +82,10 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 def read_json(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):  # ValueError: bad JSON and bytes that are not UTF-8
         return None
+    return data if isinstance(data, dict) else None
 
 
 @dataclass
@@ -248,3 +249,12 @@ def request_stop(run_dir: Path) -> None:
             os.kill(status.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+
+
+def delete_run(run_dir: Path) -> None:
+    """Remove a run that is not active; an active one must be stopped first."""
+    import shutil
+    status = read_status(run_dir)
+    if status.state in ACTIVE_STATES:
+        raise RunError(t("run.err.delete_active", run_id=run_dir.name, state=status.state))
+    shutil.rmtree(run_dir)

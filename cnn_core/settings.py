@@ -31,6 +31,7 @@ class Settings:
     max_input_side: int
     demo_mode: bool
     max_concurrent_runs: int
+    max_upload_bytes: int
 
 
 def load_settings() -> Settings:
@@ -46,6 +47,7 @@ def load_settings() -> Settings:
         max_input_side=_int_env("CNN_LAB_MAX_INPUT_SIDE", 512 if demo else 4096),
         demo_mode=demo,
         max_concurrent_runs=_int_env("CNN_LAB_MAX_CONCURRENT_RUNS", 1),
+        max_upload_bytes=_int_env("CNN_LAB_MAX_UPLOAD_MB", 50 if demo else 200) * 1024 * 1024,
     )
 
 

@@ -200,7 +200,8 @@ def normalize_layer(index: int, raw: Any) -> dict:
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
         hint = _closest(str(kind), LAYER_TYPES) if isinstance(kind, str) else ""
         raise SpecError(t("spec.err.unknown_type", got=json.dumps(kind)),
-                        hint or t("spec.fix.types", types=", ".join(LAYER_TYPES)), index, str(kind))
+                        hint or t("spec.fix.types", types=", ".join(LAYER_TYPES)), index,
+                        kind if isinstance(kind, str) else "?")
 
     def err(reason, fix=""):
         return SpecError(reason, fix, index, kind)
@@ -217,7 +218,7 @@ def _check_top_level(spec: Any) -> None:
     for key in spec:
         if key not in TOP_LEVEL_KEYS:
             raise SpecError(t("spec.err.unknown_top_key", key=key),
-                            _closest(str(key), TOP_LEVEL_KEYS) or t("spec.fix.allowed_keys", keys=", ".join(TOP_LEVEL_KEYS)))
+                            _closest(str(key), TOP_LEVEL_KEYS) or t("spec.fix.allowed_top_keys", keys=", ".join(TOP_LEVEL_KEYS)))
     for key in ("name", "description"):
         if key in spec and not isinstance(spec[key], str):
             raise SpecError(t("spec.err.not_text", key=key), t("spec.fix.text"))
