@@ -8,14 +8,14 @@ st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout=
 navigation = st.navigation({
     t("nav.section.learn"): [
         st.Page("pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
-        st.Page("pages/shape_calculator.py", title=t("nav.calculator"), icon=":material/straighten:", url_path="calculator"),
+        st.Page("pages/shape_calculator.py", title=t("nav.calculator"), icon=":material/straighten:"),
     ],
     t("nav.section.design"): [
-        st.Page("pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:", url_path="builder"),
+        st.Page("pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:"),
     ],
     t("nav.section.train"): [
-        st.Page("pages/train.py", title=t("nav.train"), icon=":material/model_training:", url_path="train"),
-        st.Page("pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:", url_path="runs"),
+        st.Page("pages/train.py", title=t("nav.train"), icon=":material/model_training:"),
+        st.Page("pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:"),
     ],
 })
 navigation.run()

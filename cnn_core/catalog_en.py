@@ -324,7 +324,7 @@ EN: dict[str, str] = {
     "reports.col.dataset": "dataset",
     "reports.col.network": "network",
     "reports.col.state": "state",
-    "reports.col.progress": "progress %",
+    "reports.col.progress": "progress",
     "reports.col.epoch": "epoch",
     "reports.col.best_val": "best val. acc.",
     "reports.col.test": "test acc.",

@@ -32,7 +32,7 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
             t("reports.col.dataset"): run.config.get("dataset"),
             t("reports.col.network"): network_label(run.config),
             t("reports.col.state"): t(f"state.{s.state}"),
-            t("reports.col.progress"): round(100 * s.progress, 1),
+            t("reports.col.progress"): round(s.progress, 3),
             t("reports.col.epoch"): f"{s.epoch}/{s.epochs or run.config.get('epochs', '?')}",
             t("reports.col.best_val"): s.best_val_acc,
             t("reports.col.test"): s.test_acc,
@@ -92,6 +92,7 @@ def accuracy_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
 
 def step_series_figure(steps: pd.DataFrame, column: str, title: str) -> go.Figure:
     fig = _figure(title, title)
+    fig.update_yaxes(rangemode="tozero", exponentformat="e" if column == "lr" else "none")
     if not steps.empty and column in steps:
         fig.add_trace(go.Scatter(x=steps["epoch"], y=steps[column], mode="lines", name=title))
     return fig

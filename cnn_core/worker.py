@@ -93,7 +93,11 @@ def run_worker(run_dir: Path) -> int:
     beater = threading.Thread(target=beat, daemon=True)
     beater.start()
     try:
+        import torch
+
         from cnn_core.engine import StopRequested, run_training
+        from cnn_core.settings import get_settings
+        torch.set_num_threads(get_settings().worker_threads)
         config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
         try:
             result = run_training(run_dir, config, should_stop, status, on_log=lambda s: write_status(run_dir, s))

@@ -19,7 +19,8 @@ if not runs:
 
 table = runs_table(runs)
 st.dataframe(table.drop(columns=["run_id"]), hide_index=True, key="r_table", column_config={
-    t("reports.col.progress"): st.column_config.ProgressColumn(t("reports.col.progress"), min_value=0, max_value=100),
+    t("reports.col.progress"): st.column_config.ProgressColumn(t("reports.col.progress"), min_value=0, max_value=1,
+                                                               format="percent"),
     t("reports.col.best_val"): st.column_config.NumberColumn(format="percent"),
     t("reports.col.test"): st.column_config.NumberColumn(format="percent")})
 ids = [r.run_id for r in runs]

@@ -1,0 +1,105 @@
+"""Shared helpers for the browser tests: the real app in `streamlit run`, driven by Playwright
+in Debian's headless Chromium (never a downloaded browser)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_browser() -> None:
+    """Skip on a developer machine without Chromium; in CI (CI set) a missing browser fails."""
+    if Path(CHROMIUM).exists() or shutil.which("chromium"):
+        return
+    message = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_app(env_extra: dict[str, str]):
+    """Run `streamlit run app.py` on a free port; yield its base URL; stop it afterwards."""
+    port = free_port()
+    env = dict(os.environ, **env_extra)
+    log = open(Path(env_extra.get("CNN_LAB_RUNS_DIR", "/tmp")) / "streamlit.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
+                             str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 1800):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def plotly_point_counts(page) -> list[int]:
+    """Number of x values in every trace of every Plotly chart on the page."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .map(el => (el.data || []).reduce((n, tr) => n + ((tr.x && tr.x.length) || 0), 0))""")
+
+
+def kill_processes_mentioning(text: str) -> int:
+    """SIGKILL every process whose command line mentions text (the test's own workers)."""
+    killed = 0
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit() or int(proc_dir.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            try:
+                os.kill(int(proc_dir.name), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed
