@@ -17,5 +17,10 @@ navigation = st.navigation({
         st.Page("pages/train.py", title=t("nav.train"), icon=":material/model_training:"),
         st.Page("pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:"),
     ],
+    t("nav.section.inspect"): [
+        st.Page("pages/predictions.py", title=t("nav.predictions"), icon=":material/grid_view:"),
+        st.Page("pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
+        st.Page("pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
+    ],
 })
 navigation.run()

@@ -63,6 +63,15 @@ def _mix(*parts: int) -> int:
     return x & 0x7FFFFFFFFFFFFFFF
 
 
+def seed_step(seed: int, device: torch.device) -> None:
+    """Seed the generators a training step draws from. torch.manual_seed would also seed every
+    other backend and costs ~0.5 ms a step on a CUDA build; these two calls cost microseconds."""
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.default_generators[device.index if device.index is not None else torch.cuda.current_device()
+                                      ].manual_seed(seed)
+
+
 def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(_mix(seed, epoch))).to(device)
 
@@ -72,11 +81,11 @@ class DeviceData:
     """One split resident on the training device as uint8, plus normalisation constants."""
     x: torch.Tensor
     y: torch.Tensor
-    mean: torch.Tensor
-    std: torch.Tensor
+    scale: torch.Tensor  # 1 / (255·std): uint8 straight to normalised in one multiply-add
+    shift: torch.Tensor  # −mean / std
 
     def batch(self, index: torch.Tensor, channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.x[index].float().div_(255).sub_(self.mean).div_(self.std)
+        x = torch.addcmul(self.shift, self.x[index].float(), self.scale)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, self.y[index]
@@ -85,7 +94,7 @@ class DeviceData:
 def to_device(x: torch.Tensor, y: torch.Tensor, mean, std, device: torch.device) -> DeviceData:
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
-    return DeviceData(x.to(device), y.to(device), m, s)
+    return DeviceData(x.to(device), y.to(device), 1 / (255 * s), -m / s)
 
 
 def augment(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
@@ -255,7 +264,7 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
             start = progress.step_in_epoch * config.batch_size
             index = perm[start:start + config.batch_size]
             step_seed = _mix(config.seed, progress.epoch, progress.step_in_epoch)
-            torch.manual_seed(step_seed)  # dropout and friends: reproducible per step
+            seed_step(step_seed, device)  # dropout and friends: reproducible per step
             x, y = train.batch(index, config.channels_last)
             if config.augment:
                 gen = torch.Generator(device=device).manual_seed(step_seed ^ 0x5EED)
@@ -317,7 +326,8 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
         acc_seen = 0
         progress.elapsed_s = base_elapsed + time.perf_counter() - session_start
         checkpoint()
-        last_ckpt = time.perf_counter()
+        # validation and the checkpoint are not training: keep them out of the next images/s
+        last_ckpt = log_time_start = time.perf_counter()
         status.epoch, status.best_val_acc, status.heartbeat = progress.epoch, progress.best_val_acc, time.time()
         if on_log:
             on_log(status)

@@ -33,6 +33,7 @@ class Settings:
     max_concurrent_runs: int
     max_upload_bytes: int
     worker_threads: int
+    worker_nice: int
 
 
 def load_settings() -> Settings:
@@ -48,8 +49,8 @@ def load_settings() -> Settings:
         max_input_side=_int_env("CNN_LAB_MAX_INPUT_SIDE", 512 if demo else 4096),
         demo_mode=demo,
         max_concurrent_runs=_int_env("CNN_LAB_MAX_CONCURRENT_RUNS", 1),
-        # one core stays free for the dashboard on small machines
-        worker_threads=_int_env("CNN_LAB_WORKER_THREADS", max(1, (os.cpu_count() or 2) - 1)),
+        worker_threads=_int_env("CNN_LAB_WORKER_THREADS", 0),  # 0: torch's default, every core
+        worker_nice=_int_env("CNN_LAB_WORKER_NICE", 10),
         max_upload_bytes=_int_env("CNN_LAB_MAX_UPLOAD_MB", 50 if demo else 200) * 1024 * 1024,
     )
 

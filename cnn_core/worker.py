@@ -97,7 +97,11 @@ def run_worker(run_dir: Path) -> int:
 
         from cnn_core.engine import StopRequested, run_training
         from cnn_core.settings import get_settings
-        torch.set_num_threads(get_settings().worker_threads)
+        settings = get_settings()
+        if settings.worker_threads > 0:
+            torch.set_num_threads(settings.worker_threads)
+        # Training takes every core, but at a lower priority, so the dashboard stays responsive.
+        os.nice(settings.worker_nice)
         config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
         try:
             result = run_training(run_dir, config, should_stop, status, on_log=lambda s: write_status(run_dir, s))
