@@ -62,10 +62,9 @@ with gallery_tab:
     page = c[4].number_input(t("predictions.page", pages=pages), 1, pages, 1, key="p_page") - 1
     indices, total = gallery(preds, only_mistakes, true_class, pred_class, sort, int(page), 32)
     st.caption(t("predictions.count", total=total, n=len(preds.labels), acc=f"{preds.correct.mean():.2%}"))
-    if st.button(t("predictions.worst"), key="p_worst", help=t("predictions.worst.help")):
-        state = st.session_state
-        state.update(p_mistakes=True, p_sort="confidence_desc", p_true=None, p_pred=None, p_page=1)
-        st.rerun()
+    st.button(t("predictions.worst"), key="p_worst", help=t("predictions.worst.help"),
+              on_click=lambda: st.session_state.update(p_mistakes=True, p_sort="confidence_desc", p_true=None,
+                                                       p_pred=None, p_page=1))
     show_images(indices)
 
 with matrix_tab:

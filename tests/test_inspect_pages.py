@@ -1,0 +1,88 @@
+"""The look-inside pages through AppTest, without a run and with a trained one."""
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core.config import TrainConfig
+from cnn_core.engine import run_training
+from cnn_core.runs import Status, write_json_atomic, write_status
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/predictions.py", "pages/filters.py", "pages/network_sees.py"]
+SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+    {"type": "conv2d", "out_channels": 6, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
+    {"type": "conv2d", "out_channels": 8, "kernel_size": 3}, {"type": "relu"}, {"type": "flatten"},
+    {"type": "linear", "out_features": 10}]}
+
+
+@pytest.fixture(scope="module")
+def template_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("template") / "20260101-000000-digits-look"
+    run_dir.mkdir()
+    config = TrainConfig(spec=SPEC, preset=None, epochs=1, batch_size=64, name="look")
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    status = Status(state="running")
+    result = run_training(run_dir, config, lambda: False, status)
+    status.state, status.test_acc = "completed", result["test_acc"]
+    write_status(run_dir, status)
+    return run_dir
+
+
+@pytest.fixture()
+def runs_root(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("CNN_LAB_RUNS_DIR", str(root))
+    return root
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_without_a_run_the_pages_point_to_training(runs_root, page):
+    at = open_page(page)
+    assert "No trained run yet" in at.info[0].value
+
+
+def test_predictions_page(runs_root, template_run):
+    shutil.copytree(template_run, runs_root / template_run.name)
+    at = open_page("pages/predictions.py")
+    assert any("test images match" in c.value for c in at.caption)
+    at.toggle(key="p_mistakes").set_value(True).run()
+    at.selectbox(key="p_sort").set_value("confidence_asc").run()
+    at.button(key="p_worst").click().run()
+    assert at.session_state["p_sort"] == "confidence_desc" and at.session_state["p_mistakes"]
+    assert not at.exception
+    assert at.dataframe[-1].value.shape[0] == 10  # precision / recall per class
+
+
+def test_filters_page(runs_root, template_run):
+    shutil.copytree(template_run, runs_root / template_run.name)
+    at = open_page("pages/filters.py")
+    assert any("6 kernels" in c.value for c in at.caption)
+    at.selectbox(key="f_layer").set_value("3").run()
+    at.number_input(key="f_channel").set_value(7).run()
+    assert any("6 kernels" in c.value for c in at.caption)  # channel 7's slices over 6 input channels
+    stats = at.dataframe[-1].value
+    assert len(stats) == 5  # conv, relu, pool, conv, relu
+    at.number_input(key="f_index").set_value(10).run()
+    assert not at.exception
+
+
+def test_network_sees_page(runs_root, template_run):
+    shutil.copytree(template_run, runs_root / template_run.name)
+    at = open_page("pages/network_sees.py")
+    at.multiselect(key="s_classes").set_value([1, 4]).run()
+    at.slider(key="s_steps").set_value(60).run()
+    at.button(key="s_go").click().run()
+    assert not at.exception
+    assert sum("probability" in c.value for c in at.caption) == 2
+    at.selectbox(key="s_cam_layer").set_value("0").run()
+    assert not at.exception

@@ -1,0 +1,169 @@
+"""Looking inside a tiny model trained on digits in the test set-up (a few seconds)."""
+import io
+import zlib
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnn_core.config import TrainConfig
+from cnn_core.engine import run_training
+from cnn_core.inspection import (InspectionError, confusion, feature_maps, gallery, grad_cam, image_from_array,
+                                 image_from_upload, kernels, load_predictions, load_run, load_test_images,
+                                 maximise_activation, per_class_report, predictions_from_model, saliency, top_k)
+from cnn_core.runs import Status, write_json_atomic
+from cnn_core.summary import summarize
+
+SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+    {"type": "conv2d", "out_channels": 8, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
+    {"type": "conv2d", "out_channels": 16, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
+    {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "20260101-000000-digits-insp"
+    run_dir.mkdir()
+    config = TrainConfig(spec=SPEC, preset=None, epochs=2, batch_size=32)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    run_training(run_dir, config, lambda: False, Status(state="running"))
+    return run_dir, load_run(run_dir), load_predictions(run_dir)
+
+
+def test_gallery_filters_and_sorting(trained):
+    _, _, preds = trained
+    n = len(preds.labels)
+    everything, total = gallery(preds, sort="index", page_size=10**6)
+    assert total == n and list(everything) == list(range(n))
+    mistakes, total_mistakes = gallery(preds, only_mistakes=True, page_size=10**6)
+    assert total_mistakes == int((~preds.correct).sum())
+    assert all(preds.labels[i] != preds.predicted[i] for i in mistakes)
+    confidences = preds.confidence[mistakes]
+    assert list(confidences) == sorted(confidences, reverse=True)  # most confident mistakes first
+    threes, _ = gallery(preds, true_class=3, predicted_class=3, sort="confidence_asc", page_size=10**6)
+    assert all(preds.labels[i] == 3 and preds.predicted[i] == 3 for i in threes)
+    assert list(preds.confidence[threes]) == sorted(preds.confidence[threes])
+    page_two, _ = gallery(preds, sort="index", page=1, page_size=7)
+    assert list(page_two) == list(range(7, 14))
+
+
+def test_confusion_matrix_matches_saved_predictions(trained):
+    run_dir, loaded, preds = trained
+    matrix = confusion(preds)
+    assert matrix.sum() == len(preds.labels)
+    images, labels = load_test_images(run_dir)
+    assert matrix.sum() == len(labels)
+    recomputed = predictions_from_model(loaded, images, labels)
+    assert (recomputed.predicted == preds.predicted).all()
+    for true, pred in [(0, 0), (3, 5), (9, 4)]:
+        assert matrix[true, pred] == int(((preds.labels == true) & (preds.predicted == pred)).sum())
+    report = per_class_report(preds)
+    assert len(report) == 10
+    recall = [row["recall (accuracy of the class)"] for row in report]
+    assert np.allclose(recall, np.diag(matrix) / matrix.sum(1))
+
+
+def test_feature_map_shapes_equal_the_summary(trained):
+    run_dir, loaded, _ = trained
+    images, _ = load_test_images(run_dir)
+    maps = feature_maps(loaded, images[:1])
+    summary = summarize(loaded.spec)
+    expected = {str(r.index): r.output_shape for r in summary.rows if len(r.output_shape) == 3}
+    assert {m.name: m.shape for m in maps} == expected
+
+
+def test_kernel_grid_has_one_tile_per_kernel(trained):
+    from cnn_core.viz import kernel_figure, tile
+    _, loaded, _ = trained
+    first = kernels(loaded.model)
+    assert first.shape == (8, 1, 3, 3)
+    grid, columns = tile(first[:, 0].numpy())
+    tiles = sum(1 for r in range(0, grid.shape[0], 4) for c in range(0, grid.shape[1], 4)
+                if not np.isnan(grid[r, c]))
+    assert tiles == 8 and columns == 3
+    deeper = kernels(loaded.model, "3", out_channel=5)
+    assert deeper.shape == (8, 1, 3, 3)  # one output channel across its 8 input channels
+    assert torch.equal(deeper[:, 0], loaded.model[3].weight[5].detach())
+    assert kernel_figure(first).data
+    with pytest.raises(InspectionError):
+        kernels(loaded.model, "3", out_channel=16)
+
+
+def test_activation_maximisation_raises_the_target(trained):
+    _, loaded, _ = trained
+    for target in (2, 7):
+        result = maximise_activation(loaded, target_class=target, steps=120, seed=target)
+        assert result.final_probability > 0.9
+        assert result.final_probability > result.start_probability + 0.5
+        assert result.image.shape == (1, 28, 28) and result.image.dtype == torch.uint8
+        assert result.curve[-1]["probability"] >= result.curve[0]["probability"]
+
+
+def test_channel_maximisation_raises_the_channel(trained):
+    _, loaded, _ = trained
+    result = maximise_activation(loaded, layer_name="3", channel=4, steps=60)
+    assert result.curve[-1]["objective"] > result.curve[0]["objective"]
+
+
+def test_grad_cam_and_saliency_are_input_sized_in_unit_range(trained):
+    run_dir, loaded, preds = trained
+    images, _ = load_test_images(run_dir)
+    for layer in (None, "0"):
+        cam = grad_cam(loaded, images[:1], int(preds.predicted[0]), layer)
+        assert cam.shape == (28, 28)
+        assert float(cam.min()) >= 0 and float(cam.max()) <= 1
+        assert float(cam.max()) == pytest.approx(1.0)
+    sal = saliency(loaded, images[:1], int(preds.predicted[0]))
+    assert sal.shape == (28, 28) and 0 <= float(sal.min()) and float(sal.max()) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- uploads
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_uploads_of_any_mode_become_the_input_shape(trained):
+    _, loaded, _ = trained
+    dark_on_light = Image.new("L", (300, 200), 255)
+    dark_on_light.paste(0, (100, 50, 200, 150))
+    x, inverted = image_from_upload(encode(dark_on_light, "PNG"), (1, 28, 28))
+    assert x.shape == (1, 1, 28, 28) and x.dtype == torch.uint8 and inverted
+    assert x[0, 0, 14, 14] > 200 and x[0, 0, 0, 0] < 50  # white digit on black, like MNIST
+    rgba = Image.new("RGBA", (40, 40), (255, 0, 0, 0))
+    for data in (encode(rgba, "PNG"), encode(Image.new("RGB", (64, 48), "blue"), "JPEG"),
+                 encode(Image.new("P", (30, 30)), "GIF")):
+        assert image_from_upload(data, (1, 28, 28))[0].shape == (1, 1, 28, 28)
+        assert image_from_upload(data, (3, 32, 32))[0].shape == (1, 3, 32, 32)
+    assert len(top_k(loaded, x, k=3)) == 3
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG that claims an enormous size: a decompression bomb's header."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"this is a text file, not an image", "not an image"),
+    (encode(Image.new("L", (20, 20)), "PNG")[:40], "not an image"),
+    (_png_header_only(30000, 30000), "too large"),
+    (b"\0" * (11 * 1024 * 1024), "limit"),
+])
+def test_bad_uploads_give_their_message(data, message):
+    with pytest.raises(InspectionError, match=message):
+        image_from_upload(data, (1, 28, 28))
+
+
+def test_canvas_drawing_is_not_inverted():
+    canvas = np.zeros((224, 224, 4), dtype=np.uint8)
+    canvas[60:160, 100:120] = (255, 255, 255, 255)  # a white stroke, opaque
+    x, inverted = image_from_array(canvas, (1, 28, 28), invert=False)
+    assert not inverted and x[0, 0, 13, 13] > 100 and x[0, 0, 2, 2] == 0
