@@ -1,0 +1,157 @@
+"""Shared fixtures for the training-engine tests.
+
+`runs_root` points CNN_LAB_RUNS_DIR (and CNN_LAB_DATA_DIR) at a temporary folder and, at
+teardown, SIGKILLs every worker that a test left behind: the pid in each run's status.json
+(when it is alive and really a cnn_core.worker) and any process whose command line mentions
+the temporary runs folder. A leftover detached worker would otherwise block CI.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The thread settings the session was started with (runs_root pins workers to one thread).
+THREAD_ENV = ("OMP_NUM_THREADS", "CNN_LAB_WORKER_THREADS")
+ORIGINAL_THREAD_ENV = {name: os.environ.get(name) for name in THREAD_ENV}
+
+# The tiny network every engine test trains: one strided conv, a linear head. Milliseconds a step.
+TINY_SPEC = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+    {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2}, {"type": "relu"},
+    {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+
+
+def tiny_config(**overrides):
+    from cnn_core.config import TrainConfig
+    fields = dict(dataset="digits", spec=TINY_SPEC, preset=None, batch_size=64, epochs=2, log_interval_s=0.05,
+                  device="cpu", seed=7)
+    fields.update(overrides)
+    config = TrainConfig(**fields)
+    config.validate()
+    return config
+
+
+@contextmanager
+def one_torch_thread():
+    """In-process training on one thread, as the workers train (see runs_root)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def leftover_pids(root: Path) -> set[int]:
+    """Workers of runs under root that are still alive, plus any process naming root."""
+    pids: set[int] = set()
+    if root.is_dir():
+        for run_dir in root.iterdir():
+            try:
+                pid = json.loads((run_dir / "status.json").read_text()).get("pid")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(pid, int) and pid > 0 and pid != os.getpid() and _alive(pid) \
+                    and b"cnn_core.worker" in _cmdline(pid):
+                pids.add(pid)
+    needle = str(root).encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            if needle in _cmdline(int(entry.name)) and _alive(int(entry.name)):
+                pids.add(int(entry.name))
+    return pids
+
+
+def kill_leftovers(root: Path) -> set[int]:
+    killed = set()
+    for pid in leftover_pids(root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while killed and any(_alive(p) for p in killed) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return killed
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch):
+    """A fresh runs root for this test (via the environment), with every worker killed at the end."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("CNN_LAB_RUNS_DIR", str(root))
+    monkeypatch.setenv("CNN_LAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CNN_LAB_MAX_CONCURRENT_RUNS", raising=False)
+    # One thread per worker: the tiny test networks gain nothing from more, two OpenMP threads
+    # on a busy two-core CI machine slow every step down many times over, and the bitwise
+    # resume tests compare against an in-process run on one thread.
+    for name in THREAD_ENV:
+        monkeypatch.setenv(name, "1")
+    try:
+        yield root
+    finally:
+        kill_leftovers(root)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.02, message: str = "condition"):
+    """Poll predicate until it returns something truthy; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def wait_state(run_dir: Path, states, timeout: float = 60.0, min_step: int = 0):
+    """Poll read_status until the run is in one of states (and past min_step); return the status."""
+    from cnn_core.runs import read_status
+    states = (states,) if isinstance(states, str) else tuple(states)
+    last = {}
+
+    def check():
+        status = read_status(run_dir)
+        last["status"] = status
+        if status.state == "failed" and "failed" not in states:
+            log = (run_dir / "worker.log").read_text(errors="replace")[-3000:] if (run_dir / "worker.log").exists() else ""
+            raise AssertionError(f"run {run_dir.name} failed: {status.error}\n{log}")
+        return status if status.state in states and status.step >= min_step else None
+
+    try:
+        return wait_for(check, timeout, message=f"{run_dir.name} to reach {states} (step ≥ {min_step})")
+    except AssertionError as exc:
+        status = last.get("status")
+        raise AssertionError(f"{exc}; last state {status.state if status else None}, "
+                             f"step {status.step if status else None}") from None
