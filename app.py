@@ -7,20 +7,20 @@ st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout=
 
 navigation = st.navigation({
     t("nav.section.learn"): [
-        st.Page("pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
-        st.Page("pages/shape_calculator.py", title=t("nav.calculator"), icon=":material/straighten:"),
+        st.Page("app_pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
+        st.Page("app_pages/shape_calculator.py", title=t("nav.calculator"), icon=":material/straighten:"),
     ],
     t("nav.section.design"): [
-        st.Page("pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:"),
+        st.Page("app_pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:"),
     ],
     t("nav.section.train"): [
-        st.Page("pages/train.py", title=t("nav.train"), icon=":material/model_training:"),
-        st.Page("pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:"),
+        st.Page("app_pages/train.py", title=t("nav.train"), icon=":material/model_training:"),
+        st.Page("app_pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:"),
     ],
     t("nav.section.inspect"): [
-        st.Page("pages/predictions.py", title=t("nav.predictions"), icon=":material/grid_view:"),
-        st.Page("pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
-        st.Page("pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
+        st.Page("app_pages/predictions.py", title=t("nav.predictions"), icon=":material/grid_view:"),
+        st.Page("app_pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
+        st.Page("app_pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
     ],
 })
 navigation.run()

@@ -59,7 +59,7 @@ def _config_from_args(args) -> "TrainConfig":
 
 def build_parser() -> argparse.ArgumentParser:
     from cnn_core.config import AUGMENTATIONS, DEVICES, OPTIMIZERS, SCHEDULES
-    from cnn_core.datasets import DATASETS
+    from cnn_core.dataset_catalog import DATASETS
     from cnn_core.presets import PRESETS
     parser = argparse.ArgumentParser(prog="python -m cnn_core", description="Train and manage CNN Lab runs.")
     sub = parser.add_subparsers(dest="command", required=True)

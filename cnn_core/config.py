@@ -84,7 +84,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ConfigError on the first bad field."""
-        from cnn_core.datasets import DATASETS
+        from cnn_core.dataset_catalog import DATASETS
         from cnn_core.presets import PRESETS
 
         def bad(name, allowed):

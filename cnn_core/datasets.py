@@ -13,12 +13,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnn_core.dataset_catalog import DATASETS, SHAPE_NAMES, DatasetInfo  # noqa: F401 (re-exported)
 from cnn_core.i18n import t
 
 DIGITS_TEST_FRACTION = 0.2
@@ -58,23 +58,6 @@ class Splits:
         return mean.tolist(), std.tolist()
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    input_shape: tuple[int, int, int] | None  # None: known only after loading (folder)
-    class_names: tuple[str, ...]
-    loader: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str], int]]
-    needs_download: bool = False
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def title(self) -> str:
-        return t(f"dataset.{self.name}")
-
-
 def _resize_uint8(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     x = torch.as_tensor(images, dtype=torch.float32)
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
@@ -98,7 +81,6 @@ def load_digits(**_) -> tuple:
     return x[train], y[train], x[test], y[test], [str(d) for d in range(10)], 0
 
 
-SHAPE_NAMES = ("circle", "square", "triangle", "cross", "ring", "diamond", "h-bar", "v-bar", "ellipse", "x")
 
 
 def _shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, r: float) -> np.ndarray:
@@ -242,19 +224,14 @@ def load_folder(folder_path: str | Path, image_size: int = 32, test_fraction: fl
     return x[train], y[train], x[test], y[test], classes, skipped
 
 
-DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
-    DatasetInfo("digits", (1, 28, 28), tuple(str(i) for i in range(10)), load_digits),
-    DatasetInfo("shapes", (3, 32, 32), SHAPE_NAMES, load_shapes),
-    DatasetInfo("mnist", (1, 28, 28), tuple(str(i) for i in range(10)),
-                lambda **kw: load_torchvision("mnist", **kw), needs_download=True),
-    DatasetInfo("fashion_mnist", (1, 28, 28), ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                                                "Shirt", "Sneaker", "Bag", "Ankle boot"),
-                lambda **kw: load_torchvision("fashion_mnist", **kw), needs_download=True),
-    DatasetInfo("cifar10", (3, 32, 32), ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                         "ship", "truck"),
-                lambda **kw: load_torchvision("cifar10", **kw), needs_download=True),
-    DatasetInfo("folder", None, (), load_folder),
-]}
+LOADERS = {
+    "digits": load_digits,
+    "shapes": load_shapes,
+    "mnist": lambda **kw: load_torchvision("mnist", **kw),
+    "fashion_mnist": lambda **kw: load_torchvision("fashion_mnist", **kw),
+    "cifar10": lambda **kw: load_torchvision("cifar10", **kw),
+    "folder": load_folder,
+}
 
 
 def load_splits(name: str, val_split: float = 0.1, seed: int = 0, data_dir: str | Path | None = None,
@@ -264,7 +241,7 @@ def load_splits(name: str, val_split: float = 0.1, seed: int = 0, data_dir: str 
     if name not in DATASETS:
         raise DatasetError(t("dataset.err.unknown", name=name, names=", ".join(DATASETS)))
     data_dir = Path(data_dir) if data_dir else get_settings().data_dir
-    train_x, train_y, test_x, test_y, classes, skipped = DATASETS[name].loader(
+    train_x, train_y, test_x, test_y, classes, skipped = LOADERS[name](
         data_dir=data_dir, folder_path=folder_path, image_size=image_size)
     keep, val = _split_indices(len(train_y), val_split, seed)
     if len(keep) == 0:

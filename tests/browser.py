@@ -82,8 +82,9 @@ def chromium_page(width: int = 1400, height: int = 1800):
 
 def plotly_point_counts(page) -> list[int]:
     """Number of x values in every trace of every Plotly chart on the page."""
+    # _fullData holds the decoded arrays; .data may still be Plotly's base64 "bdata" encoding
     return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .map(el => (el.data || []).reduce((n, tr) => n + ((tr.x && tr.x.length) || 0), 0))""")
+        .map(el => (el._fullData || []).reduce((n, tr) => n + ((tr.x && tr.x.length) || 0), 0))""")
 
 
 def kill_processes_mentioning(text: str) -> int:

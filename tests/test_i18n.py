@@ -15,12 +15,9 @@ T_CALL = re.compile(r'\bt\(\s*"([a-z0-9_.]+)"')
 
 
 def source_files() -> list[Path]:
-    files = sorted((ROOT / "cnn_core").rglob("*.py"))
-    if (ROOT / "pages").is_dir():
-        files += sorted((ROOT / "pages").rglob("*.py"))
-    if (ROOT / "app.py").is_file():
-        files.append(ROOT / "app.py")
-    return files
+    pages = sorted((ROOT / "app_pages").rglob("*.py"))
+    assert pages, "no page sources found: the scan would check nothing"
+    return sorted((ROOT / "cnn_core").rglob("*.py")) + pages + [ROOT / "app.py"]
 
 
 def used_keys() -> dict[str, list[str]]:

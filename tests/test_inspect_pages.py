@@ -10,7 +10,7 @@ from cnn_core.engine import run_training
 from cnn_core.runs import Status, write_json_atomic, write_status
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/predictions.py", "pages/filters.py", "pages/network_sees.py"]
+PAGES = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
 SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
     {"type": "conv2d", "out_channels": 6, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
     {"type": "conv2d", "out_channels": 8, "kernel_size": 3}, {"type": "relu"}, {"type": "flatten"},
@@ -53,7 +53,7 @@ def test_without_a_run_the_pages_point_to_training(runs_root, page):
 
 def test_predictions_page(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
-    at = open_page("pages/predictions.py")
+    at = open_page("app_pages/predictions.py")
     assert any("test images match" in c.value for c in at.caption)
     at.toggle(key="p_mistakes").set_value(True).run()
     at.selectbox(key="p_sort").set_value("confidence_asc").run()
@@ -65,7 +65,7 @@ def test_predictions_page(runs_root, template_run):
 
 def test_filters_page(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
-    at = open_page("pages/filters.py")
+    at = open_page("app_pages/filters.py")
     assert any("6 kernels" in c.value for c in at.caption)
     at.selectbox(key="f_layer").set_value("3").run()
     at.number_input(key="f_channel").set_value(7).run()
@@ -78,7 +78,7 @@ def test_filters_page(runs_root, template_run):
 
 def test_network_sees_page(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
-    at = open_page("pages/network_sees.py")
+    at = open_page("app_pages/network_sees.py")
     at.multiselect(key="s_classes").set_value([1, 4]).run()
     at.slider(key="s_steps").set_value(60).run()
     at.button(key="s_go").click().run()

@@ -32,7 +32,7 @@ def test_home_page_links_to_tools():
 
 @pytest.fixture()
 def calc() -> AppTest:
-    return open_page("pages/shape_calculator.py")
+    return open_page("app_pages/shape_calculator.py")
 
 
 def metric_values(at: AppTest) -> list[str]:
@@ -119,7 +119,7 @@ def test_calculator_chain_reports_sizes_and_the_breaking_layer(calc):
 
 @pytest.fixture()
 def builder() -> AppTest:
-    return open_page("pages/architecture_builder.py")
+    return open_page("app_pages/architecture_builder.py")
 
 
 def test_builder_starts_with_the_seed_002_network(builder):

@@ -38,7 +38,7 @@ def open_page(page: str) -> AppTest:
 # ---------------------------------------------------------------- Train page
 
 def test_train_page_plans_the_default_run(runs_root):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     metrics = {m.label: m.value for m in at.metric}
     # digits: 1,437 training images, 10% held out → 1,293; batch 32 → 41 steps an epoch
     assert metrics["Steps per epoch"] == "41"
@@ -54,7 +54,7 @@ def test_train_page_refuses_a_network_that_does_not_fit(runs_root):
         {"type": "conv2d", "out_channels": 4, "kernel_size": 7, "stride": 3}, {"type": "maxpool2d", "kernel_size": 4},
         {"type": "maxpool2d", "kernel_size": 4}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     at.radio(key="t_source").set_value("builder").run()
     assert not at.exception
     assert any("does not fit" in e.value and "layer 3 (maxpool2d)" in e.value for e in at.error), at.error
@@ -68,7 +68,7 @@ def test_train_page_explains_a_missing_offline_dataset(runs_root, monkeypatch):
         raise urllib.error.URLError("offline")
     monkeypatch.setattr(tv_mnist, "download_url", offline, raising=False)
     monkeypatch.setattr(tv_mnist.MNIST, "download", lambda self: offline())
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="t_dataset").set_value("mnist").run()
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning) + " ".join(e.value for e in at.error)
@@ -77,7 +77,7 @@ def test_train_page_explains_a_missing_offline_dataset(runs_root, monkeypatch):
 
 
 def test_train_page_folder_needs_a_folder(runs_root, tmp_path):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="t_dataset").set_value("folder").run()
     assert not at.exception
     assert at.button(key="t_launch").disabled
@@ -86,7 +86,7 @@ def test_train_page_folder_needs_a_folder(runs_root, tmp_path):
 
 
 def test_train_page_launches_a_run(runs_root):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.number_input(key="t_epochs").set_value(1).run()
     at.button(key="t_launch").click().run()
     try:
@@ -138,13 +138,13 @@ def place_run(finished_run: Path, runs_root: Path, name: str, **status_changes) 
 
 
 def test_runs_page_without_runs(runs_root):
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     assert "No runs yet" in at.info[0].value
 
 
 def test_runs_page_completed_run(runs_root, finished_run):
     place_run(finished_run, runs_root, "20260101-000001-digits-done")
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     assert any("Completed" in s.value for s in at.success)
     labels = [m.label for m in at.metric]
     assert "Test accuracy" in labels
@@ -156,7 +156,7 @@ def test_runs_page_completed_run(runs_root, finished_run):
 def test_runs_page_failed_run_shows_its_error(runs_root, finished_run):
     place_run(finished_run, runs_root, "20260101-000002-digits-fail", state="failed",
               error="DatasetError: mnist is not in data/MNIST/raw")
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     assert any("DatasetError: mnist is not in" in e.value for e in at.error)
     assert at.button(key="r_resume")
 
@@ -165,7 +165,7 @@ def test_runs_page_stopped_and_interrupted_runs_offer_resume(runs_root, finished
     place_run(finished_run, runs_root, "20260101-000003-digits-stop", state="stopped")
     place_run(finished_run, runs_root, "20260101-000004-digits-dead", state="running", pid=2 ** 22 + 7,
               heartbeat=time.time())
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     at.selectbox(key="r_select").set_value("20260101-000003-digits-stop").run()
     assert any("Stopped" in c.value for c in at.caption) and at.button(key="r_resume")
     at.selectbox(key="r_select").set_value("20260101-000004-digits-dead").run()
@@ -177,7 +177,7 @@ def test_runs_page_running_and_queued_runs(runs_root, finished_run, fake_worker)
                         pid=fake_worker.pid, heartbeat=time.time(), step=5)
     place_run(finished_run, runs_root, "20260101-000006-digits-wait", state="queued", pid=fake_worker.pid,
               heartbeat=time.time())
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     at.selectbox(key="r_select").set_value("20260101-000005-digits-live").run()
     assert any(c.value == "Running." for c in at.caption)
     assert at.button(key="r_stop")
@@ -195,7 +195,7 @@ def test_runs_page_compare_two_runs(runs_root, finished_run):
     config = TrainConfig.from_json((b / "config.json").read_text())
     config.lr = 0.01
     write_json_atomic(b / "config.json", config.to_dict())
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     table = at.dataframe[-1].value
     assert "lr" in table.columns and "epochs" not in table.columns
     assert not at.exception
@@ -203,7 +203,7 @@ def test_runs_page_compare_two_runs(runs_root, finished_run):
 
 def test_runs_page_delete_needs_confirmation(runs_root, finished_run):
     run_dir = place_run(finished_run, runs_root, "20260101-000009-digits-gone")
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     assert run_dir.exists()
     at.button(key="r_delete").click().run()
     assert not run_dir.exists()

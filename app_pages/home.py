@@ -9,8 +9,8 @@ left, right = st.columns(2)
 with left:
     st.subheader(t("nav.calculator"))
     st.markdown(t("home.calculator"))
-    st.page_link("pages/shape_calculator.py", label=t("home.open_calculator"), icon=":material/straighten:")
+    st.page_link("app_pages/shape_calculator.py", label=t("home.open_calculator"), icon=":material/straighten:")
 with right:
     st.subheader(t("nav.builder"))
     st.markdown(t("home.builder"))
-    st.page_link("pages/architecture_builder.py", label=t("home.open_builder"), icon=":material/account_tree:")
+    st.page_link("app_pages/architecture_builder.py", label=t("home.open_builder"), icon=":material/account_tree:")

@@ -20,7 +20,7 @@ st.caption(t("filters.caption"))
 runs = inspectable_runs()
 if not runs:
     st.info(t("inspect.no_runs"), icon=":material/info:")
-    st.page_link("pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
     st.stop()
 run = st.selectbox(t("runs.select"), runs, key="f_run",
                    format_func=lambda r: f"{r.config.get('name') or r.run_id} — {t('state.' + r.status.state)}")

@@ -14,7 +14,7 @@ st.title(t("runs.title"))
 runs = list_runs()
 if not runs:
     st.info(t("runs.empty"), icon=":material/info:")
-    st.page_link("pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
     st.stop()
 
 table = runs_table(runs)

@@ -127,4 +127,4 @@ if st.button(t("train.launch"), type="primary", disabled=config is None or error
     run_dir = launch_run(config)
     state["selected_run"] = run_dir.name
     st.success(t("train.launched", run_id=run_dir.name))
-    st.page_link("pages/runs.py", label=t("train.watch"), icon=":material/monitoring:")
+    st.page_link("app_pages/runs.py", label=t("train.watch"), icon=":material/monitoring:")
