@@ -2,9 +2,10 @@
 import pandas as pd
 import streamlit as st
 
+from app_pages._shared import load_or_stop, pick_trained_run
 from cnn_core.i18n import t
 from cnn_core.inspection import (InspectionError, activation_stats, conv_layers, feature_maps, image_from_upload,
-                                 inspectable_runs, kernels, load_run, load_test_images, run_fingerprint)
+                                 kernels, load_run, load_test_images, run_fingerprint)
 from cnn_core.viz import image_figure, kernel_figure, maps_figure
 
 MAX_TILES = 64
@@ -17,18 +18,8 @@ def load(run_dir, fingerprint):
 
 st.title(t("filters.title"))
 st.caption(t("filters.caption"))
-runs = inspectable_runs()
-if not runs:
-    st.info(t("inspect.no_runs"), icon=":material/info:")
-    st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
-    st.stop()
-run = st.selectbox(t("runs.select"), runs, key="f_run",
-                   format_func=lambda r: f"{r.config.get('name') or r.run_id} — {t('state.' + r.status.state)}")
-try:
-    loaded, images = load(run.path, run_fingerprint(run.path))
-except Exception as exc:  # a missing dataset or unreadable weights: say so, never a traceback
-    st.error(t("inspect.err.load", reason=str(exc)))
-    st.stop()
+run = pick_trained_run("f_run")
+loaded, images = load_or_stop(load, run.path, run_fingerprint(run.path))
 
 st.subheader(t("filters.kernels"))
 layers = conv_layers(loaded.model)

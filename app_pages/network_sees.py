@@ -1,8 +1,9 @@
 """What the network sees: activation maximisation per class, and Grad-CAM / saliency."""
 import streamlit as st
 
+from app_pages._shared import load_or_stop, pick_trained_run
 from cnn_core.i18n import t
-from cnn_core.inspection import (conv_layers, grad_cam, inspectable_runs, load_run, load_test_images,
+from cnn_core.inspection import (conv_layers, grad_cam, load_run, load_test_images,
                                  maximise_activation, run_fingerprint, saliency, top_k)
 from cnn_core.viz import curve_figure, image_figure
 
@@ -13,18 +14,8 @@ def load(run_dir, fingerprint):
 
 
 st.title(t("sees.title"))
-runs = inspectable_runs()
-if not runs:
-    st.info(t("inspect.no_runs"), icon=":material/info:")
-    st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
-    st.stop()
-run = st.selectbox(t("runs.select"), runs, key="s_run",
-                   format_func=lambda r: f"{r.config.get('name') or r.run_id} — {t('state.' + r.status.state)}")
-try:
-    loaded, images = load(run.path, run_fingerprint(run.path))
-except Exception as exc:  # a missing dataset or unreadable weights: say so, never a traceback
-    st.error(t("inspect.err.load", reason=str(exc)))
-    st.stop()
+run = pick_trained_run("s_run")
+loaded, images = load_or_stop(load, run.path, run_fingerprint(run.path))
 names = loaded.class_names
 layer_names = [n for n, _ in conv_layers(loaded.model)]
 dream_tab, cam_tab = st.tabs([t("sees.tab.maximise"), t("sees.tab.cam")])

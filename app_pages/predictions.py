@@ -2,9 +2,10 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from app_pages._shared import load_or_stop, pick_trained_run
 from cnn_core.i18n import t
 from cnn_core.inspection import (SORTS, InspectionError, confusion, gallery, image_from_array, image_from_upload,
-                                 inspectable_runs, load_predictions, load_run, load_test_images, per_class_report,
+                                 load_predictions, load_run, load_test_images, per_class_report,
                                  predictions_from_model, run_fingerprint, top_k)
 from cnn_core.reports import confusion_figure
 from cnn_core.viz import image_figure, top_k_figure
@@ -19,18 +20,8 @@ def load(run_dir, fingerprint):
 
 
 st.title(t("predictions.title"))
-runs = inspectable_runs()
-if not runs:
-    st.info(t("inspect.no_runs"), icon=":material/info:")
-    st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
-    st.stop()
-run = st.selectbox(t("runs.select"), runs, key="p_run",
-                   format_func=lambda r: f"{r.config.get('name') or r.run_id} — {t('state.' + r.status.state)}")
-try:
-    loaded, images, preds = load(run.path, run_fingerprint(run.path))
-except Exception as exc:  # a missing dataset or unreadable weights: say so, never a traceback
-    st.error(t("inspect.err.load", reason=str(exc)))
-    st.stop()
+run = pick_trained_run("p_run")
+loaded, images, preds = load_or_stop(load, run.path, run_fingerprint(run.path))
 if loaded.source == "checkpoint":
     st.caption(t("inspect.from_checkpoint"))
 names = preds.class_names
