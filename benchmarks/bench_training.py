@@ -558,7 +558,7 @@ def parse_args(argv=None):
 
     p.add_argument("--threads", type=threads, default=None,
                    help="torch.set_num_threads: a number, or 'worker' for what the app's worker uses "
-                        "(CNN_LAB_WORKER_THREADS, by default cores - 1); default: torch's choice")
+                        "(CNN_LAB_WORKER_THREADS, by default torch's own count); default: torch's choice")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="wall: wall-clock time (default, the only choice on CUDA); cpu: this process's CPU time, "
                         "for a CPU shared with other busy processes (use with --threads 1)")
