@@ -19,7 +19,7 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from cnn_core.runs import (ACTIVE_STATES, STOP_FILE, RunError, Status, list_runs, new_run_id, pid_is_worker,
+from cnn_core.runs import (STOP_FILE, RunError, Status, list_runs, new_run_id, pid_is_worker,
                            read_json, read_status, run_path, runs_root, write_json_atomic, write_status)
 
 POLL_S = 0.5
@@ -161,10 +161,6 @@ def resume_run(run_dir: Path) -> None:
     status.state, status.pid, status.error, status.heartbeat = "queued", None, None, time.time()
     write_status(run_dir, status)
     spawn_worker(run_dir)
-
-
-def is_active(status: Status) -> bool:
-    return status.state in ACTIVE_STATES
 
 
 def main(argv: list[str] | None = None) -> int:
