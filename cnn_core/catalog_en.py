@@ -311,6 +311,7 @@ EN: dict[str, str] = {
     "dataset.err.zip_files": "the zip holds {n} files; the limit is {cap}",
     "dataset.err.zip_escape": "the zip entry '{name}' would be written outside the upload folder; refused",
     "dataset.err.zip_size": "the zip unpacks to more than {cap} MiB; use fewer or smaller images",
+    "run.err.not_resumable": "run {run_id} is {state}; only stopped, interrupted or failed runs resume",
     "run.err.delete_active": "run {run_id} is {state}; stop it before deleting",
     "state.queued": "queued",
     "state.running": "running",

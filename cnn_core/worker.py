@@ -19,6 +19,7 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
+from cnn_core.i18n import t
 from cnn_core.runs import (STOP_FILE, RunError, Status, list_runs, new_run_id, pid_is_worker,
                            read_json, read_status, run_path, runs_root, write_json_atomic, write_status)
 
@@ -156,7 +157,7 @@ def resume_run(run_dir: Path) -> None:
     """Restart the worker of a stopped, interrupted or failed run; it continues from its checkpoint."""
     status = read_status(run_dir)
     if status.state not in ("stopped", "interrupted", "failed"):
-        raise RunError(f"run {run_dir.name} is {status.state}; only stopped, interrupted or failed runs resume")
+        raise RunError(t("run.err.not_resumable", run_id=run_dir.name, state=status.state))
     (run_dir / "stop-requested").unlink(missing_ok=True)
     status.state, status.pid, status.error, status.heartbeat = "queued", None, None, time.time()
     write_status(run_dir, status)
