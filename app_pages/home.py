@@ -5,12 +5,15 @@ from cnn_core.i18n import t
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
-left, right = st.columns(2)
-with left:
-    st.subheader(t("nav.calculator"))
-    st.markdown(t("home.calculator"))
-    st.page_link("app_pages/shape_calculator.py", label=t("home.open_calculator"), icon=":material/straighten:")
-with right:
-    st.subheader(t("nav.builder"))
-    st.markdown(t("home.builder"))
-    st.page_link("app_pages/architecture_builder.py", label=t("home.open_builder"), icon=":material/account_tree:")
+TOOLS = [("app_pages/shape_calculator.py", "nav.calculator", "home.calculator", ":material/straighten:"),
+         ("app_pages/architecture_builder.py", "nav.builder", "home.builder", ":material/account_tree:"),
+         ("app_pages/train.py", "nav.train", "home.train", ":material/model_training:"),
+         ("app_pages/runs.py", "nav.runs", "home.runs", ":material/monitoring:"),
+         ("app_pages/predictions.py", "nav.predictions", "home.predictions", ":material/grid_view:"),
+         ("app_pages/network_sees.py", "nav.sees", "home.sees", ":material/visibility:")]
+columns = st.columns(3)
+for i, (page, title, text, icon) in enumerate(TOOLS):
+    with columns[i % 3]:
+        st.subheader(t(title))
+        st.markdown(t(text))
+        st.page_link(page, label=t("home.open", page=t(title)), icon=icon)

@@ -189,8 +189,12 @@ EN: dict[str, str] = {
                         "numbers, and watch the window slide over the padded input."),
     "home.builder": ("Start from a network of the tutorials (the seeds), LeNet-5, a VGG- or AlexNet-style net or "
                      "ResNet-18, change it layer by layer, and check shapes, parameters and receptive fields live."),
-    "home.open_calculator": "Open the shape calculator",
-    "home.open_builder": "Open the architecture builder",
+    "home.train": ("Train a network on handwritten digits in seconds, or on Shapes, MNIST, CIFAR-10 or your own "
+                   "images; it keeps training in the background when you close the tab."),
+    "home.runs": "Watch loss and accuracy live, stop and resume runs, and compare them.",
+    "home.predictions": "Browse right and wrong predictions, the confusion matrix, and try your own drawing.",
+    "home.sees": "See the kernels, the feature maps, Grad-CAM, and the images that excite each class most.",
+    "home.open": "Open {page}",
     # --- shape calculator page
     "calc.title": "Shape calculator",
     "calc.caption": "Output sizes exactly as PyTorch computes them, with the arithmetic shown.",
