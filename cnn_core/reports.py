@@ -62,32 +62,27 @@ def _figure(title: str, y_title: str, percent: bool = False) -> go.Figure:
     return fig
 
 
-def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    fig = _figure(t("reports.chart.loss"), t("reports.axis.loss"))
-    if not steps.empty:
-        fig.add_trace(go.Scatter(x=steps["epoch"], y=steps["loss"], name=t("reports.series.train_step"),
-                                 mode="lines", line=dict(color="#9ecae1")))
-    if not epochs.empty:
-        fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs["train_loss"], name=t("reports.series.train_epoch"),
-                                 mode="lines+markers", line=dict(color="#3182bd")))
-        if "val_loss" in epochs:
-            fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs["val_loss"], name=t("reports.series.val"),
-                                     mode="lines+markers", line=dict(color="#e6550d")))
+def _train_val_figure(steps: pd.DataFrame, epochs: pd.DataFrame, metric: str, title: str, axis: str,
+                      percent: bool = False) -> go.Figure:
+    """Per logged step (light), per epoch (dark) and validation (orange) curves of one metric."""
+    fig = _figure(title, axis, percent)
+    series = [(steps, metric, "reports.series.train_step", "lines", "#9ecae1"),
+              (epochs, f"train_{metric}", "reports.series.train_epoch", "lines+markers", "#3182bd"),
+              (epochs, f"val_{metric}", "reports.series.val", "lines+markers", "#e6550d")]
+    for frame, column, name, mode, colour in series:
+        if not frame.empty and column in frame:
+            fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=t(name), mode=mode,
+                                     line=dict(color=colour)))
     return fig
+
+
+def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
+    return _train_val_figure(steps, epochs, "loss", t("reports.chart.loss"), t("reports.axis.loss"))
 
 
 def accuracy_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    fig = _figure(t("reports.chart.accuracy"), t("reports.axis.accuracy"), percent=True)
-    if not steps.empty:
-        fig.add_trace(go.Scatter(x=steps["epoch"], y=steps["acc"], name=t("reports.series.train_step"),
-                                 mode="lines", line=dict(color="#9ecae1")))
-    if not epochs.empty:
-        fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs["train_acc"], name=t("reports.series.train_epoch"),
-                                 mode="lines+markers", line=dict(color="#3182bd")))
-        if "val_acc" in epochs:
-            fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs["val_acc"], name=t("reports.series.val"),
-                                     mode="lines+markers", line=dict(color="#e6550d")))
-    return fig
+    return _train_val_figure(steps, epochs, "acc", t("reports.chart.accuracy"), t("reports.axis.accuracy"),
+                             percent=True)
 
 
 def step_series_figure(steps: pd.DataFrame, column: str, title: str) -> go.Figure:
