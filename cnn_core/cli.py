@@ -38,7 +38,7 @@ def follow(run_dir: Path, poll_s: float = 0.5, out=sys.stderr) -> Status:
         time.sleep(poll_s)
 
 
-def _config_from_args(args) -> "TrainConfig":
+def _config_from_args(args):
     from cnn_core.config import TrainConfig
     from cnn_core.spec import load_spec_json
     fields = dict(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnn_core.dataset_catalog import DATASETS, SHAPE_NAMES, DatasetInfo  # noqa: F401 (re-exported)
+from cnn_core.dataset_catalog import DATASETS, SHAPE_NAMES  # noqa: F401 (DATASETS re-exported for callers)
 from cnn_core.i18n import t
 
 DIGITS_TEST_FRACTION = 0.2

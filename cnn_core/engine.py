@@ -24,7 +24,7 @@ from cnn_core.checkpoints import load_latest_checkpoint, save_checkpoint
 from cnn_core.config import TrainConfig
 from cnn_core.datasets import Splits, load_splits
 from cnn_core.schedules import lr_factor
-from cnn_core.runs import Status, append_metrics, truncate_metrics, write_json_atomic, write_status
+from cnn_core.runs import Status, append_metrics, truncate_metrics, write_json_atomic
 
 
 class StopRequested(Exception):
@@ -251,7 +251,7 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
     last_log = last_ckpt = session_start
     log_loss = torch.zeros((), device=device)
     log_correct = torch.zeros((), device=device, dtype=torch.int64)
-    log_seen, log_images_start, log_time_start = 0, 0, session_start
+    log_seen, log_time_start = 0, session_start
     model.train()
     while progress.epoch < config.epochs:
         perm = epoch_permutation(n, config.seed, progress.epoch, device)

@@ -9,7 +9,6 @@ dependencies (OpenCV for `grad-cam`) would outweigh the code.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 

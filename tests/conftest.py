@@ -155,3 +155,17 @@ def wait_state(run_dir: Path, states, timeout: float = 60.0, min_step: int = 0):
         status = last.get("status")
         raise AssertionError(f"{exc}; last state {status.state if status else None}, "
                              f"step {status.step if status else None}") from None
+
+
+def train_completed_run(run_dir: Path, config) -> Path:
+    """Train config in-process into run_dir (created here) and mark it completed, as a worker would."""
+    from cnn_core.engine import run_training
+    from cnn_core.runs import Status, write_json_atomic, write_status
+    run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    status = Status(state="running")
+    result = run_training(run_dir, config, lambda: False, status)
+    status.state, status.test_acc, status.best_val_acc = "completed", result["test_acc"], result["best_val_acc"]
+    status.step, status.finished = status.total_steps, time.time()
+    write_status(run_dir, status)
+    return run_dir

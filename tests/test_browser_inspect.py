@@ -5,8 +5,7 @@ import re
 import pytest
 
 from cnn_core.config import TrainConfig
-from cnn_core.engine import run_training
-from cnn_core.runs import Status, write_json_atomic, write_status
+from tests.conftest import train_completed_run
 from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
 
 pytestmark = pytest.mark.timeout(420)
@@ -15,14 +14,8 @@ pytestmark = pytest.mark.timeout(420)
 def test_screenshots_of_the_look_inside_pages(tmp_path):
     require_browser()
     runs_dir = tmp_path / "runs"
-    run_dir = runs_dir / "20260101-000000-digits-shot"
-    run_dir.mkdir(parents=True)
-    config = TrainConfig(epochs=2, batch_size=32, name="seed 002 CNN on digits")
-    write_json_atomic(run_dir / "config.json", config.to_dict())
-    status = Status(state="running")
-    result = run_training(run_dir, config, lambda: False, status)
-    status.state, status.test_acc, status.best_val_acc = "completed", result["test_acc"], result["best_val_acc"]
-    write_status(run_dir, status)
+    train_completed_run(runs_dir / "20260101-000000-digits-shot",
+                        TrainConfig(epochs=2, batch_size=32, name="seed 002 CNN on digits"))
     ARTIFACTS.mkdir(exist_ok=True)
     with streamlit_app({"CNN_LAB_RUNS_DIR": str(runs_dir)}) as url, chromium_page(height=2200) as page:
         page.goto(url)

@@ -6,8 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.config import TrainConfig
-from cnn_core.engine import run_training
-from cnn_core.runs import Status, write_json_atomic, write_status
+from tests.conftest import train_completed_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
@@ -19,15 +18,8 @@ SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers"
 
 @pytest.fixture(scope="module")
 def template_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("template") / "20260101-000000-digits-look"
-    run_dir.mkdir()
-    config = TrainConfig(spec=SPEC, preset=None, epochs=1, batch_size=64, name="look")
-    write_json_atomic(run_dir / "config.json", config.to_dict())
-    status = Status(state="running")
-    result = run_training(run_dir, config, lambda: False, status)
-    status.state, status.test_acc = "completed", result["test_acc"]
-    write_status(run_dir, status)
-    return run_dir
+    return train_completed_run(tmp_path_factory.mktemp("template") / "20260101-000000-digits-look",
+                               TrainConfig(spec=SPEC, preset=None, epochs=1, batch_size=64, name="look"))
 
 
 @pytest.fixture()

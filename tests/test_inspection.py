@@ -9,12 +9,11 @@ import torch
 from PIL import Image
 
 from cnn_core.config import TrainConfig
-from cnn_core.engine import run_training
 from cnn_core.inspection import (InspectionError, confusion, feature_maps, gallery, grad_cam, image_from_array,
                                  image_from_upload, kernels, load_predictions, load_run, load_test_images,
                                  maximise_activation, per_class_report, predictions_from_model, saliency, top_k)
-from cnn_core.runs import Status, write_json_atomic
 from cnn_core.summary import summarize
+from tests.conftest import train_completed_run
 
 SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
     {"type": "conv2d", "out_channels": 8, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
@@ -24,11 +23,8 @@ SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers"
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("runs") / "20260101-000000-digits-insp"
-    run_dir.mkdir()
-    config = TrainConfig(spec=SPEC, preset=None, epochs=2, batch_size=32)
-    write_json_atomic(run_dir / "config.json", config.to_dict())
-    run_training(run_dir, config, lambda: False, Status(state="running"))
+    run_dir = train_completed_run(tmp_path_factory.mktemp("runs") / "20260101-000000-digits-insp",
+                                  TrainConfig(spec=SPEC, preset=None, epochs=2, batch_size=32))
     return run_dir, load_run(run_dir), load_predictions(run_dir)
 
 

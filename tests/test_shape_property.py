@@ -7,7 +7,6 @@ raised SpecError first.
 """
 import warnings
 
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 from torch import nn

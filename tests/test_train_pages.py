@@ -4,14 +4,14 @@ import subprocess
 import sys
 import time
 import urllib.error
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.config import TrainConfig
-from cnn_core.runs import Status, read_status, write_json_atomic, write_status
+from cnn_core.runs import read_status, write_json_atomic, write_status
+from tests.conftest import train_completed_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY_SPEC = {"name": "tiny", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
@@ -105,17 +105,8 @@ def test_train_page_launches_a_run(runs_root):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A real, completed tiny run, trained in-process once for this module."""
-    from cnn_core.engine import run_training
-    run_dir = tmp_path_factory.mktemp("template") / "20260101-000000-digits-aaaa"
-    run_dir.mkdir()
-    config = TrainConfig(spec=TINY_SPEC, preset=None, epochs=2, batch_size=128, name="template")
-    write_json_atomic(run_dir / "config.json", config.to_dict())
-    status = Status(state="running")
-    result = run_training(run_dir, config, lambda: False, status)
-    status.state, status.test_acc, status.best_val_acc = "completed", result["test_acc"], result["best_val_acc"]
-    status.step = status.total_steps
-    write_status(run_dir, status)
-    return run_dir
+    return train_completed_run(tmp_path_factory.mktemp("template") / "20260101-000000-digits-aaaa",
+                               TrainConfig(spec=TINY_SPEC, preset=None, epochs=2, batch_size=128, name="template"))
 
 
 @pytest.fixture()
