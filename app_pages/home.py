@@ -6,6 +6,7 @@ from cnn_core.i18n import t
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
 TOOLS = [("app_pages/shape_calculator.py", "nav.calculator", "home.calculator", ":material/straighten:"),
+         ("app_pages/concepts/conv_steps.py", "nav.section.concepts", "home.concepts", ":material/science:"),
          ("app_pages/architecture_builder.py", "nav.builder", "home.builder", ":material/account_tree:"),
          ("app_pages/train.py", "nav.train", "home.train", ":material/model_training:"),
          ("app_pages/runs.py", "nav.runs", "home.runs", ":material/monitoring:"),

@@ -83,7 +83,7 @@ def load_digits(**_) -> tuple:
 
 
 
-def _shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, r: float) -> np.ndarray:
+def shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, r: float) -> np.ndarray:
     dy, dx = yy - cy, xx - cx
     name = SHAPE_NAMES[kind]
     if name == "circle":
@@ -121,7 +121,7 @@ def generate_shapes(n: int, seed: int, size: int = 32) -> tuple[torch.Tensor, to
         colour = rng.uniform(0, 255, 3)
         while np.abs(colour - background).sum() < 180:  # keep the shape visible
             colour = rng.uniform(0, 255, 3)
-        mask = _shape_mask(int(kind), yy, xx, cy, cx, r)
+        mask = shape_mask(int(kind), yy, xx, cy, cx, r)
         img = np.where(mask[None], colour[:, None, None], background[:, None, None])
         img = img + rng.normal(0, 12, img.shape)
         images[i] = np.clip(img, 0, 255).astype(np.uint8)

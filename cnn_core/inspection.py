@@ -179,13 +179,10 @@ def per_class_report(preds: Predictions) -> list[dict]:
 
 # ---------------------------------------------------------------- the user's own image
 
-def image_from_upload(data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None,
-                      max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[torch.Tensor, bool]:
-    """An upload as the network receives it: uint8 (1, C, H, W), and whether it was inverted.
+def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+    """Any uploaded picture as an H×W×3 uint8 array, transparency flattened onto white.
 
-    Any size, mode or alpha is accepted; for one-channel inputs a dark-on-light picture is
-    inverted to the white-on-black of MNIST unless invert says otherwise. Corrupt files,
-    non-images, decompression bombs and oversized files raise InspectionError.
+    Corrupt files, non-images, decompression bombs and oversized files raise InspectionError.
     """
     from PIL import Image, UnidentifiedImageError
     if len(data) > max_bytes:
@@ -210,7 +207,17 @@ def image_from_upload(data: bytes, input_shape: tuple[int, int, int], invert: bo
         raise InspectionError(t("inspect.err.not_image", reason=type(exc).__name__)) from exc
     finally:
         Image.MAX_IMAGE_PIXELS = previous
-    return image_from_array(np.asarray(rgb), input_shape, invert)
+    return np.asarray(rgb)
+
+
+def image_from_upload(data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None,
+                      max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[torch.Tensor, bool]:
+    """An upload as the network receives it: uint8 (1, C, H, W), and whether it was inverted.
+
+    Any size, mode or alpha is accepted; for one-channel inputs a dark-on-light picture is
+    inverted to the white-on-black of MNIST unless invert says otherwise.
+    """
+    return image_from_array(decode_upload(data, max_bytes), input_shape, invert)
 
 
 def image_from_array(array: np.ndarray, input_shape: tuple[int, int, int], invert: bool | None = None

@@ -34,6 +34,8 @@ class Settings:
     max_upload_bytes: int
     worker_threads: int
     worker_nice: int
+    concept_max_side: int
+    concept_time_cap_s: int
 
 
 def load_settings() -> Settings:
@@ -52,6 +54,9 @@ def load_settings() -> Settings:
         worker_threads=_int_env("CNN_LAB_WORKER_THREADS", 0),  # 0: torch's default, every core
         worker_nice=_int_env("CNN_LAB_WORKER_NICE", 10),
         max_upload_bytes=_int_env("CNN_LAB_MAX_UPLOAD_MB", 50 if demo else 200) * 1024 * 1024,
+        # the concept lab's images and its timing experiment run in the Streamlit process itself
+        concept_max_side=_int_env("CNN_LAB_CONCEPT_MAX_SIDE", 256 if demo else 640),
+        concept_time_cap_s=_int_env("CNN_LAB_CONCEPT_TIME_CAP_S", 10 if demo else 60),
     )
 
 

@@ -1,0 +1,66 @@
+"""Concept 1: convolution step by step — the window, its element-wise products and their sum."""
+import streamlit as st
+
+from app_pages._concepts import explain, pick_image, pick_kernel
+from cnn_core.concept_viz import grid_figure
+from cnn_core.concepts import ConceptError
+from cnn_core.concepts.convolution import conv_walk
+from cnn_core.concepts.images import to_gray
+from cnn_core.i18n import t
+
+st.title(t("concept.steps.title"))
+st.markdown(t("concept.steps.intro"))
+st.latex(r"y[i, j] = \sum_{m=0}^{k_h-1} \sum_{n=0}^{k_w-1} x[i s + m,\ j s + n]\; w[m, n]"
+         r"\qquad H_{out} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1")
+
+left, right = st.columns([1, 2])
+with left:
+    image = to_gray(pick_image("cs", default_source="digit", default_side=8))
+    kernel = pick_kernel("cs")
+    c1, c2 = st.columns(2)
+    stride = int(c1.number_input(t("concept.stride"), 1, 64, 1, key="cs_stride", help=t("concept.stride.help")))
+    padding = int(c2.number_input(t("concept.padding"), 0, 16, 0, key="cs_padding", help=t("concept.padding.help")))
+
+try:
+    walk = conv_walk(image, kernel, stride, padding)
+except ConceptError as exc:
+    with right:
+        explain(str(exc))
+    st.stop()
+
+rows, cols = walk.output_shape
+positions = rows * cols
+
+
+def move(delta: int) -> None:
+    st.session_state["cs_step"] = (st.session_state.get("cs_step", 0) + delta) % positions
+
+
+with right:
+    st.markdown(t("concept.steps.sizes", h=image.shape[0], w=image.shape[1], p=padding, kh=kernel.shape[0],
+                  kw=kernel.shape[1], s=stride, rows=rows, cols=cols))
+    if st.session_state.get("cs_step", 0) >= positions:
+        st.session_state["cs_step"] = 0
+    b1, b2, b3 = st.columns([1, 1, 6])
+    b1.button("◀", key="cs_prev", on_click=move, args=(-1,), help=t("concept.steps.prev"))
+    b2.button("▶", key="cs_next", on_click=move, args=(1,), help=t("concept.steps.next"))
+    step_number = b3.slider(t("concept.steps.position"), 0, positions - 1, key="cs_step") if positions > 1 else 0
+    step = walk.step(*divmod(step_number, cols))
+    kh, kw = kernel.shape
+    g1, g2 = st.columns(2)
+    g1.plotly_chart(grid_figure(walk.padded, t("concept.steps.input", p=padding), box=(step.top, step.left, kh, kw)),
+                    key="cs_fig_input")
+    g2.plotly_chart(grid_figure(kernel, t("concept.steps.kernel"), diverging=True), key="cs_fig_kernel")
+    g1.plotly_chart(grid_figure(step.products, t("concept.steps.products", total=f"{step.total:.3f}"),
+                                diverging=True), key="cs_fig_products")
+    g2.plotly_chart(grid_figure(walk.output, t("concept.steps.output", row=step.row, col=step.col),
+                                box=(step.row, step.col, 1, 1), diverging=True), key="cs_fig_output")
+    terms = " + ".join(f"{a:.2f}·{b:.2f}" for a, b in zip(step.window.ravel()[:9], kernel.ravel()[:9]))
+    st.caption(t("concept.steps.sum", terms=terms + (" + …" if kernel.size > 9 else ""), total=f"{step.total:.3f}"))
+    if not kernel.any():
+        explain(t("concept.note.zero_kernel"))
+    if positions == 1 and stride > 1:
+        explain(t("concept.steps.one_window", s=stride))
+    elif stride > kh or stride > kw:
+        explain(t("concept.steps.skips", s=stride, kh=kh, kw=kw))
+    st.page_link("app_pages/shape_calculator.py", label=t("concept.steps.to_calculator"), icon=":material/straighten:")

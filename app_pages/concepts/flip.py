@@ -1,0 +1,56 @@
+"""Concept 2: convolution vs cross-correlation — the same kernel with and without its 180° flip."""
+import streamlit as st
+
+from app_pages._concepts import explain, pick_image, pick_kernel
+from cnn_core.concept_viz import grid_figure
+from cnn_core.concepts import ConceptError
+from cnn_core.concepts.convolution import compare_flip
+from cnn_core.concepts.images import to_gray
+from cnn_core.i18n import t
+
+st.title(t("concept.flip.title"))
+st.markdown(t("concept.flip.intro"))
+st.latex(r"\begin{aligned} \text{cross-correlation (torch): }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
+         r" w[m, n] \\ \text{convolution: }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
+         r" w[k_h{-}1{-}m,\ k_w{-}1{-}n] \end{aligned}")
+
+left, right = st.columns([1, 2])
+with left:
+    image = to_gray(pick_image("cf", default_source="digit", default_side=8))
+    kernel = pick_kernel("cf", default="sobel_x")
+    padding = int(st.number_input(t("concept.padding"), 0, 8, 0, key="cf_padding", help=t("concept.padding.help")))
+
+try:
+    result = compare_flip(image, kernel, padding)
+except ConceptError as exc:
+    with right:
+        explain(str(exc))
+    st.stop()
+
+with right:
+    k1, k2 = st.columns(2)
+    k1.plotly_chart(grid_figure(result.kernel, t("concept.flip.kernel"), diverging=True), key="cf_fig_kernel")
+    k2.plotly_chart(grid_figure(result.flipped, t("concept.flip.flipped"), diverging=True), key="cf_fig_flipped")
+    if not kernel.any():
+        explain(t("concept.note.zero_kernel"))
+        st.stop()
+    if result.symmetric:
+        st.success(t("concept.flip.same"), icon=":material/check_circle:")
+    elif result.antisymmetric:
+        st.warning(t("concept.flip.negated", diff=f"{result.max_difference:.3f}"), icon=":material/swap_vert:")
+    else:
+        st.warning(t("concept.flip.differs", diff=f"{result.max_difference:.3f}"), icon=":material/compare_arrows:")
+
+rows, cols = result.correlation.shape
+st.markdown(t("concept.flip.sizes", h=image.shape[0], w=image.shape[1], p=padding, kh=kernel.shape[0],
+              kw=kernel.shape[1], rows=rows, cols=cols))
+o0, o1, o2, o3 = st.columns(4)
+o0.plotly_chart(grid_figure(image, t("concept.flip.input")), key="cf_fig_input")
+o1.plotly_chart(grid_figure(result.correlation, t("concept.flip.correlation"), diverging=True),
+                key="cf_fig_correlation")
+o2.plotly_chart(grid_figure(result.convolution, t("concept.flip.convolution"), diverging=True),
+                key="cf_fig_convolution")
+o3.plotly_chart(grid_figure(result.difference, t("concept.flip.difference", diff=f"{result.max_difference:.3f}"),
+                            diverging=True), key="cf_fig_difference")
+st.markdown(t("concept.flip.libraries"))
+st.markdown(t("concept.flip.learned"))

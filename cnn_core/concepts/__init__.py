@@ -1,0 +1,12 @@
+"""The concept lab: each lesson of the seed tutorials as a pure, tested function.
+
+One module per group of lessons (images, convolution, pooling, activations, batch speed,
+receptive fields). Functions take numpy arrays and plain numbers and return dataclasses;
+the pages only draw them. An input that makes an experiment meaningless (a kernel larger than
+the image, a flat patch) raises ConceptError with an explanation the page shows instead of a plot.
+"""
+from __future__ import annotations
+
+
+class ConceptError(ValueError):
+    """An experiment setting that cannot give a picture; the message explains why and what to change."""
