@@ -901,4 +901,5 @@ EN: dict[str, str] = {
     "concept.flip.input": "input",
     "concept.strides.again": "Measure again",
     "concept.strides.again.help": "Run every stride once more and redraw the timings; the output maps do not change.",
+    "concept.act.jacobian": "its derivative ∂p_i/∂z_j (row i, column j)",
 }

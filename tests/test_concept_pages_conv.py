@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.concepts.convolution import KERNELS, compare_flip, cut_patch, edge_signs, stride_summary, stride_sweep
+from cnn_core.concepts.convolution import KERNELS, compare_flip, edge_signs
 from cnn_core.concepts.images import digit_image, fit_longest_side, sample_photo, to_gray
+from cnn_core.concepts.patch_match import cut_patch
+from cnn_core.concepts.strides import stride_summary, stride_sweep
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ZEROS = "0 0 0\n0 0 0\n0 0 0"
@@ -207,7 +209,8 @@ def test_edge_signs_are_opposite_and_follow_the_kernel():
 
 
 def test_flip_kernel_and_patch_properties():
-    from cnn_core.concepts.convolution import apply_kernel, match_patch
+    from cnn_core.concepts.convolution import apply_kernel
+    from cnn_core.concepts.patch_match import match_patch
     image = to_gray(digit_image(3)[0])
     sobel = compare_flip(image, KERNELS["sobel_x"])
     assert sobel.antisymmetric and not sobel.symmetric

@@ -4,10 +4,11 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.concepts.activations import gradients_through_depth, softmax
+from cnn_core.concepts.activations import gradients_through_depth, softmax, softmax_jacobian
 from cnn_core.concepts.convolution import KERNELS, cross_correlate
 from cnn_core.concepts.images import fit_longest_side, sample_photo, to_gray
 from cnn_core.engine import resolve_device
@@ -40,6 +41,15 @@ def charts(at: AppTest) -> int:
 
 def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def plotly_array(value) -> np.ndarray:
+    """A figure's array, decoding Plotly's {"dtype", "bdata", "shape"} base64 form when used."""
+    if isinstance(value, dict):
+        import base64
+        shape = [int(n) for n in str(value.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+    return np.asarray(value)
 
 
 def apply(at: AppTest, **values) -> AppTest:
@@ -132,7 +142,9 @@ def test_pooling_extremes_explain_themselves():
 
 def test_activations_defaults_show_curves_softmax_and_gradient_ratios():
     at = open_page("activations")
-    assert charts(at) == 3
+    assert charts(at) == 4, "curves, softmax bars, softmax Jacobian, gradients through depth"
+    jacobian = next(c for c in chart_specs(at) if "∂p_i/∂z_j" in c["layout"]["title"]["text"])
+    np.testing.assert_allclose(plotly_array(jacobian["data"][0]["z"]), softmax_jacobian([2.0, 1.0, 0.1, -1.0]), atol=1e-9)
     assert len(at.expander) == 6, "one formula per function"
     assert len(at.latex) == 1 + 6 * 2, "softmax, then each function and its derivative"
     values = metrics(at)

@@ -3,10 +3,10 @@ import numpy as np
 import streamlit as st
 
 from app_pages._concepts import explain
-from cnn_core.concept_viz import bars_figure, curves_figure, gradient_depth_figure
+from cnn_core.concept_viz import bars_figure, curves_figure, gradient_depth_figure, grid_figure
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.activations import (ACTIVATIONS, FORMULAS, INITS, activation_curve, gradients_through_depth,
-                                           parse_logits, softmax)
+                                           parse_logits, softmax, softmax_jacobian)
 from cnn_core.i18n import t
 
 DEPTH_ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -54,8 +54,11 @@ with right:
         explain(str(exc))
     else:
         labels = [f"z{i + 1} = {v:g}" for i, v in enumerate(logits)]
-        st.plotly_chart(bars_figure(labels, probs, t("concept.act.probs", temperature=f"{temperature:g}"),
+        g1, g2 = st.columns(2)
+        g1.plotly_chart(bars_figure(labels, probs, t("concept.act.probs", temperature=f"{temperature:g}"),
                                     t("concept.act.probability"), percent=True), key="ca_fig_softmax")
+        g2.plotly_chart(grid_figure(softmax_jacobian(logits, temperature), t("concept.act.jacobian"), diverging=True,
+                                    decimals=3, height=300), key="ca_fig_jacobian")
         st.metric(t("concept.act.top"), f"{float(probs.max()):.1%}")
         if len(set(logits.tolist())) == 1:
             explain(t("concept.act.equal"))

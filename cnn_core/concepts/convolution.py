@@ -1,5 +1,6 @@
 """Convolution lessons: the sliding window step by step, convolution vs cross-correlation,
-classic kernels on a photo (one channel or RGB summed), a patch used as a kernel, and stride.
+edge signs, and classic kernels on a photo (one channel or RGB summed). A patch used as a
+kernel lives in patch_match.py, stride and its timing in strides.py.
 
 Everything that produces a whole map goes through torch's F.conv2d, the operation the
 networks use; the step-by-step walk is written as explicit loops so that the tests can hold
@@ -8,7 +9,6 @@ the two against each other.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +86,7 @@ def check_fits(height: int, width: int, kernel: np.ndarray, stride: int = 1, pad
                              need=max(0, -(-(max(kh - height, kw - width)) // 2))))
 
 
-def _tensor(image: np.ndarray) -> torch.Tensor:
+def to_tensor(image: np.ndarray) -> torch.Tensor:
     # a copy: ascontiguousarray keeps the negative strides of a 1-element view (flip of a 1×1
     # kernel), and torch refuses those
     return torch.from_numpy(np.array(image, dtype=np.float32, order="C"))
@@ -96,11 +96,11 @@ def cross_correlate(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padd
     """What torch's conv2d computes: out[i, j] = Σ x[i·s + m, j·s + n] · k[m, n]. (H, W) → (H', W')."""
     check_fits(*image.shape, kernel, stride, padding)
     with torch.no_grad():
-        out = F.conv2d(_tensor(image)[None, None], _tensor(kernel)[None, None], stride=stride, padding=padding)
+        out = F.conv2d(to_tensor(image)[None, None], to_tensor(kernel)[None, None], stride=stride, padding=padding)
     return out[0, 0].numpy()
 
 
-def _correlate64(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+def cross_correlate64(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """cross_correlate (stride 1, no padding) in float64, for sums that must not lose precision."""
     with torch.no_grad():
         out = F.conv2d(torch.from_numpy(np.array(image, dtype=np.float64, order="C"))[None, None],
@@ -270,154 +270,9 @@ def apply_kernel(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding
     kernel = np.asarray(kernel, dtype=np.float32)
     c, h, w = image.shape
     check_fits(h, w, kernel, stride, padding)
-    x = _tensor(image)[None]
-    k = _tensor(kernel)
+    x = to_tensor(image)[None]
+    k = to_tensor(kernel)
     with torch.no_grad():
         per_channel = F.conv2d(x, k.expand(c, 1, *k.shape).contiguous(), stride=stride, padding=padding, groups=c)
         total = F.conv2d(x, k.expand(1, c, *k.shape).contiguous(), stride=stride, padding=padding)
     return KernelResponse(per_channel[0].numpy(), total[0, 0].numpy(), not bool(np.any(kernel)))
-
-
-# ---------------------------------------------------------------- a patch as the kernel
-
-MATCH_METHODS = ("normalised", "raw")
-
-
-@dataclass
-class PatchMatch:
-    patch: np.ndarray
-    origin: tuple[int, int]  # the patch's top-left in the image
-    method: str
-    response: np.ndarray  # response[i, j] scores the window whose top-left is (i, j)
-    peak: tuple[int, int]  # top-left of the best-matching window
-
-    @property
-    def own_score(self) -> float:
-        """The score where the patch was cut from."""
-        return float(self.response[self.origin])
-
-    @property
-    def peak_score(self) -> float:
-        return float(self.response[self.peak])
-
-    @property
-    def found_itself(self) -> bool:
-        """The patch's own place is the best match (or ties with it)."""
-        return self.peak == self.origin or self.own_score >= self.peak_score - 1e-5 * max(1.0, abs(self.peak_score))
-
-    @property
-    def flat(self) -> bool:
-        """Every pixel of the patch has the same value."""
-        return bool(np.ptp(self.patch) < 1e-6)
-
-
-def cut_patch(image: np.ndarray, top: int, left: int, size: int, centred: bool = False) -> np.ndarray:
-    """image[top:top+size, left:left+size] of an (H, W) image, or ConceptError saying why it cannot be
-    cut. centred subtracts the patch's mean, so that as a kernel it scores pattern, not brightness."""
-    image = np.asarray(image, dtype=np.float32)
-    h, w = image.shape
-    if size < 1 or size > min(h, w):
-        raise ConceptError(t("concept.err.patch_size", size=size, h=h, w=w))
-    if not (0 <= top <= h - size and 0 <= left <= w - size):
-        raise ConceptError(t("concept.err.patch_place", top=top, left=left, size=size, h=h, w=w))
-    patch = image[top:top + size, left:left + size].copy()
-    return patch - patch.mean(dtype=np.float64).astype(np.float32) if centred else patch
-
-
-def match_patch(image: np.ndarray, top: int, left: int, size: int, method: str = "normalised") -> PatchMatch:
-    """Use image[top:top+size, left:left+size] as the kernel and slide it over the image.
-
-    "raw" is the plain cross-correlation a conv layer computes: it also rewards windows that
-    are merely bright. "normalised" divides by both windows' contrast (normalised
-    cross-correlation), which is 1 exactly where the patch itself sits.
-    """
-    image = np.asarray(image, dtype=np.float32)
-    if method not in MATCH_METHODS:
-        raise ConceptError(t("concept.err.method", method=method, choices=", ".join(MATCH_METHODS)))
-    patch = cut_patch(image, top, left, size)
-    if method == "raw":
-        response = cross_correlate(image, patch)
-    else:
-        # all in float64: Σx² − (Σx)²/n cancels badly in float32 on smooth regions
-        image64 = image.astype(np.float64)
-        centred = patch.astype(np.float64) - patch.astype(np.float64).mean()
-        patch_norm = float(np.sqrt((centred ** 2).sum()))
-        if patch_norm < 1e-6:
-            raise ConceptError(t("concept.err.flat_patch", value=f"{patch.mean():.3f}"))
-        ones = np.ones_like(centred)
-        n = patch.size
-        sums = _correlate64(image64, ones)
-        squares = _correlate64(image64 ** 2, ones)
-        window_norm = np.sqrt(np.maximum(squares - sums ** 2 / n, 0.0))
-        numerator = _correlate64(image64, centred)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            response = np.where(window_norm > 1e-6 * max(1.0, patch_norm), numerator / (window_norm * patch_norm), 0.0)
-        response = np.clip(response, -1.0, 1.0).astype(np.float32)
-    peak = np.unravel_index(int(np.argmax(response)), response.shape)
-    return PatchMatch(patch, (top, left), method, response, (int(peak[0]), int(peak[1])))
-
-
-# ---------------------------------------------------------------- stride
-
-STRIDES = (1, 2, 4, 8, 16)
-
-
-@dataclass
-class StrideResult:
-    stride: int
-    output: np.ndarray
-    macs: int  # multiply-adds: output positions × kernel size
-    seconds: float  # best of the repeats, conv2d alone
-    peak: tuple[int, int]  # brightest output, in input pixels (window's top-left)
-
-
-def stride_sweep(image: np.ndarray, kernel: np.ndarray, strides=STRIDES, repeats: int = 3) -> list[StrideResult]:
-    """The same kernel at several strides, timed on this machine's CPU."""
-    image = np.asarray(image, dtype=np.float32)
-    kernel = np.asarray(kernel, dtype=np.float32)
-    check_fits(*image.shape, kernel)
-    x, k = _tensor(image)[None, None], _tensor(kernel)[None, None]
-    results = []
-    with torch.no_grad():
-        F.conv2d(x, k)  # first call pays one-off set-up costs
-        for stride in strides:
-            if stride < 1:
-                raise ConceptError(t("concept.err.stride_padding", stride=stride, padding=0))
-            best = float("inf")
-            for _ in range(max(1, repeats)):
-                start = time.perf_counter()
-                out = F.conv2d(x, k, stride=stride)
-                best = min(best, time.perf_counter() - start)
-            output = out[0, 0].numpy()
-            peak = np.unravel_index(int(np.argmax(output)), output.shape)
-            results.append(StrideResult(stride, output, output.size * kernel.size, best,
-                                        (int(peak[0]) * stride, int(peak[1]) * stride)))
-    return results
-
-
-@dataclass
-class StrideRow:
-    stride: int
-    height: int  # output size
-    width: int
-    macs: int
-    ms: float
-    speedup: float  # measured: time at the reference stride / time at this one
-    mac_ratio: float  # MACs at the reference stride / MACs at this one (≈ (s / s_ref)²)
-    ideal: float  # (s / s_ref)²: the speed-up if time followed the work exactly
-    ideal_seconds: float  # reference time / ideal
-    peak_shift: int  # how far the brightest output moved from the reference stride's, in input pixels
-
-
-def stride_summary(results: list[StrideResult]) -> list[StrideRow]:
-    """One row per stride, measured against the smallest stride of the sweep (stride 1 when present)."""
-    if not results:
-        return []
-    ref = min(results, key=lambda r: r.stride)
-    rows = []
-    for r in results:
-        ideal = (r.stride / ref.stride) ** 2
-        rows.append(StrideRow(r.stride, int(r.output.shape[0]), int(r.output.shape[1]), r.macs, r.seconds * 1000,
-                              ref.seconds / r.seconds if r.seconds > 0 else float("inf"), ref.macs / r.macs, ideal,
-                              ref.seconds / ideal, max(abs(r.peak[0] - ref.peak[0]), abs(r.peak[1] - ref.peak[1]))))
-    return rows
