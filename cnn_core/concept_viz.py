@@ -13,7 +13,8 @@ _MARK = "#ff7f0e"
 
 def _layout(fig: go.Figure, title: str, height: int, reversed_y: bool = True) -> go.Figure:
     if reversed_y:
-        fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False)
+        # both axes shrink their domain to keep square cells, so neither grows empty rows or columns
+        fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False, constrain="domain")
         fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain", side="top")
     fig.update_layout(title=dict(text=title, y=0.99, yanchor="top"), height=height,
                       margin=dict(l=10, r=10, t=56 if title else 24, b=10), plot_bgcolor="white")

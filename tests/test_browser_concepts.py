@@ -1,6 +1,8 @@
 """A screenshot of every concept-lab experiment from the real app in headless Chromium; each page
 must draw its charts without an exception. The screenshots land in test-artifacts/concepts/."""
+import numpy as np
 import pytest
+from PIL import Image
 
 from cnn_core.catalog_en import EN
 from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
@@ -47,4 +49,17 @@ def test_screenshot_of_every_experiment(tmp_path):
             counts = plotly_data_sizes(page)
             assert counts and sum(counts) > 0, f"{path}: charts without data {counts}"
             page.screenshot(path=str(out / f"{number:02d}-{path}.png"), full_page=True)
-    assert len(list(out.glob("*.png"))) >= len(EXPERIMENTS)
+        # the one path AppTest cannot drive: a picture of the user's own, uploaded
+        upload = tmp_path / "stripes.png"
+        stripes = np.zeros((40, 60, 3), dtype=np.uint8)
+        stripes[:, ::10] = (255, 200, 0)
+        Image.fromarray(stripes).save(upload)
+        page.goto(f"{url}/kernels")
+        page.get_by_role("heading", name=EN["concept.kernels.title"]).first.wait_for(timeout=90_000)
+        page.get_by_text(EN["concept.image.source.upload"], exact=True).first.click()
+        page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(upload))
+        page.get_by_text("input (213×320)").first.wait_for(timeout=90_000)
+        page.wait_for_timeout(2500)
+        assert not page.get_by_test_id("stException").count(), "the upload shows an exception"
+        page.screenshot(path=str(out / "03b-kernels-upload.png"), full_page=True)
+    assert len(list(out.glob("*.png"))) >= len(EXPERIMENTS) + 1
