@@ -1,7 +1,6 @@
 """Concept lab, experiments 2–5 (flip, kernels, patch, stride): each page through AppTest with its
 default settings (real numbers checked) and with the extremes that leave nothing to draw."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,21 +10,14 @@ from cnn_core.concepts.convolution import KERNELS, compare_flip, edge_signs
 from cnn_core.concepts.images import digit_image, fit_longest_side, sample_photo, to_gray
 from cnn_core.concepts.patch_match import cut_patch
 from cnn_core.concepts.strides import stride_summary, stride_sweep
+from tests.apptest import open_app_page, set_widgets
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ZEROS = "0 0 0\n0 0 0\n0 0 0"
 
 
 def open_page(name: str, **widgets) -> AppTest:
-    """The page after setting widgets in order: key -> value (the widget kind is looked up by key)."""
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page(f"app_pages/concepts/{name}.py").run()
-    assert not at.exception, at.exception
-    for key, value in widgets.items():
-        widget = next(w for w in at.main if getattr(w, "key", None) == key)
-        widget.set_value(value).run()
-        assert not at.exception, (key, at.exception)
-    return at
+    """The page after setting widgets in order: key -> value."""
+    return set_widgets(open_app_page(f"app_pages/concepts/{name}.py"), **widgets)
 
 
 def charts(at: AppTest) -> list[dict]:

@@ -2,7 +2,6 @@
 AppTest: the defaults show the right numbers and charts, extreme settings explain themselves."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,19 +11,13 @@ from cnn_core.concepts.activations import gradients_through_depth, softmax, soft
 from cnn_core.concepts.convolution import KERNELS, cross_correlate
 from cnn_core.concepts.images import fit_longest_side, sample_photo, to_gray
 from cnn_core.engine import resolve_device
+from tests.apptest import open_app_page, set_widgets
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = "app_pages/concepts/"
 
 
 def open_page(name: str, state: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception, at.exception
-    for key, value in (state or {}).items():
-        at.session_state[key] = value
-    at.switch_page(PAGES + name + ".py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGES + name + ".py", state=state)
 
 
 def infos(at: AppTest) -> str:
@@ -52,21 +45,7 @@ def plotly_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def apply(at: AppTest, **values) -> AppTest:
-    """Set widgets by key (the kind is looked up) and rerun after each."""
-    for key, value in values.items():
-        _widget(at, key).set_value(value).run()
-        assert not at.exception, (key, at.exception)
-    return at
-
-
-def _widget(at: AppTest, key: str):
-    for kind in ("slider", "number_input", "selectbox", "radio", "multiselect", "text_input", "text_area"):
-        try:
-            return getattr(at, kind)(key=key)
-        except KeyError:
-            continue
-    raise KeyError(key)
+apply = set_widgets
 
 
 # ---------------------------------------------------------------- 6. ReLU with a bias

@@ -1,5 +1,4 @@
 """Concept 1 (convolution step by step) and the widgets every concept page shares, through AppTest."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,17 +7,14 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.catalog_en import EN
 from cnn_core.concepts.convolution import KERNELS
 from cnn_core.concepts.images import PHOTOS, SOURCES
+from tests.apptest import open_app_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "app_pages/concepts/conv_steps.py"
 
 
 @pytest.fixture()
 def steps() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGE)
 
 
 def infos(at: AppTest) -> str:

@@ -1,14 +1,13 @@
 """The look-inside pages through AppTest, without a run and with a trained one."""
 import shutil
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.config import TrainConfig
 from tests.conftest import train_completed_run
+from tests.apptest import open_app_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
 SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
     {"type": "conv2d", "out_channels": 6, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
@@ -31,10 +30,7 @@ def runs_root(tmp_path, monkeypatch):
 
 
 def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180).run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(page, timeout=180)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -1,21 +1,14 @@
 """Every page renders through AppTest, with good and bad inputs, without an exception."""
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import PRESETS, preset_spec, summarize
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.apptest import open_app_page
 
 
 def open_page(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
+    return open_app_page(page)
 
 
 def errors(at: AppTest) -> list[str]:

@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core.config import TrainConfig
 from cnn_core.runs import read_status, write_json_atomic, write_status
+from tests.apptest import APP, open_app_page
 from tests.conftest import train_completed_run
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY_SPEC = {"name": "tiny", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
     {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2}, {"type": "relu"},
     {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
@@ -29,10 +29,7 @@ def runs_root(tmp_path, monkeypatch):
 
 
 def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180).run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(page, timeout=180)
 
 
 # ---------------------------------------------------------------- Train page
