@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from cnn_core.concepts.images import as_uint8
 from cnn_core.i18n import t
+from cnn_core.viz import image_figure
 
 NUMBER_CELLS = 24  # grids up to this many cells a side print their values in the cells
 _MARK = "#ff7f0e"
@@ -24,6 +26,12 @@ def _layout(fig: go.Figure, title: str, height: int, reversed_y: bool = True) ->
 def _box(fig: go.Figure, top: float, left: float, height: float, width: float, colour: str = _MARK) -> None:
     fig.add_shape(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + width - 0.5, y1=top + height - 0.5,
                   line=dict(color=colour, width=3))
+
+
+def _cross(fig: go.Figure, row: float, col: float) -> None:
+    fig.add_trace(go.Scatter(x=[col], y=[row], mode="markers", showlegend=False,
+                             marker=dict(symbol="x-thin-open", size=18, color=_MARK, line=dict(width=3)),
+                             hovertemplate=t("concept.viz.peak") + " (%{y}, %{x})<extra></extra>"))
 
 
 def grid_figure(values, title: str = "", box: tuple[int, int, int, int] | None = None, diverging: bool = False,
@@ -64,23 +72,21 @@ def map_figure(values, title: str = "", diverging: bool = False, box: tuple[int,
     if box:
         _box(fig, *box)
     if marker:
-        fig.add_trace(go.Scatter(x=[marker[1]], y=[marker[0]], mode="markers", showlegend=False,
-                                 marker=dict(symbol="x-thin-open", size=18, color=_MARK, line=dict(width=3)),
-                                 hovertemplate=t("concept.viz.peak") + " (%{y}, %{x})<extra></extra>"))
+        _cross(fig, *marker)
     return _layout(fig, title, height)
 
 
 def photo_figure(image, title: str = "", box: tuple[int, int, int, int] | None = None,
                  marker: tuple[int, int] | None = None, height: int = 340) -> go.Figure:
-    """A (C, H, W) image in [0, 1], gray or RGB, optionally with a box (top, left, height, width)."""
-    img = np.asarray(image, dtype=np.float32)
-    rgb = np.repeat(img, 3, axis=0) if img.shape[0] == 1 else img
-    fig = go.Figure(go.Image(z=(np.clip(rgb, 0, 1) * 255).round().astype(np.uint8).transpose(1, 2, 0)))
+    """A (C, H, W) image in [0, 1], gray or RGB, optionally with a box (top, left, height, width);
+    unlike viz.image_figure it keeps pixel numbers on the axes, so a patch's place can be read off."""
+    fig = image_figure(as_uint8(np.asarray(image, dtype=np.float32)), height=height)
+    fig.update_xaxes(showticklabels=True)
+    fig.update_yaxes(showticklabels=True)
     if box:
         _box(fig, *box)
     if marker:
-        fig.add_trace(go.Scatter(x=[marker[1]], y=[marker[0]], mode="markers", showlegend=False,
-                                 marker=dict(symbol="x-thin-open", size=18, color=_MARK, line=dict(width=3))))
+        _cross(fig, *marker)
     return _layout(fig, title, height)
 
 

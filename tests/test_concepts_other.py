@@ -18,7 +18,7 @@ from cnn_core.concepts.activations import (ACTIVATIONS, FORMULAS, activation_cur
                                            softmax_jacobian)
 from cnn_core.concepts.batch_speed import measure_batch_sizes
 from cnn_core.concepts.convolution import KERNELS
-from cnn_core.concepts.pooling import EXAMPLE_4X4, conv_relu_pool, pool, pool_windows, stage_grid
+from cnn_core.concepts.pooling import EXAMPLE_4X4, conv_relu_pool, pool, stage_grid
 from cnn_core.concepts.receptive import spatial_layers, unit_region
 
 RNG = np.random.default_rng(99)
@@ -62,6 +62,13 @@ def loop_pool(x, kind, size, stride):
             window = x[i * stride:i * stride + size, j * stride:j * stride + size].astype(np.float64)
             out[i, j] = window.max() if kind == "max" else window.mean()
     return out
+
+
+def pool_windows(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners of every pooling window, row by row (floor mode, as torch): the oracle's walk."""
+    rows = (height - size) // stride + 1
+    cols = (width - size) // stride + 1
+    return [(r * stride, c * stride) for r in range(max(rows, 0)) for c in range(max(cols, 0))]
 
 
 @pytest.mark.parametrize("shape,size,stride", [((7, 9), 2, 2), ((7, 9), 3, 2), ((8, 8), 2, 3), ((6, 11), 3, 1),

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from cnn_core.concepts import ConceptError
 from cnn_core.i18n import t
+from cnn_core.shapes import conv_out
 
 MAX_KERNEL_SIDE = 15
 
@@ -70,10 +71,6 @@ def parse_kernel(text: str) -> np.ndarray:
 
 def format_kernel(kernel: np.ndarray) -> str:
     return "\n".join(" ".join(f"{v:g}" for v in row) for row in np.asarray(kernel))
-
-
-def output_side(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def check_fits(height: int, width: int, kernel: np.ndarray, stride: int = 1, padding: int = 0) -> None:
@@ -174,8 +171,8 @@ def conv_walk(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: i
     kernel = np.asarray(kernel, dtype=np.float32)
     check_fits(*image.shape, kernel, stride, padding)
     padded = np.pad(image, padding)
-    rows = output_side(image.shape[0], kernel.shape[0], stride, padding)
-    cols = output_side(image.shape[1], kernel.shape[1], stride, padding)
+    rows = conv_out(image.shape[0], kernel.shape[0], stride, padding)
+    cols = conv_out(image.shape[1], kernel.shape[1], stride, padding)
     output = np.empty((rows, cols), dtype=np.float32)
     for row in range(rows):
         for col in range(cols):

@@ -56,13 +56,6 @@ def pool(feature_map: np.ndarray, kind: str, size: int = 2, stride: int | None =
     return Pooled(kind, size, stride, out[0, 0].numpy(), winners)
 
 
-def pool_windows(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
-    """Top-left corners of every pooling window, row by row (floor mode, as torch)."""
-    rows = (height - size) // stride + 1
-    cols = (width - size) // stride + 1
-    return [(r * stride, c * stride) for r in range(max(rows, 0)) for c in range(max(cols, 0))]
-
-
 @dataclass
 class LayerStages:
     conv_stride: int
