@@ -4,9 +4,16 @@ import streamlit as st
 
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.convolution import KERNELS, format_kernel, parse_kernel
-from cnn_core.concepts.images import (PHOTOS, SOURCES, digit_image, fit_longest_side, image_from_upload,
-                                      sample_photo, shape_image)
-from cnn_core.dataset_catalog import SHAPE_NAMES
+from cnn_core.concepts.images import (
+    PHOTOS,
+    SOURCES,
+    digit_image,
+    fit_longest_side,
+    image_from_upload,
+    sample_photo,
+    shape_image,
+)
+from cnn_core.data.catalog import SHAPE_NAMES
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 

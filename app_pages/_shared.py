@@ -2,7 +2,7 @@
 import streamlit as st
 
 from cnn_core.i18n import t
-from cnn_core.inspection import inspectable_runs
+from cnn_core.inspection.loading import inspectable_runs
 
 
 def pick_trained_run(key: str):

@@ -6,13 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import PRESETS, dump_spec_json, export_pytorch_code, load_spec_json, preset_spec, summarize_until_error
+from cnn_core.arch.formatting import format_bytes, format_shape, summary_table
+from cnn_core.arch.layer_text import layers_to_rows, rows_to_layers
+from cnn_core.arch.presets import DEFAULT_PRESET, scratch_spec
+from cnn_core.arch.spec import BACKBONES, LAYER_TYPES, SpecError, is_backbone
+from cnn_core.figures.architecture import shape_flow_figure
 from cnn_core.i18n import t
-from cnn_core.layer_text import layers_to_rows, rows_to_layers
-from cnn_core.presets import DEFAULT_PRESET, scratch_spec
 from cnn_core.settings import get_settings
-from cnn_core.spec import BACKBONES, LAYER_TYPES, SpecError, is_backbone
-from cnn_core.summary import format_bytes, format_shape
-from cnn_core.viz import shape_flow_figure
 
 SPEC_KEY = "builder_spec"
 state = st.session_state
@@ -133,7 +133,7 @@ if summary is not None:
     m[3].metric(t("builder.memory"), format_bytes(summary.activation_bytes), help=t("builder.memory.help"))
     m[4].metric(t("builder.output"), format_shape(summary.output_shape))
     if summary.rows:
-        st.dataframe(pd.DataFrame(summary.table()), hide_index=True, key="b_summary")
+        st.dataframe(pd.DataFrame(summary_table(summary)), hide_index=True, key="b_summary")
         st.plotly_chart(shape_flow_figure(summary), key="b_flow")
 
 d1, d2 = st.columns(2)

@@ -3,10 +3,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._shared import load_or_stop, pick_trained_run
+from cnn_core.data.uploads import image_from_upload
+from cnn_core.errors import CnnLabError
+from cnn_core.figures.images import image_figure, kernel_figure, maps_figure
 from cnn_core.i18n import t
-from cnn_core.inspection import (InspectionError, activation_stats, conv_layers, feature_maps, image_from_upload,
-                                 kernels, load_run, load_test_images, run_fingerprint)
-from cnn_core.viz import image_figure, kernel_figure, maps_figure
+from cnn_core.inspection.layers import activation_stats, conv_layers, feature_maps, kernels
+from cnn_core.inspection.loading import load_run, load_test_images, run_fingerprint
 
 MAX_TILES = 64
 
@@ -53,7 +55,7 @@ else:
     if upload is not None:
         try:
             image = image_from_upload(upload.getvalue(), loaded.input_shape)[0]
-        except InspectionError as exc:
+        except CnnLabError as exc:
             c1.error(str(exc))
 if image is not None:
     c1.plotly_chart(image_figure(image[0], t("filters.input"), height=220), key="f_input")

@@ -2,10 +2,14 @@
 import streamlit as st
 
 from app_pages._shared import load_or_stop, pick_trained_run
+from cnn_core.figures.images import image_figure
+from cnn_core.figures.inspection import curve_figure
 from cnn_core.i18n import t
-from cnn_core.inspection import (conv_layers, grad_cam, load_run, load_test_images,
-                                 maximise_activation, run_fingerprint, saliency, top_k)
-from cnn_core.viz import curve_figure, image_figure
+from cnn_core.inspection.attribution import grad_cam, saliency
+from cnn_core.inspection.layers import conv_layers
+from cnn_core.inspection.loading import load_run, load_test_images, run_fingerprint
+from cnn_core.inspection.maximise import maximise_activation
+from cnn_core.inspection.predictions import top_k
 
 
 @st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))

@@ -3,12 +3,22 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages._shared import load_or_stop, pick_trained_run
+from cnn_core.data.uploads import image_from_array, image_from_upload
+from cnn_core.errors import CnnLabError
+from cnn_core.figures.images import image_figure
+from cnn_core.figures.inspection import top_k_figure
+from cnn_core.figures.training import confusion_figure
 from cnn_core.i18n import t
-from cnn_core.inspection import (SORTS, InspectionError, confusion, gallery, image_from_array, image_from_upload,
-                                 load_predictions, load_run, load_test_images, per_class_report,
-                                 predictions_from_model, run_fingerprint, top_k)
-from cnn_core.reports import confusion_figure
-from cnn_core.viz import image_figure, top_k_figure
+from cnn_core.inspection.loading import load_run, load_test_images, run_fingerprint
+from cnn_core.inspection.predictions import (
+    SORTS,
+    confusion,
+    gallery,
+    load_predictions,
+    per_class_report,
+    predictions_from_model,
+    top_k,
+)
 
 
 @st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
@@ -91,7 +101,7 @@ with own_tab:
     try:
         if upload is not None:
             source = image_from_upload(upload.getvalue(), loaded.input_shape, invert)
-    except InspectionError as exc:
+    except CnnLabError as exc:
         st.error(str(exc))
     if source is not None:
         image, inverted = source

@@ -2,12 +2,20 @@
 
 import streamlit as st
 
+from cnn_core.figures.training import (
+    accuracy_figure,
+    compare_figure,
+    confusion_figure,
+    loss_figure,
+    per_class_figure,
+    step_series_figure,
+)
+from cnn_core.files import read_json
 from cnn_core.i18n import t
-from cnn_core.reports import (accuracy_figure, compare_figure, confusion_figure, config_differences, loss_figure,
-                              metric_frames, metrics_csv, per_class_figure, runs_table, step_series_figure)
-from cnn_core.runs import ACTIVE_STATES, MetricsCorrupt, RunError, delete_run, list_runs, read_json, read_status
-from cnn_core.runs import request_stop
-from cnn_core.worker import resume_run
+from cnn_core.runs.directory import ACTIVE_STATES, RunError, delete_run, list_runs, read_status, request_stop
+from cnn_core.runs.launcher import resume_run
+from cnn_core.runs.metrics import MetricsCorrupt
+from cnn_core.runs.tables import config_differences, metric_frames, metrics_csv, runs_table
 
 state = st.session_state
 st.title(t("runs.title"))

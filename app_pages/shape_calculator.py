@@ -2,13 +2,14 @@
 import pandas as pd
 import streamlit as st
 
-from cnn_core.calculator import KINDS, LayerQuery, calculate, window_picture
+from cnn_core.arch.calculator import KINDS, LayerQuery, calculate, window_picture
+from cnn_core.arch.formatting import format_bytes, format_shape, summary_table
+from cnn_core.arch.layer_text import parse_chain
+from cnn_core.arch.spec import SpecError
+from cnn_core.arch.summary import summarize_until_error
+from cnn_core.figures.calculator import window_figure
 from cnn_core.i18n import t
-from cnn_core.layer_text import parse_chain
 from cnn_core.settings import get_settings
-from cnn_core.spec import SpecError
-from cnn_core.summary import format_bytes, format_shape, summarize_until_error
-from cnn_core.viz import window_figure
 
 settings = get_settings()
 side_cap = settings.max_input_side
@@ -87,7 +88,7 @@ with chain:
         spec = {"input_shape": [int(chain_c), int(chain_h), int(chain_w)], "layers": layers}
         summary, error = summarize_until_error(spec, check_output=False)
         if summary is not None and summary.rows:
-            table = pd.DataFrame(summary.table())
+            table = pd.DataFrame(summary_table(summary))
             st.dataframe(table, hide_index=True, key="chain_table")
             st.caption(t("calc.chain.totals", params=f"{summary.total_params:,}", macs=f"{summary.total_macs:,}",
                          memory=format_bytes(summary.activation_bytes)))

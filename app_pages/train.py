@@ -5,17 +5,21 @@ import tempfile
 
 import streamlit as st
 
-from cnn_core.config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
-from cnn_core.datasets import DATASETS, DatasetError, describe_dataset, extract_class_zip
-from cnn_core.engine import augmentation_preview, available_devices, measure_step_seconds
+from cnn_core.arch.presets import PRESETS, VARIANTS
+from cnn_core.arch.spec import SpecError
+from cnn_core.arch.summary import summarize
+from cnn_core.data.catalog import DATASETS, DatasetError
+from cnn_core.data.loaders import describe_dataset
+from cnn_core.data.uploads import extract_class_zip
+from cnn_core.figures.training import lr_figure
 from cnn_core.i18n import t
-from cnn_core.presets import PRESETS, VARIANTS
-from cnn_core.reports import lr_figure
-from cnn_core.schedules import lr_curve
+from cnn_core.runs.launcher import launch_run
 from cnn_core.settings import get_settings
-from cnn_core.spec import SpecError
-from cnn_core.summary import summarize
-from cnn_core.worker import launch_run
+from cnn_core.train.augment import augmentation_preview
+from cnn_core.train.config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from cnn_core.train.devices import available_devices
+from cnn_core.train.estimate import measure_step_seconds
+from cnn_core.train.schedules import lr_curve
 
 settings = get_settings()
 state = st.session_state

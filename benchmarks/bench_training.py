@@ -11,7 +11,7 @@ random labels), in one process, on one device, with one batch size, three ways:
           every step, as seed 000 does;
   plain   a hand-written loop: the data already a normalised float tensor on the device,
           batches sliced from a per-epoch randperm, no logging, no bookkeeping;
-  engine  the real cnn_core.engine.run_training, with cnn_core.engine.load_splits
+  engine  the real cnn_core.train.loop.run_training, with cnn_core.train.loop.load_splits
           monkeypatched to return the synthetic tensors, a temporary run directory, and the
           worker's own callbacks (should_stop checks the stop file, on_log writes status.json).
 
@@ -105,9 +105,9 @@ def synthetic(net: dict, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]
 
 def make_model(net: dict, device: torch.device) -> nn.Module:
     """The same module the engine builds: the preset's spec fitted to the data, same initial weights."""
-    from cnn_core.config import TrainConfig
-    from cnn_core.engine import _mix
-    from cnn_core.model import build_model
+    from cnn_core.arch.model import build_model
+    from cnn_core.train.config import TrainConfig
+    from cnn_core.train.randomness import _mix
     spec = TrainConfig(dataset=net["dataset"], preset=net["preset"]).architecture(net["shape"], NUM_CLASSES)
     torch.manual_seed(_mix(SEED, 0xA11CE))
     return build_model(spec).to(device)
@@ -258,10 +258,12 @@ def run_plain(net, x, y, device, args) -> dict:
 
 def run_engine(net, x, y, device, args, log_interval_s: float, deterministic: bool = True,
                label: str = "engine") -> dict:
-    import cnn_core.engine as engine
-    from cnn_core.config import TrainConfig
-    from cnn_core.datasets import Splits
-    from cnn_core.runs import STOP_FILE, Status, read_metrics, write_json_atomic, write_status
+    import cnn_core.train.loop as engine
+    from cnn_core.data.loaders import Splits
+    from cnn_core.files import write_json_atomic
+    from cnn_core.runs.directory import STOP_FILE, Status, write_status
+    from cnn_core.runs.metrics import read_metrics
+    from cnn_core.train.config import TrainConfig
 
     n, bs = len(y), args.batch_size
     steps_per_epoch = n // bs
@@ -357,7 +359,8 @@ def engine_extras(net, device, args) -> dict:
     its host time (Python, dispatch, launches) and its GPU time: what it adds to a step when
     the step is bound by the host, as small networks on a fast GPU are.
     """
-    from cnn_core.engine import _mix, seed_step, to_device
+    from cnn_core.train.device_data import to_device
+    from cnn_core.train.randomness import _mix, seed_step
     bs = args.batch_size
     x, y = synthetic(net, 2 * bs, SEED)
     data = to_device(x, y, list(net["mean"]), list(net["std"]), device)

@@ -1,6 +1,6 @@
-"""`python -m cnn_core …`: the command line (see cnn_core.cli)."""
+"""`python -m cnn_core …`: the command line (see cnn_core.runs.cli)."""
 import sys
 
-from cnn_core.cli import main
+from cnn_core.runs.cli import main
 
 sys.exit(main())

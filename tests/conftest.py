@@ -2,7 +2,7 @@
 
 `runs_root` points CNN_LAB_RUNS_DIR (and CNN_LAB_DATA_DIR) at a temporary folder and, at
 teardown, SIGKILLs every worker that a test left behind: the pid in each run's status.json
-(when it is alive and really a cnn_core.worker) and any process whose command line mentions
+(when it is alive and really a cnn_core.runs.worker) and any process whose command line mentions
 the temporary runs folder. A leftover detached worker would otherwise block CI.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ TINY_SPEC = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
 
 
 def tiny_config(**overrides):
-    from cnn_core.config import TrainConfig
+    from cnn_core.train.config import TrainConfig
     fields = dict(dataset="digits", spec=TINY_SPEC, preset=None, batch_size=64, epochs=2, log_interval_s=0.05,
                   device="cpu", seed=7)
     fields.update(overrides)
@@ -80,7 +80,7 @@ def leftover_pids(root: Path) -> set[int]:
             except (OSError, ValueError, AttributeError):
                 continue
             if isinstance(pid, int) and pid > 0 and pid != os.getpid() and _alive(pid) \
-                    and b"cnn_core.worker" in _cmdline(pid):
+                    and b"cnn_core.runs.worker" in _cmdline(pid):
                 pids.add(pid)
     needle = str(root).encode()
     for entry in Path("/proc").iterdir():
@@ -137,7 +137,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.02, message: str = "
 
 def wait_state(run_dir: Path, states, timeout: float = 60.0, min_step: int = 0):
     """Poll read_status until the run is in one of states (and past min_step); return the status."""
-    from cnn_core.runs import read_status
+    from cnn_core.runs.directory import read_status
     states = (states,) if isinstance(states, str) else tuple(states)
     last = {}
 
@@ -159,8 +159,9 @@ def wait_state(run_dir: Path, states, timeout: float = 60.0, min_step: int = 0):
 
 def train_completed_run(run_dir: Path, config) -> Path:
     """Train config in-process into run_dir (created here) and mark it completed, as a worker would."""
-    from cnn_core.engine import run_training
-    from cnn_core.runs import Status, write_json_atomic, write_status
+    from cnn_core.files import write_json_atomic
+    from cnn_core.runs.directory import Status, write_status
+    from cnn_core.train.loop import run_training
     run_dir.mkdir(parents=True)
     write_json_atomic(run_dir / "config.json", config.to_dict())
     status = Status(state="running")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_core.catalog_en import EN
+from cnn_core.i18n.catalog_en import EN
 from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
 
 pytestmark = pytest.mark.timeout(480)

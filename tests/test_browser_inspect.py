@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from cnn_core.config import TrainConfig
-from tests.conftest import train_completed_run
+from cnn_core.train.config import TrainConfig
 from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
+from tests.conftest import train_completed_run
 
 pytestmark = pytest.mark.timeout(420)
 

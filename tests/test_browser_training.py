@@ -5,10 +5,15 @@ import time
 
 import pytest
 
-from cnn_core.runs import read_status
-
-from tests.browser import ARTIFACTS, chromium_page, kill_processes_mentioning, plotly_point_counts, require_browser
-from tests.browser import streamlit_app
+from cnn_core.runs.directory import read_status
+from tests.browser import (
+    ARTIFACTS,
+    chromium_page,
+    kill_processes_mentioning,
+    plotly_point_counts,
+    require_browser,
+    streamlit_app,
+)
 
 pytestmark = pytest.mark.timeout(420)
 

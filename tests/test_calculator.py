@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnn_core import SpecError
-from cnn_core.calculator import (INPUT, INSERTED_ZERO, PADDING, UNREAD, LayerQuery, calculate,
-                                 window_picture)
+from cnn_core.arch.calculator import INPUT, INSERTED_ZERO, PADDING, UNREAD, LayerQuery, calculate, window_picture
 
 
 def torch_layer(q: LayerQuery) -> nn.Module:

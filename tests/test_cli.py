@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cnn_core.runs.directory import pid_is_worker, read_status
 from tests.conftest import ORIGINAL_THREAD_ENV, REPO_ROOT, TINY_SPEC, wait_state
-
-from cnn_core.runs import pid_is_worker, read_status
 
 
 def cli(*args, timeout=60, threads_as_launched=False, **kwargs) -> subprocess.CompletedProcess:

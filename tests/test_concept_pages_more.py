@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.concepts.activations import gradients_through_depth, softmax, softmax_jacobian
 from cnn_core.concepts.convolution import KERNELS, cross_correlate
 from cnn_core.concepts.images import fit_longest_side, sample_photo, to_gray
-from cnn_core.engine import resolve_device
+from cnn_core.train.devices import resolve_device
 from tests.apptest import open_app_page, set_widgets
 
 PAGES = "app_pages/concepts/"

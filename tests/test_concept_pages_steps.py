@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.catalog_en import EN
 from cnn_core.concepts.convolution import KERNELS
 from cnn_core.concepts.images import PHOTOS, SOURCES
+from cnn_core.i18n.catalog_en import EN
 from tests.apptest import open_app_page
 
 PAGE = "app_pages/concepts/conv_steps.py"

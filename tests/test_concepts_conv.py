@@ -12,16 +12,38 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy.signal import convolve2d
 
+from cnn_core.arch.shapes import conv_out as output_side
 from cnn_core.concepts import ConceptError
-from cnn_core.concepts.convolution import (KERNELS, MAX_KERNEL_SIDE, apply_kernel, check_fits, compare_flip,
-                                           conv_walk, convolve, cross_correlate, edge_demo_image, edge_signs, flip,
-                                           format_kernel, parse_kernel)
-from cnn_core.concepts.images import (PHOTOS, as_uint8, digit_image, fit_longest_side, image_from_upload,
-                                      sample_input, sample_photo, shape_image, to_gray, to_rgb)
+from cnn_core.concepts.convolution import (
+    KERNELS,
+    MAX_KERNEL_SIDE,
+    apply_kernel,
+    check_fits,
+    compare_flip,
+    conv_walk,
+    convolve,
+    cross_correlate,
+    edge_demo_image,
+    edge_signs,
+    flip,
+    format_kernel,
+    parse_kernel,
+)
+from cnn_core.concepts.images import (
+    PHOTOS,
+    as_uint8,
+    digit_image,
+    fit_longest_side,
+    image_from_upload,
+    sample_input,
+    sample_photo,
+    shape_image,
+    to_gray,
+    to_rgb,
+)
 from cnn_core.concepts.patch_match import cut_patch, match_patch
 from cnn_core.concepts.strides import StrideResult, stride_summary, stride_sweep
-from cnn_core.dataset_catalog import SHAPE_NAMES
-from cnn_core.shapes import conv_out as output_side
+from cnn_core.data.catalog import SHAPE_NAMES
 
 RNG = np.random.default_rng(1234)
 

@@ -13,9 +13,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnn_core.concepts import ConceptError
-from cnn_core.concepts.activations import (ACTIVATIONS, FORMULAS, activation_curve, bias_range,
-                                           gradients_through_depth, parse_logits, relu_with_bias, softmax,
-                                           softmax_jacobian)
+from cnn_core.concepts.activations import (
+    ACTIVATIONS,
+    FORMULAS,
+    activation_curve,
+    bias_range,
+    gradients_through_depth,
+    parse_logits,
+    relu_with_bias,
+    softmax,
+    softmax_jacobian,
+)
 from cnn_core.concepts.batch_speed import measure_batch_sizes
 from cnn_core.concepts.convolution import KERNELS
 from cnn_core.concepts.pooling import EXAMPLE_4X4, conv_relu_pool, pool, stage_grid
@@ -426,7 +434,7 @@ def linearised(spec):
     """The spec's model made linear and positive: every conv a positive average, biases 0,
     activations removed, max pooling turned into average pooling; in float64 eval mode. A
     unit's input gradient is then nonzero exactly on the pixels it can see."""
-    from cnn_core.model import build_model
+    from cnn_core.arch.model import build_model
     model = build_model(spec)
     for i, module in enumerate(model):
         if isinstance(module, nn.Conv2d):
@@ -485,14 +493,14 @@ def check_regions(spec, exact=True):
 
 
 def layer_presets():
-    from cnn_core.presets import PRESETS
-    from cnn_core.spec import is_backbone
+    from cnn_core.arch.presets import PRESETS
+    from cnn_core.arch.spec import is_backbone
     return [key for key, preset in PRESETS.items() if not is_backbone(preset.spec)]
 
 
 @pytest.mark.parametrize("key", layer_presets())
 def test_unit_region_matches_autograd_for_presets(key):
-    from cnn_core.presets import preset_spec
+    from cnn_core.arch.presets import preset_spec
     spec = preset_spec(key)
     clipped = check_regions(spec)
     # padded convs: corner units' fields reach outside the image; unpadded ones never do
@@ -562,8 +570,8 @@ def test_unit_region_by_hand_and_errors():
 # ---------------------------------------------------------------- figures (smoke)
 
 def test_figure_builders_return_figures():
-    from cnn_core import concept_viz as viz
     from cnn_core.concepts.activations import DepthGradients
+    from cnn_core.figures import concepts as viz
     grid = viz.grid_figure(EXAMPLE_4X4, "t", box=(0, 0, 2, 2), diverging=True)
     assert isinstance(grid, go.Figure) and len(grid.data) == 1 and len(grid.layout.shapes) == 1
     assert grid.data[0].texttemplate  # small grids print their numbers

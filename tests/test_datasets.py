@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_core.datasets import DATASETS, SHAPE_NAMES, DatasetError, generate_shapes, load_splits
+from cnn_core.data.catalog import DATASETS, SHAPE_NAMES, DatasetError
+from cnn_core.data.loaders import load_splits
+from cnn_core.data.synthetic import generate_shapes
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def test_offline_download_names_the_folder_and_files(name, folder, tmp_path, no_
         load_splits(name, data_dir=data_dir)
     message = str(info.value)
     assert str(data_dir / folder) in message
-    from cnn_core.datasets import _TORCHVISION
+    from cnn_core.data.loaders import _TORCHVISION
     for file in _TORCHVISION[name][1]:
         assert file in message
     assert no_network, "the loader should have tried to download"

@@ -9,11 +9,11 @@ import shutil
 
 import pytest
 import torch
-from tests.conftest import one_torch_thread, tiny_config
 
-from cnn_core.checkpoints import KEEP, checkpoint_dir, load_latest_checkpoint, save_checkpoint
-from cnn_core.engine import run_training
-from cnn_core.runs import Status
+from cnn_core.runs.directory import Status
+from cnn_core.train.checkpoints import KEEP, checkpoint_dir, load_latest_checkpoint, save_checkpoint
+from cnn_core.train.loop import run_training
+from tests.conftest import one_torch_thread, tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from tests.conftest import TINY_SPEC
 
-from cnn_core.config import ConfigError, TrainConfig
-from cnn_core.worker import launch_run
+from cnn_core.runs.launcher import launch_run
+from cnn_core.train.config import ConfigError, TrainConfig
+from tests.conftest import TINY_SPEC
 
 # A stack of unpadded 5×5 convs: 28 → 24 → 20 → 16 → 12 → 8 → 4, and the 7th cannot fit.
 TOO_DEEP = {"input_shape": [1, 28, 28], "num_classes": 10,

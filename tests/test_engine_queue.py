@@ -7,10 +7,9 @@ import os
 import signal
 import time
 
+from cnn_core.runs.directory import list_runs, pid_is_worker, read_status, request_stop
+from cnn_core.runs.launcher import launch_run
 from tests.conftest import kill_leftovers, leftover_pids, tiny_config, wait_for, wait_state
-
-from cnn_core.runs import list_runs, pid_is_worker, read_status, request_stop
-from cnn_core.worker import launch_run
 
 
 def test_queue_with_a_cap_of_one(runs_root, monkeypatch):

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import one_torch_thread, tiny_config, wait_for, wait_state
 from safetensors.torch import load_file
 
-from cnn_core.checkpoints import checkpoint_dir, load_latest_checkpoint
-from cnn_core.engine import run_training
-from cnn_core.runs import STOP_FILE, Status, pid_is_worker, read_json, read_metrics, read_status, request_stop
-from cnn_core.worker import launch_run, resume_run
+from cnn_core.files import read_json
+from cnn_core.runs.directory import STOP_FILE, Status, pid_is_worker, read_status, request_stop
+from cnn_core.runs.launcher import launch_run, resume_run
+from cnn_core.runs.metrics import read_metrics
+from cnn_core.train.checkpoints import checkpoint_dir, load_latest_checkpoint
+from cnn_core.train.loop import run_training
+from tests.conftest import one_torch_thread, tiny_config, wait_for, wait_state
 
 # 16 epochs of 21 steps: a few seconds of training, long enough to interrupt four times.
 # checkpoint_interval_s is at its allowed minimum (1 s); checkpoints also come at every epoch end.

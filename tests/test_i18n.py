@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import PRESETS, t
-from cnn_core import i18n
-from cnn_core.catalog_en import EN
+from cnn_core import PRESETS, i18n, t
+from cnn_core.i18n.catalog_en import EN
 
 ROOT = Path(__file__).resolve().parents[1]
 T_CALL = re.compile(r'\bt\(\s*"([a-z0-9_.]+)"')
@@ -54,7 +53,7 @@ def test_preset_title_and_description_exist(key):
 
 
 def test_every_layer_type_has_help():
-    from cnn_core.spec import LAYER_TYPES
+    from cnn_core.arch.spec import LAYER_TYPES
     for kind, layer_type in LAYER_TYPES.items():
         assert layer_type.help_key in EN, kind
 

@@ -4,9 +4,9 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.config import TrainConfig
-from tests.conftest import train_completed_run
+from cnn_core.train.config import TrainConfig
 from tests.apptest import open_app_page
+from tests.conftest import train_completed_run
 
 PAGES = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
 SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [

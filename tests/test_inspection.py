@@ -1,18 +1,28 @@
 """Looking inside a tiny model trained on digits in the test set-up (a few seconds)."""
 import io
-import zlib
 import struct
+import zlib
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from cnn_core.config import TrainConfig
-from cnn_core.inspection import (InspectionError, confusion, feature_maps, gallery, grad_cam, image_from_array,
-                                 image_from_upload, kernels, load_predictions, load_run, load_test_images,
-                                 maximise_activation, per_class_report, predictions_from_model, saliency, top_k)
-from cnn_core.summary import summarize
+from cnn_core.arch.summary import summarize
+from cnn_core.data.uploads import UploadError, image_from_array, image_from_upload
+from cnn_core.inspection.attribution import grad_cam, saliency
+from cnn_core.inspection.layers import feature_maps, kernels
+from cnn_core.inspection.loading import InspectionError, load_run, load_test_images
+from cnn_core.inspection.maximise import maximise_activation
+from cnn_core.inspection.predictions import (
+    confusion,
+    gallery,
+    load_predictions,
+    per_class_report,
+    predictions_from_model,
+    top_k,
+)
+from cnn_core.train.config import TrainConfig
 from tests.conftest import train_completed_run
 
 SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
@@ -71,7 +81,7 @@ def test_feature_map_shapes_equal_the_summary(trained):
 
 
 def test_kernel_grid_has_one_tile_per_kernel(trained):
-    from cnn_core.viz import kernel_figure, tile
+    from cnn_core.figures.images import kernel_figure, tile
     _, loaded, _ = trained
     first = kernels(loaded.model)
     assert first.shape == (8, 1, 3, 3)
@@ -154,7 +164,7 @@ def _png_header_only(width: int, height: int) -> bytes:
     (b"\0" * (11 * 1024 * 1024), "limit"),
 ])
 def test_bad_uploads_give_their_message(data, message):
-    with pytest.raises(InspectionError, match=message):
+    with pytest.raises(UploadError, match=message):
         image_from_upload(data, (1, 28, 28))
 
 

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from cnn_core import PRESETS, SpecError, summarize
-from cnn_core.layer_text import format_chain, format_params, parse_chain, parse_layer_line, parse_params
-from cnn_core.spec import LAYER_TYPES, REQUIRED, normalize_layer
+from cnn_core.arch.layer_text import format_chain, format_params, parse_chain, parse_layer_line, parse_params
+from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, normalize_layer
 
 LAYER_KEYS = [key for key, p in PRESETS.items() if "layers" in p.spec]
 

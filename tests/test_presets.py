@@ -11,7 +11,7 @@ from torch import nn
 
 import cnn_core
 from cnn_core import PRESETS, SpecError, build_model, get_preset, preset_spec, summarize
-from cnn_core.backbones import PretrainedWeightsUnavailable
+from cnn_core.arch.backbones import PretrainedWeightsUnavailable
 
 BACKBONE_KEYS = ["resnet18_transfer", "mobilenet_v2_transfer"]
 LAYER_KEYS = [key for key in PRESETS if key not in BACKBONE_KEYS]

@@ -10,9 +10,10 @@ from dataclasses import asdict
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.runs import MetricsCorrupt, RunError, Status, read_metrics, read_status, truncate_metrics
-
+from cnn_core.files import read_json, write_json_atomic
+from cnn_core.runs import directory as runs
+from cnn_core.runs.directory import RunError, Status, read_status
+from cnn_core.runs.metrics import MetricsCorrupt, append_metrics, read_metrics, truncate_metrics
 
 # ---------------------------------------------------------------- metrics.jsonl
 
@@ -24,15 +25,15 @@ def _records():
 
 
 def test_metrics_round_trip(tmp_path):
-    runs.append_metrics(tmp_path, _records()[:3])
-    runs.append_metrics(tmp_path, _records()[3:])
-    runs.append_metrics(tmp_path, [])  # a no-op
+    append_metrics(tmp_path, _records()[:3])
+    append_metrics(tmp_path, _records()[3:])
+    append_metrics(tmp_path, [])  # a no-op
     assert read_metrics(tmp_path) == _records()
     assert read_metrics(tmp_path / "missing") == []
 
 
 def test_torn_tail_is_ignored(tmp_path):
-    runs.append_metrics(tmp_path, _records()[:5])
+    append_metrics(tmp_path, _records()[:5])
     with open(tmp_path / "metrics.jsonl", "a", encoding="utf-8") as f:
         f.write('{"kind":"step","step":5,"lo')  # a crash mid-write: no newline
     assert read_metrics(tmp_path) == _records()[:5]
@@ -52,7 +53,7 @@ def test_corrupt_middle_line_raises(tmp_path):
 
 
 def test_truncate_drops_later_records_and_the_torn_tail(tmp_path):
-    runs.append_metrics(tmp_path, _records())
+    append_metrics(tmp_path, _records())
     with open(tmp_path / "metrics.jsonl", "a", encoding="utf-8") as f:
         f.write('{"kind":"step","st')
     truncate_metrics(tmp_path, step=3, epoch=1)
@@ -124,8 +125,8 @@ def _dead_pid() -> int:
 
 @pytest.fixture
 def fake_worker():
-    """A live process whose command line contains cnn_core.worker (as pid_is_worker checks)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "cnn_core.worker"])
+    """A live process whose command line contains cnn_core.runs.worker (as pid_is_worker checks)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "cnn_core.runs.worker"])
     try:
         deadline = time.monotonic() + 10  # until exec has happened, /proc shows our own cmdline
         while not runs.pid_is_worker(proc.pid) and time.monotonic() < deadline:
@@ -184,7 +185,7 @@ def test_final_states_are_left_alone_and_junk_is_tolerated(tmp_path):
     # status.json is replaced atomically, but junk in it must not crash a reader
     for junk in (b'{"state": "runn', b"[1, 2]", b"\xff\xfe", b"null"):
         (run_dir / "status.json").write_bytes(junk)
-        assert read_status(run_dir).state in runs.STATES
+        assert read_status(run_dir).state in ("queued", "running", "stopping", "stopped", "interrupted", "completed", "failed")
 
 
 def test_list_runs_skips_what_is_not_a_run(tmp_path):
@@ -217,7 +218,7 @@ def test_write_json_atomic_from_two_threads(tmp_path, monkeypatch):
     def writer(k):
         for i in range(100):
             try:
-                runs.write_json_atomic(path, {"writer": k, "i": i})
+                write_json_atomic(path, {"writer": k, "i": i})
             except Exception as exc:  # noqa: BLE001 - collected and reported below
                 errors.append(repr(exc))
 
@@ -227,5 +228,5 @@ def test_write_json_atomic_from_two_threads(tmp_path, monkeypatch):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert runs.read_json(path)["i"] == 99
+    assert read_json(path)["i"] == 99
     assert not list(tmp_path.glob(".status.json.*"))  # no temporary file left behind

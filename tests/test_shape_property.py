@@ -1,14 +1,15 @@
 """Property test: the torch-free shape engine agrees with torch's own layers.
 
 Random chains of conv / transposed conv / max pool / avg pool layers are drawn; torch layers
-are built directly from the drawn keywords (not through cnn_core.model) and run. Where torch
+are built directly from the drawn keywords (not through cnn_core.arch.model) and run. Where torch
 runs, shapes and parameter counts must match; where torch refuses, summarize must have
 raised SpecError first.
 """
 import warnings
 
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from cnn_core import SpecError, summarize

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.config import TrainConfig
-from cnn_core.runs import read_status, write_json_atomic, write_status
+from cnn_core.files import write_json_atomic
+from cnn_core.runs.directory import read_status, write_status
+from cnn_core.train.config import TrainConfig
 from tests.apptest import APP, open_app_page
 from tests.conftest import train_completed_run
 
@@ -108,8 +109,8 @@ def finished_run(tmp_path_factory):
 
 @pytest.fixture()
 def fake_worker():
-    """A live process whose command line names cnn_core.worker, standing in for a busy worker."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "cnn_core.worker"])
+    """A live process whose command line names cnn_core.runs.worker, standing in for a busy worker."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "cnn_core.runs.worker"])
     yield proc
     proc.kill()
     proc.wait()

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_core.datasets import DatasetError, extract_class_zip, load_splits
+from cnn_core.data.loaders import DatasetError, load_splits
+from cnn_core.data.uploads import extract_class_zip
 
 
 def png_bytes(value: int) -> bytes:

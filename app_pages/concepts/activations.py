@@ -3,10 +3,18 @@ import numpy as np
 import streamlit as st
 
 from app_pages._concepts import explain
-from cnn_core.concept_viz import bars_figure, curves_figure, gradient_depth_figure, grid_figure
 from cnn_core.concepts import ConceptError
-from cnn_core.concepts.activations import (ACTIVATIONS, FORMULAS, INITS, activation_curve, gradients_through_depth,
-                                           parse_logits, softmax, softmax_jacobian)
+from cnn_core.concepts.activations import (
+    ACTIVATIONS,
+    FORMULAS,
+    INITS,
+    activation_curve,
+    gradients_through_depth,
+    parse_logits,
+    softmax,
+    softmax_jacobian,
+)
+from cnn_core.figures.concepts import bars_figure, curves_figure, gradient_depth_figure, grid_figure
 from cnn_core.i18n import t
 
 DEPTH_ACTIVATIONS = ("sigmoid", "tanh", "relu")

@@ -3,12 +3,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._concepts import explain
-from cnn_core.concept_viz import bars_figure, timing_figure
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.batch_speed import BATCH_SIZES, measure_batch_sizes
-from cnn_core.engine import resolve_device
+from cnn_core.figures.concepts import bars_figure, timing_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
+from cnn_core.train.devices import resolve_device
 
 OPTIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 RESULT = "cb_result"  # the last measurement, kept so it stays on screen across reruns

@@ -2,10 +2,10 @@
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concept_viz import grid_figure
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.convolution import compare_flip
 from cnn_core.concepts.images import to_gray
+from cnn_core.figures.concepts import grid_figure
 from cnn_core.i18n import t
 
 st.title(t("concept.flip.title"))

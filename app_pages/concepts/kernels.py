@@ -2,10 +2,10 @@
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concept_viz import grid_figure, map_figure, photo_figure
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.convolution import KERNELS, apply_kernel, edge_signs
 from cnn_core.concepts.images import to_gray, to_rgb
+from cnn_core.figures.concepts import grid_figure, map_figure, photo_figure
 from cnn_core.i18n import t
 
 st.title(t("concept.kernels.title"))

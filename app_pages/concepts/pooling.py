@@ -2,12 +2,12 @@
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concept_viz import grid_figure, map_figure, mark_cells
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.activations import relu_with_bias
 from cnn_core.concepts.convolution import cross_correlate
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.pooling import EXAMPLE_4X4, pool, stage_grid
+from cnn_core.figures.concepts import grid_figure, map_figure, mark_cells
 from cnn_core.i18n import t
 
 CONV_STRIDES = (1, 2, 4, 8, 16)

@@ -3,14 +3,14 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._concepts import explain
-from cnn_core.concept_viz import bars_figure, photo_figure
+from cnn_core.arch.formatting import format_shape
+from cnn_core.arch.presets import PRESETS
+from cnn_core.arch.spec import SpecError, is_backbone
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.images import sample_input
 from cnn_core.concepts.receptive import spatial_layers, unit_region
+from cnn_core.figures.concepts import bars_figure, photo_figure
 from cnn_core.i18n import t
-from cnn_core.presets import PRESETS
-from cnn_core.spec import SpecError, is_backbone
-from cnn_core.summary import format_shape
 
 BUILDER = "builder"  # the network being edited in the architecture builder
 

@@ -2,12 +2,12 @@
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concept_viz import histogram_figure, map_figure
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.activations import bias_range, relu_with_bias
 from cnn_core.concepts.convolution import cross_correlate
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.patch_match import match_patch
+from cnn_core.figures.concepts import histogram_figure, map_figure
 from cnn_core.i18n import t
 
 SOURCES = ("kernel", "patch")

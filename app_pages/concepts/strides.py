@@ -2,11 +2,11 @@
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concept_viz import map_figure, photo_figure, timing_figure
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.patch_match import cut_patch
 from cnn_core.concepts.strides import stride_summary, stride_sweep
+from cnn_core.figures.concepts import map_figure, photo_figure, timing_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 

@@ -7,6 +7,8 @@ the image, a flat patch) raises ConceptError with an explanation the page shows 
 """
 from __future__ import annotations
 
+from cnn_core.errors import CnnLabError
 
-class ConceptError(ValueError):
+
+class ConceptError(CnnLabError, ValueError):
     """An experiment setting that cannot give a picture; the message explains why and what to change."""

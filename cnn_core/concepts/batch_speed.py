@@ -47,10 +47,10 @@ def measure_batch_sizes(batch_sizes=BATCH_SIZES, device: str = "auto", time_cap_
     """One epoch of SGD per batch size, each given an equal share of time_cap_s; an epoch that
     would overrun its share is timed on the updates that fit and extrapolated (marked estimated).
     Returns the timings and the device name."""
-    from cnn_core.datasets import load_splits
-    from cnn_core.engine import resolve_device
-    from cnn_core.model import build_model
-    from cnn_core.presets import preset_spec
+    from cnn_core.arch.model import build_model
+    from cnn_core.arch.presets import preset_spec
+    from cnn_core.data.loaders import load_splits
+    from cnn_core.train.devices import resolve_device
     sizes = sorted({int(b) for b in batch_sizes})
     if not sizes or sizes[0] < 1:
         raise ConceptError(t("concept.err.batch_sizes"))

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnn_core.arch.shapes import conv_out
 from cnn_core.concepts import ConceptError
 from cnn_core.i18n import t
-from cnn_core.shapes import conv_out
 
 MAX_KERNEL_SIDE = 15
 

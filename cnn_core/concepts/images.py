@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_core.concepts import ConceptError
-from cnn_core.dataset_catalog import SHAPE_NAMES
+from cnn_core.data.catalog import SHAPE_NAMES
 from cnn_core.i18n import t
 
 SOURCES = ("photo", "digit", "shape", "upload")
@@ -48,7 +48,7 @@ def digit_image(index: int = 0) -> tuple[np.ndarray, int]:
 
 def shape_image(name: str = "cross", size: int = 64) -> np.ndarray:
     """A clean white shape from the generated `shapes` set on black, (1, size, size)."""
-    from cnn_core.datasets import shape_mask
+    from cnn_core.data.synthetic import shape_mask
     if name not in SHAPE_NAMES:
         raise ConceptError(t("concept.err.shape", name=name, choices=", ".join(SHAPE_NAMES)))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -59,10 +59,10 @@ def shape_image(name: str = "cross", size: int = 64) -> np.ndarray:
 
 def image_from_upload(data: bytes, max_bytes: int) -> np.ndarray:
     """An uploaded picture, (3, H, W) in [0, 1]; bad files raise ConceptError."""
-    from cnn_core.inspection import InspectionError, decode_upload
+    from cnn_core.data.uploads import UploadError, decode_upload  # PIL and torch: only when a picture is uploaded
     try:
         rgb = decode_upload(data, max_bytes)
-    except InspectionError as exc:
+    except UploadError as exc:
         raise ConceptError(str(exc)) from exc
     return rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
 

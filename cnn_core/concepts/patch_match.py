@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnn_core.concepts import ConceptError
-from cnn_core.concepts.convolution import cross_correlate64, cross_correlate
+from cnn_core.concepts.convolution import cross_correlate, cross_correlate64
 from cnn_core.i18n import t
 
 MATCH_METHODS = ("normalised", "raw")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnn_core.arch.summary import LayerSummary, summarize
 from cnn_core.concepts import ConceptError
 from cnn_core.i18n import t
-from cnn_core.summary import LayerSummary, summarize
 
 
 @dataclass

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_core.concepts import ConceptError
-from cnn_core.concepts.convolution import to_tensor, check_fits
+from cnn_core.concepts.convolution import check_fits, to_tensor
 from cnn_core.i18n import t
 
 STRIDES = (1, 2, 4, 8, 16)

@@ -1,0 +1,172 @@
+"""Torchvision backbones for transfer learning: building, freezing, head replacement, and
+their summary from a real forward pass with hooks (their branches defeat a static walk).
+
+Pretrained weights come through torchvision's own loader when the machine is online or the
+file is already cached; otherwise PretrainedWeightsUnavailable says so, and switching
+'pretrained' off continues with random initialisation.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision import models
+
+from cnn_core.arch import shapes
+from cnn_core.arch.spec import SpecError, normalize_backbone, parse_input_shape, parse_num_classes
+from cnn_core.arch.summary import BYTES_PER_VALUE, LayerSummary, Summary, _Field
+from cnn_core.errors import CnnLabError
+from cnn_core.i18n import t
+
+MIN_SIDE = 16
+_BUILDERS = {
+    "resnet18": (models.resnet18, models.ResNet18_Weights.DEFAULT, "fc"),
+    "mobilenet_v2": (models.mobilenet_v2, models.MobileNet_V2_Weights.DEFAULT, "classifier.1"),
+}
+
+
+class PretrainedWeightsUnavailable(CnnLabError, RuntimeError):
+    """Pretrained weights were asked for but cannot be downloaded or read here."""
+
+
+class TransferNet(nn.Module):
+    """A torchvision backbone; gray input is repeated to the three channels it expects."""
+
+    def __init__(self, backbone: nn.Module, gray_input: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.gray_input = gray_input
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gray_input:
+            x = x.expand(-1, 3, -1, -1)
+        return self.backbone(x)
+
+
+def _validated(spec: dict) -> tuple[dict, tuple[int, int, int], int]:
+    options = normalize_backbone(spec)
+    c, h, w = parse_input_shape(spec.get("input_shape"))
+    n = parse_num_classes(spec)
+    name = options["name"]
+    if n is None:
+        raise SpecError(t("spec.err.num_classes", got="null"), t("spec.fix.num_classes"))
+    if c not in (1, 3):
+        raise SpecError(t("spec.err.backbone_channels", name=name, c=c), t("spec.fix.backbone_channels"))
+    if min(h, w) < MIN_SIDE:
+        raise SpecError(t("spec.err.backbone_small", name=name, minimum=MIN_SIDE, h=h, w=w), t("spec.fix.backbone_small"))
+    if not options["replace_head"] and n != 1000:
+        raise SpecError(t("spec.err.backbone_head", name=name, n=n), t("spec.fix.backbone_head"))
+    return options, (c, h, w), n
+
+
+def _set_module(root: nn.Module, dotted: str, module: nn.Module) -> None:
+    parent_name, _, child = dotted.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, module)
+
+
+def build_backbone(spec: dict, load_weights: bool = True) -> TransferNet:
+    options, (c, _, _), n = _validated(spec)
+    ctor, weights, head_name = _BUILDERS[options["name"]]
+    want = weights if options["pretrained"] and load_weights else None
+    try:
+        net = ctor(weights=want)
+    except (OSError, RuntimeError, ValueError) as exc:
+        message = t("weights.unavailable", name=options["name"], reason=type(exc).__name__ + ": " + str(exc)[:200],
+                    cache=torch.hub.get_dir())
+        raise PretrainedWeightsUnavailable(message + " " + t("weights.fallback")) from exc
+    if options["freeze_backbone"]:
+        for p in net.parameters():
+            p.requires_grad_(False)
+    if options["replace_head"]:
+        old = net.get_submodule(head_name)
+        _set_module(net, head_name, nn.Linear(old.in_features, n))  # new head: always trainable
+    return TransferNet(net, gray_input=(c == 1))
+
+
+def summarize_backbone(spec: dict) -> Summary:
+    """Rows for every leaf module call, recorded by hooks during one forward pass.
+
+    Receptive fields follow the main path (residual shortcuts, named 'downsample', are
+    skipped), which gives the largest field a unit can have.
+    """
+    _, (c, h, w), _ = _validated(spec)
+    model = build_backbone(spec, load_weights=False).eval()
+    names = {m: name for name, m in model.named_modules()}
+    rows: list[LayerSummary] = []
+    field = _Field()
+    flat = False
+
+    def hook(module, inputs, output):
+        nonlocal field, flat
+        in_shape, out_shape = tuple(inputs[0].shape[1:]), tuple(output.shape[1:])
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        trainable = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+        macs = 0
+        name = names[module]
+        if isinstance(module, nn.Conv2d):
+            macs = output.numel() // output.shape[0] * (module.in_channels // module.groups) * \
+                module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, nn.Linear):
+            macs = module.in_features * module.out_features
+        if len(out_shape) != 3:
+            flat = True
+        elif "downsample" not in name and not flat:
+            if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
+                k = _pair(module.kernel_size)
+                d = _pair(module.dilation)
+                eff = tuple(shapes.effective_kernel(k[a], d[a]) for a in range(2))
+                field = field.through(eff, _pair(module.stride), _pair(module.padding))
+            elif isinstance(module, nn.AdaptiveAvgPool2d):
+                field = field.through(in_shape[1:], (1, 1), (0, 0))
+        spatial = len(out_shape) == 3 and not flat
+        rows.append(LayerSummary(
+            index=len(rows), type=type(module).__name__.lower(), description=name, input_shape=in_shape,
+            output_shape=out_shape, params=params, trainable_params=trainable, macs=macs,
+            activation_bytes=output.numel() // output.shape[0] * BYTES_PER_VALUE,
+            receptive_field=field.rf if spatial else None, jump=field.jump if spatial else None,
+            start=field.start if spatial else None))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, c, h, w))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return Summary(input_shape=(c, h, w), output_shape=rows[-1].output_shape, rows=rows,
+                   total_params=sum(p.numel() for p in model.parameters()),
+                   trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+                   total_macs=sum(r.macs for r in rows), activation_bytes=sum(r.activation_bytes for r in rows))
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def export_backbone_code(spec: dict, class_name: str = "Net") -> str:
+    options, (c, h, w), n = _validated(spec)
+    name = options["name"]
+    head_name = _BUILDERS[name][2]
+    weights = '"DEFAULT"' if options["pretrained"] else "None"
+    head = head_name.replace(".1", "[1]")
+    lines = [f'"""{spec.get("name", name)}: {name} for transfer learning, generated by CNN Lab.',
+             "",
+             "Needs torchvision; pretrained weights download on first use when weights=\"DEFAULT\".",
+             '"""', "import torch", "from torch import nn", "from torchvision import models", "", "",
+             f"class {class_name}(nn.Module):",
+             "    def __init__(self, weights=" + weights + "):",
+             "        super().__init__()",
+             f"        self.backbone = models.{name}(weights=weights)"]
+    if options["freeze_backbone"]:
+        lines += ["        for p in self.backbone.parameters():  # train the new head only",
+                  "            p.requires_grad_(False)"]
+    if options["replace_head"]:
+        lines.append(f"        self.backbone.{head} = nn.Linear(self.backbone.{head}.in_features, {n})")
+    lines += [f"        self.gray_input = {c == 1}", "", "    def forward(self, x):",
+              "        if self.gray_input:  # repeat the gray channel to the RGB input the backbone expects",
+              "            x = x.expand(-1, 3, -1, -1)", "        return self.backbone(x)", "", "",
+              'if __name__ == "__main__":', f"    model = {class_name}(weights=None).eval()",
+              f"    out = model(torch.zeros(2, {c}, {h}, {w}))",
+              '    print("output", tuple(out.shape[1:]), "parameters", sum(p.numel() for p in model.parameters()))',
+              ""]
+    return "\n".join(lines)

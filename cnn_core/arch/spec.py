@@ -1,0 +1,283 @@
+"""The architecture spec: its layer schema, validation and normalisation, and SpecError.
+
+A spec is a JSON-serialisable dict ``{"input_shape": [C, H, W], "num_classes": N,
+"layers": [{"type": ..., ...}, ...]}`` or, for transfer learning, ``{"input_shape": ...,
+"num_classes": N, "backbone": {"name": "resnet18", ...}}``. Keys use torch's own keyword
+names and defaults; input channels and in_features are inferred, never written.
+Torch-free, so the builder can validate on every keystroke.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnn_core.errors import CnnLabError
+from cnn_core.i18n import t
+
+REQUIRED = object()
+
+
+class SpecError(CnnLabError, ValueError):
+    """An invalid spec, with the layer it concerns, the reason and a fix."""
+
+    def __init__(self, reason: str, fix: str = "", layer_index: int | None = None,
+                 layer_type: str | None = None):
+        self.reason, self.fix = reason, fix
+        self.layer_index, self.layer_type = layer_index, layer_type
+        where = t("spec.where_spec") if layer_index is None else t(
+            "spec.where_layer", number=layer_index + 1, type=layer_type or "?")
+        super().__init__(f"{where}: {reason}" + (f" — {fix}" if fix else ""))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One keyword of a layer. kind: size | nonneg | padding | count | bool | prob | float |
+    positive_float | choice | size_or_none."""
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    choices: tuple = ()
+
+
+@dataclass(frozen=True)
+class LayerType:
+    name: str
+    fields: tuple[Field, ...] = ()
+    needs: str = "any"  # "spatial": a C×H×W map, "flat": a vector, "any": either
+    help_key: str = ""
+    field_names: tuple[str, ...] = field(init=False, default=())
+
+    def __post_init__(self):
+        object.__setattr__(self, "field_names", tuple(f.name for f in self.fields))
+
+
+def _conv_fields(transposed: bool) -> tuple[Field, ...]:
+    padding = Field("padding", "nonneg", 0) if transposed else Field("padding", "padding", 0)
+    extra = (Field("output_padding", "nonneg", 0),) if transposed else ()
+    return (Field("out_channels", "count"), Field("kernel_size", "size"), Field("stride", "size", 1),
+            padding, *extra, Field("dilation", "size", 1), Field("groups", "count", 1),
+            Field("bias", "bool", True))
+
+
+def _pool_fields(with_dilation: bool) -> tuple[Field, ...]:
+    extra = (Field("dilation", "size", 1),) if with_dilation else (Field("count_include_pad", "bool", True),)
+    return (Field("kernel_size", "size"), Field("stride", "size_or_none", None),
+            Field("padding", "nonneg", 0), *extra, Field("ceil_mode", "bool", False))
+
+
+_NORM_FIELDS = (Field("eps", "positive_float", 1e-5), Field("momentum", "prob", 0.1),
+                Field("affine", "bool", True))
+
+LAYER_TYPES: dict[str, LayerType] = {lt.name: lt for lt in [
+    LayerType("conv2d", _conv_fields(False), "spatial", "layer.conv2d"),
+    LayerType("conv_transpose2d", _conv_fields(True), "spatial", "layer.conv_transpose2d"),
+    LayerType("batchnorm2d", _NORM_FIELDS, "spatial", "layer.batchnorm2d"),
+    LayerType("batchnorm1d", _NORM_FIELDS, "flat", "layer.batchnorm1d"),
+    LayerType("relu", (), "any", "layer.relu"),
+    LayerType("leaky_relu", (Field("negative_slope", "float", 0.01),), "any", "layer.leaky_relu"),
+    LayerType("elu", (Field("alpha", "positive_float", 1.0),), "any", "layer.elu"),
+    LayerType("gelu", (Field("approximate", "choice", "none", ("none", "tanh")),), "any", "layer.gelu"),
+    LayerType("sigmoid", (), "any", "layer.sigmoid"),
+    LayerType("tanh", (), "any", "layer.tanh"),
+    LayerType("softmax", (), "any", "layer.softmax"),
+    LayerType("maxpool2d", _pool_fields(True), "spatial", "layer.maxpool2d"),
+    LayerType("avgpool2d", _pool_fields(False), "spatial", "layer.avgpool2d"),
+    LayerType("adaptive_avgpool2d", (Field("output_size", "size"),), "spatial", "layer.adaptive_avgpool2d"),
+    LayerType("global_avgpool", (), "spatial", "layer.global_avgpool"),
+    LayerType("global_maxpool", (), "spatial", "layer.global_maxpool"),
+    LayerType("dropout", (Field("p", "prob", 0.5),), "any", "layer.dropout"),
+    LayerType("dropout2d", (Field("p", "prob", 0.5),), "spatial", "layer.dropout2d"),
+    LayerType("flatten", (), "any", "layer.flatten"),
+    LayerType("linear", (Field("out_features", "count"), Field("bias", "bool", True)), "flat", "layer.linear"),
+]}
+
+BACKBONES = ("resnet18", "mobilenet_v2")
+BACKBONE_FIELDS = (Field("name", "choice", REQUIRED, BACKBONES), Field("pretrained", "bool", True),
+                   Field("freeze_backbone", "bool", True), Field("replace_head", "bool", True))
+TOP_LEVEL_KEYS = ("input_shape", "num_classes", "layers", "backbone", "name", "description")
+
+
+# ---------------------------------------------------------------- value checks
+
+def _whole(value: Any) -> int | None:
+    """An int, or a float with no fractional part; bools and everything else are not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _pair(value: Any, minimum: int, err) -> tuple[int, int]:
+    items = list(value) if isinstance(value, (list, tuple)) else [value, value]
+    if len(items) != 2:
+        raise err(t("spec.err.pair_len", got=json.dumps(value)), t("spec.fix.pair"))
+    out = []
+    for item in items:
+        number = _whole(item)
+        if number is None:
+            raise err(t("spec.err.not_whole", got=json.dumps(item)), t("spec.fix.whole"))
+        if number < minimum:
+            raise err(t("spec.err.too_small", got=number, minimum=minimum), t("spec.fix.at_least", minimum=minimum))
+        out.append(number)
+    return out[0], out[1]
+
+
+def _check_value(f: Field, value: Any, err) -> Any:
+    def named(reason, fix):
+        return err(t("spec.err.key_value", key=f.name, reason=reason), fix)
+
+    if f.kind in ("size", "nonneg", "size_or_none", "padding"):
+        if f.kind == "size_or_none" and value is None:
+            return None
+        if f.kind == "padding" and isinstance(value, str):
+            if value in ("valid", "same"):
+                return value
+            raise named(t("spec.err.padding_word", got=value), t("spec.fix.padding_word"))
+        return _pair(value, 0 if f.kind in ("nonneg", "padding") else 1, named)
+    if f.kind == "count":
+        number = _whole(value)
+        if number is None:
+            raise named(t("spec.err.not_whole", got=json.dumps(value)), t("spec.fix.whole"))
+        if number < 1:
+            raise named(t("spec.err.too_small", got=number, minimum=1), t("spec.fix.at_least", minimum=1))
+        return number
+    if f.kind == "bool":
+        if not isinstance(value, bool):
+            raise named(t("spec.err.not_bool", got=json.dumps(value)), t("spec.fix.bool"))
+        return value
+    if f.kind == "choice":
+        if value is None and "none" in f.choices:  # the typed word none parses to null
+            value = "none"
+        if value not in f.choices:
+            raise named(t("spec.err.choice", got=json.dumps(value)), t("spec.fix.choice", choices=", ".join(f.choices)))
+        return value
+    # float kinds
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise named(t("spec.err.not_number", got=json.dumps(value)), t("spec.fix.number"))
+    value = float(value)
+    if f.kind == "prob" and not 0.0 <= value <= 1.0:
+        raise named(t("spec.err.prob", got=value), t("spec.fix.prob"))
+    if f.kind == "positive_float" and value <= 0:
+        raise named(t("spec.err.positive", got=value), t("spec.fix.positive"))
+    return value
+
+
+def _closest(word: str, options) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return t("spec.fix.did_you_mean", word=match[0]) if match else ""
+
+
+def normalize_fields(fields: tuple[Field, ...], raw: dict, err, ignore=("type",)) -> dict:
+    """Check keys and values against `fields`; fill in defaults; pairs become tuples."""
+    names = [f.name for f in fields]
+    for key in raw:
+        if key in ignore:
+            continue
+        if key not in names:
+            hint = _closest(str(key), names)
+            allowed = ", ".join(names) if names else t("spec.none")
+            raise err(t("spec.err.unknown_key", key=key), hint or t("spec.fix.allowed_keys", keys=allowed))
+    out = {}
+    for f in fields:
+        if f.name not in raw:
+            if f.default is REQUIRED:
+                raise err(t("spec.err.missing_key", key=f.name), t("spec.fix.add_key", key=f.name))
+            out[f.name] = _check_value(f, f.default, err)
+        else:
+            out[f.name] = _check_value(f, raw[f.name], err)
+    return out
+
+
+def normalize_layer(index: int, raw: Any) -> dict:
+    """A layer with every key present and checked; raises SpecError naming the layer."""
+    if not isinstance(raw, dict):
+        raise SpecError(t("spec.err.layer_not_object", got=type(raw).__name__), t("spec.fix.layer_object"), index, None)
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
+        hint = _closest(str(kind), LAYER_TYPES) if isinstance(kind, str) else ""
+        raise SpecError(t("spec.err.unknown_type", got=json.dumps(kind)),
+                        hint or t("spec.fix.types", types=", ".join(LAYER_TYPES)), index,
+                        kind if isinstance(kind, str) else "?")
+
+    def err(reason, fix=""):
+        return SpecError(reason, fix, index, kind)
+
+    layer = {"type": kind, **normalize_fields(LAYER_TYPES[kind].fields, raw, err)}
+    if kind in ("maxpool2d", "avgpool2d") and layer["stride"] is None:
+        layer["stride"] = layer["kernel_size"]
+    return layer
+
+
+def _check_top_level(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        raise SpecError(t("spec.err.not_object"), t("spec.fix.spec_object"))
+    for key in spec:
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError(t("spec.err.unknown_top_key", key=key),
+                            _closest(str(key), TOP_LEVEL_KEYS) or t("spec.fix.allowed_top_keys", keys=", ".join(TOP_LEVEL_KEYS)))
+    for key in ("name", "description"):
+        if key in spec and not isinstance(spec[key], str):
+            raise SpecError(t("spec.err.not_text", key=key), t("spec.fix.text"))
+
+
+def parse_input_shape(value: Any) -> tuple[int, int, int]:
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise SpecError(t("spec.err.input_shape", got=json.dumps(value)), t("spec.fix.input_shape"))
+    dims = [_whole(v) for v in value]
+    if any(d is None or d < 1 for d in dims):
+        raise SpecError(t("spec.err.input_shape", got=json.dumps(value)), t("spec.fix.input_shape"))
+    return dims[0], dims[1], dims[2]
+
+
+def parse_num_classes(spec: dict) -> int | None:
+    if spec.get("num_classes") is None:
+        return None
+    n = _whole(spec["num_classes"])
+    if n is None or n < 1:
+        raise SpecError(t("spec.err.num_classes", got=json.dumps(spec["num_classes"])), t("spec.fix.num_classes"))
+    return n
+
+
+def normalize_backbone(spec: dict) -> dict:
+    if "layers" in spec:
+        raise SpecError(t("spec.err.backbone_and_layers"), t("spec.fix.backbone_and_layers"))
+    raw = spec["backbone"]
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, dict):
+        raise SpecError(t("spec.err.backbone_object"), t("spec.fix.backbone_object"))
+    return normalize_fields(BACKBONE_FIELDS, raw, lambda reason, fix="": SpecError(reason, fix), ignore=())
+
+
+def is_backbone(spec: dict) -> bool:
+    return isinstance(spec, dict) and "backbone" in spec
+
+
+def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
+    """Parse an uploaded or pasted spec; every failure is a SpecError with a readable reason."""
+    from cnn_core.settings import get_settings
+    limit = get_settings().max_spec_upload_bytes if max_bytes is None else max_bytes
+    size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
+    if size > limit:
+        raise SpecError(t("spec.err.too_large", size=size, limit=limit), t("spec.fix.too_large"))
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(t("spec.err.not_utf8"), t("spec.fix.json_file")) from exc
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg),
+                        t("spec.fix.json_file")) from exc
+    _check_top_level(spec)
+    return spec
+
+
+def dump_spec_json(spec: dict) -> str:
+    return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,281 @@
+"""Shape inference over a spec: per-layer output shape, parameters, MACs, activation memory,
+receptive field and jump, plus totals. Torch-free for layer specs; backbone specs are
+summarised by a real forward pass with hooks (cnn_core.arch.backbones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from cnn_core.arch import shapes
+from cnn_core.arch.formatting import describe_layer, format_bytes, format_shape
+from cnn_core.arch.spec import (
+    LAYER_TYPES,
+    SpecError,
+    _check_top_level,
+    is_backbone,
+    normalize_layer,
+    parse_input_shape,
+    parse_num_classes,
+)
+from cnn_core.i18n import t
+from cnn_core.settings import get_settings
+
+BYTES_PER_VALUE = 4  # float32 activations
+
+
+@dataclass
+class LayerSummary:
+    index: int  # 0-based position in spec["layers"]; messages show index + 1
+    type: str
+    description: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    params: int
+    trainable_params: int
+    macs: int
+    activation_bytes: int
+    receptive_field: tuple[int, int] | None = None
+    jump: tuple[float, float] | None = None
+    start: tuple[float, float] | None = None  # input-pixel centre of output unit (0, 0)'s field
+
+
+@dataclass
+class Summary:
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    rows: list[LayerSummary]
+    total_params: int
+    trainable_params: int
+    total_macs: int
+    activation_bytes: int  # all layer outputs of one image, float32
+
+
+@dataclass
+class _Field:
+    """Receptive-field state along both axes, in input pixels."""
+    rf: tuple[int, int] = (1, 1)
+    jump: tuple[float, float] = (1.0, 1.0)
+    start: tuple[float, float] = (0.0, 0.0)
+
+    def through(self, kernel, stride, pad_before) -> "_Field":
+        rf = tuple(int(self.rf[a] + (kernel[a] - 1) * self.jump[a]) for a in range(2))
+        start = tuple(self.start[a] + ((kernel[a] - 1) / 2 - pad_before[a]) * self.jump[a] for a in range(2))
+        jump = tuple(self.jump[a] * stride[a] for a in range(2))
+        return _Field(rf, jump, start)
+
+
+def _earlier_stride_hint(rows: list[LayerSummary]) -> int | None:
+    """The latest earlier layer that shrank the map the most: the natural one to relax."""
+    best, best_ratio = None, 1.0
+    for r in rows:
+        if len(r.input_shape) == 3 and len(r.output_shape) == 3:
+            ratio = (r.input_shape[1] * r.input_shape[2]) / max(1, r.output_shape[1] * r.output_shape[2])
+            if ratio >= best_ratio and ratio > 1:
+                best, best_ratio = r.index, ratio
+    return best
+
+
+def _too_small(index, kind, h, w, kh, kw, rows) -> SpecError:
+    culprit = _earlier_stride_hint(rows)
+    fix = (t("spec.fix.too_small_input_with", number=culprit + 1) if culprit is not None
+           else t("spec.fix.too_small_input"))
+    size = f"{kh}" if kh == kw else f"{kh}×{kw}"
+    return SpecError(t("spec.err.smaller_than_kernel", h=h, w=w, k=size), fix, index, kind)
+
+
+def walk(spec: dict, check_output: bool = True) -> Iterator[LayerSummary]:
+    """Yield one LayerSummary per layer, raising SpecError at the first invalid one."""
+    _check_top_level(spec)
+    settings = get_settings()
+    shape: tuple[int, ...] = parse_input_shape(spec.get("input_shape"))
+    if max(shape[1:]) > settings.max_input_side or shape[0] > settings.max_channels:
+        raise SpecError(t("spec.err.input_cap", shape=format_shape(shape), side=settings.max_input_side,
+                          channels=settings.max_channels), t("spec.fix.caps"))
+    num_classes = parse_num_classes(spec)
+    layers = spec.get("layers")
+    if not isinstance(layers, list):
+        raise SpecError(t("spec.err.layers_list"), t("spec.fix.layers_list"))
+    if len(layers) > settings.max_layers:
+        raise SpecError(t("spec.err.too_many_layers", n=len(layers), cap=settings.max_layers), t("spec.fix.caps"))
+    rf = _Field()
+    rows: list[LayerSummary] = []
+    for index, raw in enumerate(layers):
+        layer = normalize_layer(index, raw)
+        row = _layer_step(index, layer, shape, rf, rows, settings)
+        if len(row.output_shape) == 3:
+            rf = _Field(row.receptive_field, row.jump, row.start)
+        rows.append(row)
+        shape = row.output_shape
+        yield row
+    if check_output and num_classes is not None:
+        _check_output(shape, num_classes, rows)
+
+
+def _check_output(shape, num_classes, rows) -> None:
+    last = rows[-1].index if rows else None
+    last_type = rows[-1].type if rows else None
+    if len(shape) == 3:
+        raise SpecError(t("spec.err.ends_spatial", shape=format_shape(shape), n=num_classes),
+                        t("spec.fix.ends_spatial", n=num_classes), last, last_type)
+    if shape[0] != num_classes:
+        linears = [r.index for r in rows if r.type == "linear"]
+        fix = (t("spec.fix.set_out_features", number=linears[-1] + 1, n=num_classes) if linears
+               else t("spec.fix.add_linear", n=num_classes))
+        raise SpecError(t("spec.err.wrong_width", got=shape[0], n=num_classes), fix, last, last_type)
+
+
+def _layer_step(index: int, layer: dict, shape: tuple[int, ...], field: _Field,
+                rows: list[LayerSummary], settings) -> LayerSummary:
+    kind = layer["type"]
+    needs = LAYER_TYPES[kind].needs
+
+    def err(reason, fix=""):
+        return SpecError(reason, fix, index, kind)
+
+    if needs == "spatial" and len(shape) != 3:
+        fix = t("spec.fix.use_batchnorm1d") if kind == "batchnorm2d" else (
+            t("spec.fix.use_dropout") if kind == "dropout2d" else t("spec.fix.move_before_flatten"))
+        raise err(t("spec.err.needs_spatial", n=shape[0]), fix)
+    if needs == "flat" and len(shape) != 1:
+        fix = t("spec.fix.use_batchnorm2d") if kind == "batchnorm1d" else t("spec.fix.add_flatten")
+        raise err(t("spec.err.needs_flat", shape=format_shape(shape)), fix)
+
+    params = macs = 0
+    out: tuple[int, ...] = shape
+    new_field: _Field | None = field if len(shape) == 3 else None
+    if kind == "conv2d":
+        c, h, w = shape
+        k, s, d, g, oc = layer["kernel_size"], layer["stride"], layer["dilation"], layer["groups"], layer["out_channels"]
+        _check_groups(c, oc, g, err)
+        pad = layer["padding"]
+        if pad == "same" and s != (1, 1):
+            raise err(t("spec.err.same_stride"), t("spec.fix.same_stride"))
+        if pad == "same":
+            before = tuple(shapes.same_padding(k[a], d[a]) for a in range(2))
+        elif pad == "valid":
+            before = ((0, 0), (0, 0))
+        else:
+            before = ((pad[0], pad[0]), (pad[1], pad[1]))
+        oh = shapes.conv_out(h, k[0], s[0], before[0][0], d[0], before[0][1])
+        ow = shapes.conv_out(w, k[1], s[1], before[1][0], d[1], before[1][1])
+        eff = (shapes.effective_kernel(k[0], d[0]), shapes.effective_kernel(k[1], d[1]))
+        if oh < 1 or ow < 1:
+            raise _too_small(index, kind, h + sum(before[0]), w + sum(before[1]), eff[0], eff[1], rows)
+        out = (oc, oh, ow)
+        params = oc * (c // g) * k[0] * k[1] + (oc if layer["bias"] else 0)
+        macs = oc * oh * ow * (c // g) * k[0] * k[1]
+        new_field = field.through(eff, s, (before[0][0], before[1][0]))
+    elif kind == "conv_transpose2d":
+        c, h, w = shape
+        k, s, d, g, oc = layer["kernel_size"], layer["stride"], layer["dilation"], layer["groups"], layer["out_channels"]
+        p, op = layer["padding"], layer["output_padding"]
+        _check_groups(c, oc, g, err)
+        for a in range(2):
+            if op[a] >= s[a] and op[a] >= d[a]:
+                raise err(t("spec.err.output_padding", op=op[a], s=s[a], d=d[a]), t("spec.fix.output_padding"))
+        oh = shapes.conv_transpose_out(h, k[0], s[0], p[0], d[0], op[0])
+        ow = shapes.conv_transpose_out(w, k[1], s[1], p[1], d[1], op[1])
+        if oh < 1 or ow < 1:
+            raise err(t("spec.err.transpose_nonpositive", h=oh, w=ow), t("spec.fix.transpose_nonpositive"))
+        out = (oc, oh, ow)
+        params = c * (oc // g) * k[0] * k[1] + (oc if layer["bias"] else 0)
+        macs = c * h * w * (oc // g) * k[0] * k[1]
+        eff = tuple(shapes.effective_kernel(k[a], d[a]) for a in range(2))
+        # Each output reads about ceil(span/stride) inputs; the map grows, so jump shrinks.
+        reach = tuple(-(-eff[a] // s[a]) for a in range(2))
+        new_field = _Field(tuple(int(field.rf[a] + (reach[a] - 1) * field.jump[a]) for a in range(2)),
+                           tuple(field.jump[a] / s[a] for a in range(2)),
+                           tuple(field.start[a] - (eff[a] - 1 - p[a]) * field.jump[a] / s[a] for a in range(2)))
+    elif kind in ("maxpool2d", "avgpool2d"):
+        c, h, w = shape
+        k, s, p = layer["kernel_size"], layer["stride"], layer["padding"]
+        d = layer.get("dilation", (1, 1))
+        for a in range(2):
+            if p[a] > k[a] // 2:
+                raise err(t("spec.err.pool_padding", p=p[a], k=k[a]), t("spec.fix.pool_padding", most=k[a] // 2))
+        oh = shapes.pool_out(h, k[0], s[0], p[0], d[0], layer["ceil_mode"])
+        ow = shapes.pool_out(w, k[1], s[1], p[1], d[1], layer["ceil_mode"])
+        eff = tuple(shapes.effective_kernel(k[a], d[a]) for a in range(2))
+        if oh < 1 or ow < 1:
+            raise _too_small(index, kind, h + 2 * p[0], w + 2 * p[1], eff[0], eff[1], rows)
+        out = (c, oh, ow)
+        new_field = field.through(eff, s, p)
+    elif kind == "adaptive_avgpool2d":
+        c, h, w = shape
+        oh, ow = layer["output_size"]
+        out = (c, oh, ow)
+        widest = tuple(max(e - b for b, e in shapes.adaptive_bins(n, o)) for n, o in ((h, oh), (w, ow)))
+        new_field = field.through(widest, (h / oh, w / ow), (0, 0))
+    elif kind in ("global_avgpool", "global_maxpool"):
+        c, h, w = shape
+        out = (c,)
+        new_field = field.through((h, w), (1, 1), (0, 0))
+    elif kind == "flatten":
+        out = (_product(shape),)
+        new_field = None
+    elif kind == "linear":
+        params = shape[0] * layer["out_features"] + (layer["out_features"] if layer["bias"] else 0)
+        macs = shape[0] * layer["out_features"]
+        out = (layer["out_features"],)
+    elif kind in ("batchnorm2d", "batchnorm1d"):
+        params = 2 * shape[0] if layer["affine"] else 0
+
+    if len(out) == 3 and (max(out[1:]) > settings.max_input_side or out[0] > settings.max_channels):
+        raise err(t("spec.err.output_cap", shape=format_shape(out), side=settings.max_input_side,
+                    channels=settings.max_channels), t("spec.fix.caps"))
+    return LayerSummary(
+        index=index, type=kind, description=describe_layer(layer), input_shape=shape, output_shape=out,
+        params=params, trainable_params=params, macs=macs, activation_bytes=_product(out) * BYTES_PER_VALUE,
+        receptive_field=new_field.rf if new_field else None, jump=new_field.jump if new_field else None,
+        start=new_field.start if new_field else None)
+
+
+def _check_groups(c: int, oc: int, g: int, err) -> None:
+    if c % g or oc % g:
+        raise err(t("spec.err.groups", c=c, oc=oc, g=g), t("spec.fix.groups"))
+
+
+def _product(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _totals(input_shape, rows: list[LayerSummary]) -> Summary:
+    return Summary(
+        input_shape=tuple(input_shape), output_shape=rows[-1].output_shape if rows else tuple(input_shape),
+        rows=rows, total_params=sum(r.params for r in rows),
+        trainable_params=sum(r.trainable_params for r in rows), total_macs=sum(r.macs for r in rows),
+        activation_bytes=sum(r.activation_bytes for r in rows))
+
+
+def summarize(spec: dict) -> Summary:
+    """The model summary of a spec; raises SpecError for any invalid spec."""
+    if is_backbone(spec):
+        from cnn_core.arch.backbones import summarize_backbone
+        return summarize_backbone(spec)
+    rows = list(walk(spec))
+    return _totals(parse_input_shape(spec["input_shape"]), rows)
+
+
+def summarize_until_error(spec: dict, check_output: bool = True) -> tuple[Summary | None, SpecError | None]:
+    """Every layer up to the first broken one, and that layer's error (or None).
+
+    The calculator's chain view shows the sizes that did work above the failing row.
+    """
+    rows: list[LayerSummary] = []
+    try:
+        if is_backbone(spec):
+            return summarize(spec), None
+        for row in walk(spec, check_output=check_output):
+            rows.append(row)
+    except SpecError as exc:
+        try:
+            shape = parse_input_shape(spec.get("input_shape")) if isinstance(spec, dict) else None
+        except SpecError:
+            shape = None
+        return (_totals(shape, rows) if shape else None), exc
+    return _totals(parse_input_shape(spec["input_shape"]), rows), None

@@ -1,0 +1,126 @@
+"""What users upload, made safe: pictures decoded with size and decompression-bomb limits, and
+zips of class folders unpacked without escaping their folder or inflating a bomb.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnn_core.data.catalog import IMAGE_SUFFIXES, DatasetError
+from cnn_core.errors import CnnLabError
+from cnn_core.i18n import t
+
+
+class UploadError(CnnLabError):
+    """An upload that cannot be used: too large, empty, not a picture, a bomb, or a zip that escapes."""
+
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+MAX_UPLOAD_PIXELS = 40_000_000
+
+
+def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+    """Any uploaded picture as an H×W×3 uint8 array, transparency flattened onto white.
+
+    Corrupt files, non-images, decompression bombs and oversized files raise UploadError.
+    """
+    from PIL import Image, UnidentifiedImageError
+    if len(data) > max_bytes:
+        raise UploadError(t("inspect.err.too_big", size=len(data) // 1024, cap=max_bytes // 1024))
+    if not data:
+        raise UploadError(t("inspect.err.empty"))
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_UPLOAD_PIXELS:
+                raise UploadError(t("inspect.err.bomb", w=img.width, h=img.height))
+            img.load()
+            if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
+                rgba = img.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                img = Image.alpha_composite(background, rgba)
+            rgb = img.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        raise UploadError(t("inspect.err.bomb", w="?", h="?")) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UploadError(t("inspect.err.not_image", reason=type(exc).__name__)) from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+    return np.asarray(rgb)
+
+
+def image_from_upload(data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None,
+                      max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[torch.Tensor, bool]:
+    """An upload as the network receives it: uint8 (1, C, H, W), and whether it was inverted.
+
+    Any size, mode or alpha is accepted; for one-channel inputs a dark-on-light picture is
+    inverted to the white-on-black of MNIST unless invert says otherwise.
+    """
+    return image_from_array(decode_upload(data, max_bytes), input_shape, invert)
+
+
+def image_from_array(array: np.ndarray, input_shape: tuple[int, int, int], invert: bool | None = None
+                     ) -> tuple[torch.Tensor, bool]:
+    """An H×W, H×W×3 or H×W×4 uint8 array (an upload or a canvas) resized to the input shape."""
+    from PIL import Image
+    c, h, w = input_shape
+    if array.ndim == 3 and array.shape[2] == 4:  # canvas RGBA: alpha marks the strokes
+        alpha = array[..., 3:4].astype(np.float32) / 255
+        array = (array[..., :3] * alpha).astype(np.uint8)
+    img = Image.fromarray(array.astype(np.uint8))
+    img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.LANCZOS)
+    x = torch.from_numpy(np.array(img, dtype=np.uint8))
+    x = x[None] if c == 1 else x.permute(2, 0, 1)
+    inverted = False
+    if c == 1:
+        inverted = bool(x.float().mean() > 127) if invert is None else invert
+        if inverted:
+            x = 255 - x
+    return x.unsqueeze(0).contiguous(), inverted
+
+
+
+
+def extract_class_zip(data: bytes, dest: Path, max_total_bytes: int, max_files: int = 20000) -> tuple[Path, int]:
+    """Unpack an uploaded zip of class folders into dest; returns (the folder to train on, skipped).
+
+    Entries that would land outside dest (absolute paths, '..') are refused; non-images are
+    skipped and counted; the uncompressed total is capped, so a zip bomb stops early.
+    """
+    import io
+    import zipfile
+    dest = Path(dest).resolve()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise DatasetError(t("dataset.err.bad_zip")) from exc
+    entries = [e for e in archive.infolist() if not e.is_dir()]
+    if len(entries) > max_files:
+        raise DatasetError(t("dataset.err.zip_files", n=len(entries), cap=max_files))
+    total, skipped = 0, 0
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        target = (dest / entry.filename).resolve()
+        if entry.filename.startswith(("/", "\\")) or dest not in target.parents:
+            raise DatasetError(t("dataset.err.zip_escape", name=entry.filename[:120]))
+        if Path(entry.filename).suffix.lower() not in IMAGE_SUFFIXES or "__MACOSX" in entry.filename:
+            skipped += 1
+            continue
+        total += entry.file_size
+        if total > max_total_bytes:
+            raise DatasetError(t("dataset.err.zip_size", cap=max_total_bytes // (1024 * 1024)))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(entry) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+    # A zip of one top folder holding the class folders: train on that folder.
+    children = [p for p in dest.iterdir() if p.is_dir()]
+    root = children[0] if len(children) == 1 and any(c.is_dir() for c in children[0].iterdir()) else dest
+    return root, skipped

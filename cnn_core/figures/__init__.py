@@ -1,0 +1,1 @@
+"""Every Plotly figure of the product, built here so pages stay thin and figures can be tested."""

@@ -1,0 +1,90 @@
+"""Training charts: loss and accuracy (train and validation), learning rate, speed, per-class
+accuracy, the confusion matrix, and several runs compared.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from cnn_core.i18n import t
+
+CHART_REVISION = "keep"  # a constant uirevision keeps the user's zoom across live refreshes
+
+
+def _figure(title: str, y_title: str, percent: bool = False) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), uirevision=CHART_REVISION,
+                      legend=dict(orientation="h", y=-0.2), xaxis_title=t("reports.axis.epoch"), yaxis_title=y_title)
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def _train_val_figure(steps: pd.DataFrame, epochs: pd.DataFrame, metric: str, title: str, axis: str,
+                      percent: bool = False) -> go.Figure:
+    """Per logged step (light), per epoch (dark) and validation (orange) curves of one metric."""
+    fig = _figure(title, axis, percent)
+    series = [(steps, metric, "reports.series.train_step", "lines", "#9ecae1"),
+              (epochs, f"train_{metric}", "reports.series.train_epoch", "lines+markers", "#3182bd"),
+              (epochs, f"val_{metric}", "reports.series.val", "lines+markers", "#e6550d")]
+    for frame, column, name, mode, colour in series:
+        if not frame.empty and column in frame:
+            fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=t(name), mode=mode,
+                                     line=dict(color=colour)))
+    return fig
+
+
+def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
+    return _train_val_figure(steps, epochs, "loss", t("reports.chart.loss"), t("reports.axis.loss"))
+
+
+def accuracy_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
+    return _train_val_figure(steps, epochs, "acc", t("reports.chart.accuracy"), t("reports.axis.accuracy"),
+                             percent=True)
+
+
+def step_series_figure(steps: pd.DataFrame, column: str, title: str) -> go.Figure:
+    fig = _figure(title, title)
+    fig.update_yaxes(rangemode="tozero", exponentformat="e" if column == "lr" else "none")
+    if not steps.empty and column in steps:
+        fig.add_trace(go.Scatter(x=steps["epoch"], y=steps[column], mode="lines", name=title))
+    return fig
+
+
+def per_class_figure(epochs: pd.DataFrame, class_names: list[str]) -> go.Figure:
+    fig = _figure(t("reports.chart.per_class"), t("reports.axis.accuracy"), percent=True)
+    if not epochs.empty and "per_class_acc" in epochs:
+        matrix = list(epochs["per_class_acc"])
+        for c, name in enumerate(class_names):
+            fig.add_trace(go.Scatter(x=epochs["epoch"], y=[row[c] if c < len(row) else None for row in matrix],
+                                     mode="lines+markers", name=str(name)))
+    return fig
+
+
+def confusion_figure(confusion: list[list[int]], class_names: list[str], normalise: bool = False) -> go.Figure:
+    z = confusion
+    if normalise:
+        z = [[v / max(1, sum(row)) for v in row] for row in confusion]
+    fig = go.Figure(go.Heatmap(z=z, x=class_names, y=class_names, colorscale="Blues",
+                               text=confusion, texttemplate="%{text}", hovertemplate=t("reports.confusion.hover")))
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=t("reports.axis.predicted"),
+                      yaxis_title=t("reports.axis.true"), uirevision=CHART_REVISION)
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def lr_figure(steps: list[int], lrs: list[float], steps_per_epoch: int) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=[s / max(1, steps_per_epoch) for s in steps], y=lrs, mode="lines"))
+    fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=10), title=t("reports.chart.lr_plan"),
+                      xaxis_title=t("reports.axis.epoch"), yaxis_title=t("reports.axis.lr"))
+    return fig
+
+
+def compare_figure(runs: dict[str, pd.DataFrame], column: str, title: str, percent: bool = False) -> go.Figure:
+    fig = _figure(title, title, percent)
+    for label, epochs in runs.items():
+        if not epochs.empty and column in epochs:
+            fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[column], mode="lines+markers", name=label))
+    return fig

@@ -1,0 +1,101 @@
+"""What the network sees: activation maximisation, gradient ascent in input space on a class
+logit or one channel, with jitter, blur and total variation to keep the picture image-like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from cnn_core.i18n import t
+from cnn_core.inspection.loading import InspectionError, LoadedRun
+
+
+@dataclass
+class Visualisation:
+    image: torch.Tensor  # uint8 (C, H, W)
+    curve: list[dict]  # step, objective, probability
+    start_probability: float
+    final_probability: float
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    kernel = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (kernel[:, None] * kernel[None, :]) / 16
+    c = x.shape[1]
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel.expand(c, 1, 3, 3), groups=c)
+
+
+def _total_variation(x: torch.Tensor) -> torch.Tensor:
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+def maximise_activation(loaded: LoadedRun, target_class: int | None = None, layer_name: str | None = None,
+                        channel: int = 0, start: torch.Tensor | None = None, steps: int = 200, lr: float = 0.05,
+                        jitter: int = 2, blur_every: int = 4, tv_weight: float = 0.05, seed: int = 0) -> Visualisation:
+    """Gradient ascent in input space on a class logit (or one conv channel's mean activation).
+
+    Small inputs need regularisers to stay image-like: random jitter (shifts), a periodic
+    3×3 blur, a total-variation penalty, and pixel values kept inside the data's range.
+    """
+    model = loaded.model.eval()
+    c, h, w = loaded.input_shape
+    generator = torch.Generator().manual_seed(seed)
+    if start is None:
+        base = torch.rand(1, c, h, w, generator=generator) * 0.2 + 0.4
+        x = loaded.normalise((base * 255).to(torch.uint8))
+    else:
+        x = loaded.normalise(start)
+    low = loaded.normalise(torch.zeros(1, c, 1, 1, dtype=torch.uint8))
+    high = loaded.normalise(torch.full((1, c, 1, 1), 255, dtype=torch.uint8))
+    x = x.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([x], lr=lr)
+    activation = {}
+    handle = None
+    if layer_name is not None:
+        module = dict(model.named_modules()).get(layer_name)
+        if module is None:
+            raise InspectionError(t("inspect.err.no_layer", name=layer_name))
+        handle = module.register_forward_hook(lambda m, i, o: activation.__setitem__("out", o))
+    for p in model.parameters():
+        p.requires_grad_(False)
+
+    def probability(image: torch.Tensor) -> float:
+        if target_class is None:
+            return float("nan")
+        with torch.no_grad():
+            return float(model(image).softmax(1)[0, target_class])
+
+    start_probability = probability(x.detach())
+    curve = []
+    try:
+        for step in range(steps):
+            dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0))
+            shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+            logits = model(shifted)
+            if layer_name is not None:
+                out = activation["out"]
+                if not 0 <= channel < out.shape[1]:
+                    raise InspectionError(t("inspect.err.channel", c=channel, n=out.shape[1]))
+                objective = out[0, channel].mean()
+            else:
+                objective = logits[0, target_class]
+            loss = -objective + tv_weight * _total_variation(x)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                if blur_every and step % blur_every == 0:
+                    x.copy_(_blur(x))
+                x.copy_(torch.maximum(torch.minimum(x, high), low))
+            if step % max(1, steps // 50) == 0 or step == steps - 1:
+                curve.append({"step": step, "objective": float(objective.detach()), "probability": probability(x.detach())})
+    finally:
+        if handle is not None:
+            handle.remove()
+        for p in model.parameters():
+            p.requires_grad_(True)
+    final = x.detach()
+    return Visualisation(loaded.denormalise(final)[0], curve, start_probability, probability(final))

@@ -1,0 +1,192 @@
+"""Runs on disk: a run is a directory under the runs root, and this module owns its layout.
+
+    runs/<run_id>/config.json      the TrainConfig
+                  status.json      state, pid, heartbeat, progress (rewritten atomically)
+                  metrics.jsonl    one JSON object per line: kind step | epoch | test
+                  checkpoints/     see cnn_core.train.checkpoints
+                  model.safetensors, predictions.json, worker.log, stop-requested
+
+The worker and the UI talk only through these files. Torch-free.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cnn_core.errors import CnnLabError
+from cnn_core.files import read_json, write_json_atomic
+from cnn_core.i18n import t
+
+RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+ACTIVE_STATES = ("queued", "running", "stopping")
+
+
+STALE_HEARTBEAT_S = 30.0
+
+
+STOP_FILE = "stop-requested"
+
+
+class RunError(CnnLabError, ValueError):
+    """A run id or path that is not acceptable, or a run that does not exist."""
+
+
+def runs_root(root: str | Path | None = None) -> Path:
+    from cnn_core.settings import get_settings
+    return Path(root) if root is not None else get_settings().runs_dir
+
+
+def new_run_id(dataset: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^a-z0-9]+", "-", dataset.lower()).strip("-")[:20] or "run"
+    return f"{stamp}-{slug}-{secrets.token_hex(2)}"
+
+
+def run_path(run_id: str, root: str | Path | None = None) -> Path:
+    """The directory of run_id, refusing any id that is malformed or escapes the runs root."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise RunError(t("run.err.bad_id", run_id=str(run_id)[:80]))
+    base = runs_root(root).resolve()
+    path = (base / run_id).resolve()
+    if path.parent != base:
+        raise RunError(t("run.err.outside", run_id=run_id))
+    return path
+
+
+def resolve_run_dir(path_or_id: str | Path, root: str | Path | None = None) -> Path:
+    """Accept a run id or a run directory path; either must lie directly inside the runs root."""
+    text = str(path_or_id)
+    if RUN_ID_PATTERN.fullmatch(text):
+        candidate = run_path(text, root)
+        if candidate.is_dir():
+            return candidate
+    path = Path(text).resolve()
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise RunError(t("run.err.missing", path=text))
+    if root is not None and path.parent != runs_root(root).resolve():
+        raise RunError(t("run.err.outside", run_id=text))
+    if not RUN_ID_PATTERN.fullmatch(path.name):
+        raise RunError(t("run.err.bad_id", run_id=path.name))
+    return path
+
+
+@dataclass
+class Status:
+    state: str = "queued"
+    pid: int | None = None
+    heartbeat: float | None = None
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    total_steps: int = 0
+    images_per_s: float | None = None
+    eta_s: float | None = None
+    error: str | None = None
+    best_val_acc: float | None = None
+    test_acc: float | None = None
+    device: str | None = None
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+def pid_is_worker(pid: int | None) -> bool:
+    """True when pid is alive and is one of our workers (not a recycled pid)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): trust the signal probe
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie has finished
+        return False
+    return b"cnn_core.runs.worker" in cmdline
+
+
+def read_status(run_dir: Path) -> Status:
+    """The run's status, with a dead or silent worker reported as interrupted."""
+    raw = read_json(run_dir / "status.json") or {}
+    known = {k: v for k, v in raw.items() if k in Status.__dataclass_fields__}
+    status = Status(**known)
+    if status.state in ("running", "stopping"):
+        stale = status.heartbeat is None or time.time() - status.heartbeat > STALE_HEARTBEAT_S
+        if stale or not pid_is_worker(status.pid):
+            status.state = "interrupted"
+    elif status.state == "queued":
+        # A waiting worker beats every half second; none for a while means it died or never came.
+        since = status.heartbeat or status.created
+        if time.time() - since > STALE_HEARTBEAT_S or (status.pid is not None and not pid_is_worker(status.pid)):
+            status.state = "interrupted"
+    return status
+
+
+def write_status(run_dir: Path, status: Status) -> None:
+    write_json_atomic(run_dir / "status.json", asdict(status))
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    path: Path
+    status: Status
+    config: dict
+
+
+def list_runs(root: str | Path | None = None) -> list[RunInfo]:
+    """Every run under the root, newest first; directories that are not runs are ignored."""
+    base = runs_root(root)
+    if not base.is_dir():
+        return []
+    runs = []
+    for path in base.iterdir():
+        if not path.is_dir() or not RUN_ID_PATTERN.fullmatch(path.name):
+            continue
+        config = read_json(path / "config.json")
+        if config is None:
+            continue
+        runs.append(RunInfo(path.name, path, read_status(path), config))
+    runs.sort(key=lambda r: r.status.created, reverse=True)
+    return runs
+
+
+def request_stop(run_dir: Path) -> None:
+    """Ask the worker to stop after its current batch; it checkpoints and reports 'stopped'."""
+    import signal
+    (run_dir / STOP_FILE).touch()
+    status = read_status(run_dir)
+    if status.state == "queued" and status.pid is None:
+        status.state = "stopped"
+        write_status(run_dir, status)
+    elif status.pid and pid_is_worker(status.pid):
+        try:
+            os.kill(status.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def delete_run(run_dir: Path) -> None:
+    """Remove a run that is not active; an active one must be stopped first."""
+    import shutil
+    status = read_status(run_dir)
+    if status.state in ACTIVE_STATES:
+        raise RunError(t("run.err.delete_active", run_id=run_dir.name, state=status.state))
+    shutil.rmtree(run_dir)

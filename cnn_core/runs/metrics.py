@@ -1,0 +1,66 @@
+"""A run's metrics.jsonl: one JSON record per line (kind step | epoch | test), appended in one
+write so a crash can tear only the last line, and cut back to a checkpoint on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cnn_core.errors import CnnLabError
+from cnn_core.i18n import t
+
+
+class MetricsCorrupt(CnnLabError, ValueError):
+    """A metrics line that is not JSON somewhere other than the torn last line."""
+
+
+def append_metrics(run_dir: Path, records: list[dict]) -> None:
+    """Append records in one write; a crash can tear only the last line."""
+    if not records:
+        return
+    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """All records; a torn final line (a crash mid-write) is ignored, corruption elsewhere raises."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        return []
+    records = []
+    last = len(lines) - 1
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == last:
+                break  # the torn tail: the crash came before its newline
+            raise MetricsCorrupt(t("run.err.metrics_corrupt", line=number + 1, path=str(path))) from exc
+        if not isinstance(record, dict) or "kind" not in record:
+            raise MetricsCorrupt(t("run.err.metrics_corrupt", line=number + 1, path=str(path)))
+        records.append(record)
+    return records
+
+
+def truncate_metrics(run_dir: Path, step: int, epoch: int) -> None:
+    """Drop records written after the checkpoint a resume starts from (and any torn tail)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return
+    keep = [r for r in read_metrics(run_dir)
+            if (r["kind"] == "step" and r.get("step", 0) <= step)
+            or (r["kind"] == "epoch" and r.get("epoch", 0) <= epoch)]
+    tmp = path.with_name(".metrics.jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

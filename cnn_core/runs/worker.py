@@ -1,0 +1,109 @@
+"""The background worker: one detached process per run, started with
+`python -m cnn_core.runs.worker RUN_DIR`, talking to the world only through the run directory.
+
+It waits (state 'queued') until fewer than the cap of runs are active, trains, and leaves
+the run 'completed', 'stopped' (SIGTERM or the stop file: after the current batch, with a
+checkpoint) or 'failed' (with the error). A queued worker polls for its slot, so slots free
+themselves even when another worker is killed and nobody has the app open.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from cnn_core.files import read_json
+from cnn_core.runs.directory import (
+    STOP_FILE,
+    read_status,
+    write_status,
+)
+from cnn_core.runs.queue import _try_claim_slot
+
+POLL_S = 0.5
+
+
+def run_worker(run_dir: Path) -> int:
+    from cnn_core.train.config import TrainConfig
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop_file = run_dir / STOP_FILE
+
+    def should_stop() -> bool:
+        return stop.is_set() or stop_file.exists()
+
+    status = read_status(run_dir)
+    status.pid, status.error = os.getpid(), None
+    status.state = "queued"
+    write_status(run_dir, status)
+    while not _try_claim_slot(run_dir, status):
+        if should_stop():
+            status.state = "stopped"
+            write_status(run_dir, status)
+            return 0
+        status.heartbeat = time.time()
+        write_status(run_dir, status)
+        time.sleep(POLL_S)
+
+    # A heartbeat thread keeps status fresh through long steps (first-batch compile, slow CPU).
+    alive = threading.Event()
+
+    def beat():
+        while not alive.wait(5.0):
+            status.heartbeat = time.time()
+            write_status(run_dir, status)
+
+    beater = threading.Thread(target=beat, daemon=True)
+    beater.start()
+    try:
+        import torch
+
+        from cnn_core.settings import get_settings
+        from cnn_core.train.loop import StopRequested, run_training
+        settings = get_settings()
+        if settings.worker_threads > 0:
+            torch.set_num_threads(settings.worker_threads)
+        # Training takes every core, but at a lower priority, so the dashboard stays responsive.
+        os.nice(settings.worker_nice)
+        config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+        try:
+            result = run_training(run_dir, config, should_stop, status, on_log=lambda s: write_status(run_dir, s))
+        except StopRequested:
+            alive.set()
+            status.state, status.heartbeat = "stopped", time.time()
+            write_status(run_dir, status)
+            return 0
+        alive.set()
+        status.state, status.finished, status.heartbeat = "completed", time.time(), time.time()
+        status.step, status.epoch, status.test_acc, status.eta_s = status.total_steps, status.epochs, result["test_acc"], 0
+        write_status(run_dir, status)
+        return 0
+    except Exception as exc:  # any failure becomes the run's error message; the log has the trace
+        alive.set()
+        traceback.print_exc()
+        status.state, status.error, status.finished = "failed", f"{type(exc).__name__}: {exc}", time.time()
+        write_status(run_dir, status)
+        return 1
+    finally:
+        alive.set()
+        stop_file.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        print("usage: python -m cnn_core.runs.worker RUN_DIR\n\nTrain the run in RUN_DIR (normally started by "
+              "`python -m cnn_core train` or the app).")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    return run_worker(Path(args[0]).resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Checkpoints: written atomically, verified on load, the last two kept.
+
+A checkpoint is a torch.save'd dict of tensors and plain values only, so it loads with
+torch.load(weights_only=True): nothing is ever unpickled. Writing goes to a temporary file
+in the same directory, is fsynced and renamed into place, and only then is the pointer file
+latest.json (with the file's SHA-256) replaced. A checkpoint whose hash or load fails is
+skipped for the previous one.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from cnn_core.files import read_json, write_json_atomic
+
+KEEP = 2
+_NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(run_dir: Path, state: dict, global_step: int) -> Path:
+    folder = checkpoint_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"ckpt-{global_step:08d}.pt"
+    tmp = folder / f".ckpt-{global_step:08d}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(folder)
+    write_json_atomic(folder / "latest.json", {"file": final.name, "step": global_step, "sha256": _sha256(final)})
+    _fsync_dir(folder)
+    for old in sorted(_checkpoint_files(folder))[:-KEEP]:
+        old.unlink(missing_ok=True)
+    for stray in folder.glob(".ckpt-*.tmp"):  # left by a crash during an earlier write
+        if stray != tmp:
+            stray.unlink(missing_ok=True)
+    return final
+
+
+def _checkpoint_files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if _NAME.match(p.name)] if folder.is_dir() else []
+
+
+def _try_load(path: Path, expected_sha: str | None) -> dict | None:
+    try:
+        if expected_sha is not None and _sha256(path) != expected_sha:
+            return None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # truncated, corrupted, or not a checkpoint at all: use an older one
+        return None
+    return state if isinstance(state, dict) and "model" in state else None
+
+
+def load_latest_checkpoint(run_dir: Path) -> tuple[dict | None, Path | None]:
+    """The newest checkpoint that verifies and loads, or (None, None)."""
+    folder = checkpoint_dir(run_dir)
+    pointer = read_json(folder / "latest.json") or {}
+    candidates = sorted(_checkpoint_files(folder), reverse=True)
+    pointed = folder / str(pointer.get("file", ""))
+    if pointed in candidates:
+        candidates.remove(pointed)
+        candidates.insert(0, pointed)
+    for path in candidates:
+        state = _try_load(path, pointer.get("sha256") if path == pointed else None)
+        if state is not None:
+            return state, path
+    return None, None

@@ -1,0 +1,165 @@
+"""The training configuration: one dataclass per run, saved as the run's config.json.
+
+Every field is checked before anything starts; unknown keys and bad values raise ConfigError
+with the field's name and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnn_core.errors import CnnLabError
+from cnn_core.i18n import t
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+AUGMENTATIONS = ("hflip", "crop", "rotate", "resized_crop")
+
+
+class ConfigError(CnnLabError, ValueError):
+    """A training configuration that cannot run, with the field and the fix."""
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    preset: str | None = "seed002_mnist_cnn"
+    spec: dict | None = None  # an architecture spec; wins over preset when given
+    epochs: int = 3
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    step_size: int = 1  # epochs between decays of the step schedule
+    gamma: float = 0.1  # decay factor of the step schedule
+    label_smoothing: float = 0.0
+    augment: list[str] = field(default_factory=list)
+    crop_padding: int = 4
+    rotation_degrees: float = 10.0
+    resized_crop_scale: float = 0.8  # smallest area fraction kept by random resized crop
+    val_split: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    mixed_precision: bool = False
+    channels_last: bool = False
+    max_wall_time_s: float | None = None
+    data_dir: str | None = None  # defaults to the settings' data dir
+    folder_path: str | None = None  # for dataset "folder"
+    image_size: int = 32  # for dataset "folder"
+    deterministic: bool = True
+    log_interval_s: float = 0.5  # metrics are read back from the device at most this often
+    checkpoint_interval_s: float = 120.0  # also checkpoint mid-epoch on long epochs
+    name: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> "TrainConfig":
+        if not isinstance(raw, dict):
+            raise ConfigError(t("config.err.not_object"))
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise ConfigError(t("config.err.unknown", keys=", ".join(unknown), allowed=", ".join(sorted(names))))
+        config = cls(**raw)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(t("config.err.json", msg=str(exc))) from exc
+        return cls.from_dict(raw)
+
+    def validate(self) -> None:
+        """Raise ConfigError on the first bad field."""
+        from cnn_core.arch.presets import PRESETS
+        from cnn_core.data.catalog import DATASETS
+
+        def bad(name, allowed):
+            return ConfigError(t("config.err.value", name=name, value=json.dumps(getattr(self, name)), allowed=allowed))
+
+        def whole(name, low, high=None):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+                raise bad(name, t("config.allowed.whole", low=low, high=high if high else "∞"))
+
+        def number(name, low, high=None, open_low=False, none_ok=False):
+            value = getattr(self, name)
+            if value is None and none_ok:
+                return
+            ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+                  and (value > low if open_low else value >= low) and (high is None or value <= high))
+            if not ok:
+                raise bad(name, t("config.allowed.number", low=("> " if open_low else "≥ ") + str(low),
+                                  high=high if high is not None else "∞"))
+
+        if self.dataset not in DATASETS:
+            raise bad("dataset", ", ".join(DATASETS))
+        if self.spec is None and self.preset not in PRESETS:
+            raise bad("preset", ", ".join(PRESETS))
+        if self.spec is not None and not isinstance(self.spec, dict):
+            raise bad("spec", t("config.allowed.spec"))
+        whole("epochs", 1, 10_000)
+        whole("batch_size", 1, 65_536)
+        whole("step_size", 1)
+        whole("seed", 0, 2**31 - 1)
+        whole("crop_padding", 0, 64)
+        whole("image_size", 8, 512)
+        number("lr", 0, 10, open_low=True)
+        number("momentum", 0, 1)
+        number("weight_decay", 0, 1)
+        number("gamma", 0, 1, open_low=True)
+        number("label_smoothing", 0, 0.99)
+        number("rotation_degrees", 0, 180)
+        number("resized_crop_scale", 0.05, 1)
+        number("val_split", 0, 0.9)
+        number("max_wall_time_s", 0, open_low=True, none_ok=True)
+        number("log_interval_s", 0.05, 60)
+        number("checkpoint_interval_s", 1, open_low=False)
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("device", DEVICES)):
+            if getattr(self, name) not in allowed:
+                raise bad(name, ", ".join(allowed))
+        if not isinstance(self.augment, list) or any(a not in AUGMENTATIONS for a in self.augment):
+            raise bad("augment", ", ".join(AUGMENTATIONS))
+        for name in ("mixed_precision", "channels_last", "deterministic"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "true, false")
+        if self.dataset == "folder" and not self.folder_path:
+            raise ConfigError(t("config.err.folder_path"))
+        if not isinstance(self.name, str):
+            raise bad("name", t("config.allowed.text"))
+        info = DATASETS[self.dataset]
+        if info.input_shape is not None:
+            from cnn_core.arch.spec import SpecError
+            from cnn_core.arch.summary import summarize
+            try:
+                summarize(self.architecture(info.input_shape, info.num_classes))
+            except SpecError as exc:
+                raise ConfigError(t("config.err.spec", message=str(exc))) from exc
+
+    def architecture(self, input_shape: tuple[int, int, int], num_classes: int) -> dict:
+        """The spec to train, fitted to the dataset's input shape and class count."""
+        import copy
+
+        from cnn_core.arch.presets import preset_spec
+        spec = copy.deepcopy(self.spec) if self.spec is not None else preset_spec(self.preset)
+        # A classifier head sized for the spec's own class count follows the dataset's.
+        linears = [layer for layer in spec.get("layers") or [] if isinstance(layer, dict) and layer.get("type") == "linear"]
+        if linears and linears[-1].get("out_features") == spec.get("num_classes"):
+            linears[-1]["out_features"] = num_classes
+        spec["input_shape"] = list(input_shape)
+        spec["num_classes"] = num_classes
+        return spec
