@@ -1,38 +1,47 @@
 """CNN Lab: the Streamlit entry point. It only sets up the page and the navigation."""
+
 import streamlit as st
 
 from cnn_core.i18n import t
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 
-navigation = st.navigation({
-    t("nav.section.learn"): [
-        st.Page("app_pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
-        st.Page("app_pages/shape_calculator.py", title=t("nav.calculator"), icon=":material/straighten:"),
-    ],
-    t("nav.section.concepts"): [
-        st.Page("app_pages/concepts/conv_steps.py", title=t("nav.concept.steps"), icon=":material/grid_3x3:"),
-        st.Page("app_pages/concepts/flip.py", title=t("nav.concept.flip"), icon=":material/swap_horiz:"),
-        st.Page("app_pages/concepts/kernels.py", title=t("nav.concept.kernels"), icon=":material/photo_filter:"),
-        st.Page("app_pages/concepts/patch.py", title=t("nav.concept.patch"), icon=":material/center_focus_strong:"),
-        st.Page("app_pages/concepts/strides.py", title=t("nav.concept.strides"), icon=":material/zoom_out_map:"),
-        st.Page("app_pages/concepts/relu_bias.py", title=t("nav.concept.relu"), icon=":material/tune:"),
-        st.Page("app_pages/concepts/pooling.py", title=t("nav.concept.pooling"), icon=":material/view_module:"),
-        st.Page("app_pages/concepts/activations.py", title=t("nav.concept.activations"), icon=":material/show_chart:"),
-        st.Page("app_pages/concepts/batch_speed.py", title=t("nav.concept.batch"), icon=":material/speed:"),
-        st.Page("app_pages/concepts/receptive_field.py", title=t("nav.concept.rf"), icon=":material/filter_center_focus:"),
-    ],
-    t("nav.section.design"): [
-        st.Page("app_pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:"),
-    ],
-    t("nav.section.train"): [
-        st.Page("app_pages/train.py", title=t("nav.train"), icon=":material/model_training:"),
-        st.Page("app_pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:"),
-    ],
-    t("nav.section.inspect"): [
-        st.Page("app_pages/predictions.py", title=t("nav.predictions"), icon=":material/grid_view:"),
-        st.Page("app_pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
-        st.Page("app_pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
-    ],
-})
+navigation = st.navigation(
+    {
+        t("nav.section.learn"): [
+            st.Page("app_pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
+            st.Page("app_pages/shape_calculator.py", title=t("nav.calculator"), icon=":material/straighten:"),
+        ],
+        t("nav.section.concepts"): [
+            st.Page("app_pages/concepts/conv_steps.py", title=t("nav.concept.steps"), icon=":material/grid_3x3:"),
+            st.Page("app_pages/concepts/flip.py", title=t("nav.concept.flip"), icon=":material/swap_horiz:"),
+            st.Page("app_pages/concepts/kernels.py", title=t("nav.concept.kernels"), icon=":material/photo_filter:"),
+            st.Page("app_pages/concepts/patch.py", title=t("nav.concept.patch"), icon=":material/center_focus_strong:"),
+            st.Page("app_pages/concepts/strides.py", title=t("nav.concept.strides"), icon=":material/zoom_out_map:"),
+            st.Page("app_pages/concepts/relu_bias.py", title=t("nav.concept.relu"), icon=":material/tune:"),
+            st.Page("app_pages/concepts/pooling.py", title=t("nav.concept.pooling"), icon=":material/view_module:"),
+            st.Page(
+                "app_pages/concepts/activations.py", title=t("nav.concept.activations"), icon=":material/show_chart:"
+            ),
+            st.Page("app_pages/concepts/batch_speed.py", title=t("nav.concept.batch"), icon=":material/speed:"),
+            st.Page(
+                "app_pages/concepts/receptive_field.py",
+                title=t("nav.concept.rf"),
+                icon=":material/filter_center_focus:",
+            ),
+        ],
+        t("nav.section.design"): [
+            st.Page("app_pages/architecture_builder.py", title=t("nav.builder"), icon=":material/account_tree:"),
+        ],
+        t("nav.section.train"): [
+            st.Page("app_pages/train.py", title=t("nav.train"), icon=":material/model_training:"),
+            st.Page("app_pages/runs.py", title=t("nav.runs"), icon=":material/monitoring:"),
+        ],
+        t("nav.section.inspect"): [
+            st.Page("app_pages/predictions.py", title=t("nav.predictions"), icon=":material/grid_view:"),
+            st.Page("app_pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
+            st.Page("app_pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
+        ],
+    }
+)
 navigation.run()

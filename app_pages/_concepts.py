@@ -1,4 +1,5 @@
 """Widgets the concept-lab pages share: choosing a picture and typing or picking a kernel."""
+
 import numpy as np
 import streamlit as st
 
@@ -22,9 +23,14 @@ def pick_image(prefix: str, default_source: str = "photo", default_side: int = 1
     """A picture as (C, H, W) floats in [0, 1], resized so its longest side is the chosen size.
     Stops the page with a message when there is no picture (no upload yet, or a bad file)."""
     settings = get_settings()
-    source = container.radio(t("concept.image.source"), SOURCES, index=SOURCES.index(default_source),
-                             horizontal=True, key=f"{prefix}_source",
-                             format_func=lambda s: t(f"concept.image.source.{s}"))
+    source = container.radio(
+        t("concept.image.source"),
+        SOURCES,
+        index=SOURCES.index(default_source),
+        horizontal=True,
+        key=f"{prefix}_source",
+        format_func=lambda s: t(f"concept.image.source.{s}"),
+    )
     try:
         if source == "photo":
             name = container.selectbox(t("concept.image.photo"), PHOTOS, key=f"{prefix}_photo")
@@ -33,12 +39,14 @@ def pick_image(prefix: str, default_source: str = "photo", default_side: int = 1
             index = container.number_input(t("concept.image.digit"), 0, 1796, 0, key=f"{prefix}_digit")
             image, _ = digit_image(int(index))
         elif source == "shape":
-            name = container.selectbox(t("concept.image.shape"), SHAPE_NAMES, index=SHAPE_NAMES.index("cross"),
-                                       key=f"{prefix}_shape")
+            name = container.selectbox(
+                t("concept.image.shape"), SHAPE_NAMES, index=SHAPE_NAMES.index("cross"), key=f"{prefix}_shape"
+            )
             image = shape_image(name)
         else:
-            upload = container.file_uploader(t("concept.image.upload"), type=["png", "jpg", "jpeg", "gif", "bmp",
-                                                                            "webp"], key=f"{prefix}_upload")
+            upload = container.file_uploader(
+                t("concept.image.upload"), type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key=f"{prefix}_upload"
+            )
             if upload is None:
                 st.info(t("concept.image.upload_wait"), icon=":material/upload:")
                 st.stop()
@@ -46,21 +54,36 @@ def pick_image(prefix: str, default_source: str = "photo", default_side: int = 1
     except ConceptError as exc:
         st.error(str(exc))
         st.stop()
-    side = container.number_input(t("concept.image.side"), 1, settings.concept_max_side,
-                                  min(default_side, settings.concept_max_side), key=f"{prefix}_side",
-                                  help=t("concept.image.side.help"))
+    side = container.number_input(
+        t("concept.image.side"),
+        1,
+        settings.concept_max_side,
+        min(default_side, settings.concept_max_side),
+        key=f"{prefix}_side",
+        help=t("concept.image.side.help"),
+    )
     return fit_longest_side(image, int(side))
 
 
 def pick_kernel(prefix: str, default: str = "edge_vertical", container=st, allow_custom: bool = True) -> np.ndarray:
     """A named kernel or, with 'custom', one typed as rows of numbers. Stops on a typing error."""
     names = list(KERNELS) + (["custom"] if allow_custom else [])
-    name = container.selectbox(t("concept.kernel.pick"), names, index=names.index(default), key=f"{prefix}_kernel",
-                               format_func=lambda n: t(f"concept.kernel.{n}"))
+    name = container.selectbox(
+        t("concept.kernel.pick"),
+        names,
+        index=names.index(default),
+        key=f"{prefix}_kernel",
+        format_func=lambda n: t(f"concept.kernel.{n}"),
+    )
     if name != "custom":
         return KERNELS[name]
-    text = container.text_area(t("concept.kernel.custom_text"), format_kernel(KERNELS["sharpen"]), key=f"{prefix}_text",
-                               help=t("concept.kernel.custom.help"), height=110)
+    text = container.text_area(
+        t("concept.kernel.custom_text"),
+        format_kernel(KERNELS["sharpen"]),
+        key=f"{prefix}_text",
+        help=t("concept.kernel.custom.help"),
+        height=110,
+    )
     try:
         return parse_kernel(text)
     except ConceptError as exc:

@@ -1,4 +1,5 @@
 """Widgets the look-inside pages share: choosing a trained run, and loading it or saying why not."""
+
 import streamlit as st
 
 from cnn_core.i18n import t
@@ -12,8 +13,12 @@ def pick_trained_run(key: str):
         st.info(t("inspect.no_runs"), icon=":material/info:")
         st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
         st.stop()
-    return st.selectbox(t("runs.select"), runs, key=key,
-                        format_func=lambda r: f"{r.config.get('name') or r.run_id} — {t('state.' + r.status.state)}")
+    return st.selectbox(
+        t("runs.select"),
+        runs,
+        key=key,
+        format_func=lambda r: f"{r.config.get('name') or r.run_id} — {t('state.' + r.status.state)}",
+    )
 
 
 def load_or_stop(loader, *args):

@@ -2,6 +2,7 @@
 
 The spec being edited lives in st.session_state["builder_spec"]; the training page trains it.
 """
+
 import pandas as pd
 import streamlit as st
 
@@ -45,8 +46,12 @@ if middle.button(t("builder.load_preset"), type="primary", key="b_load"):
 if middle.button(t("builder.scratch"), key="b_scratch"):
     replace_spec(scratch_spec())
     st.rerun()
-upload = right.file_uploader(t("builder.upload"), type=["json"], key=f"b_upload_{version}",
-                             help=t("builder.upload.help", limit=format_bytes(settings.max_spec_upload_bytes)))
+upload = right.file_uploader(
+    t("builder.upload"),
+    type=["json"],
+    key=f"b_upload_{version}",
+    help=t("builder.upload.help", limit=format_bytes(settings.max_spec_upload_bytes)),
+)
 if upload is not None:
     try:
         replace_spec(load_spec_json(upload.getvalue()))
@@ -59,11 +64,22 @@ spec["name"] = c0.text_input(t("builder.name"), spec.get("name", ""), key=f"b_na
 shape = list(spec.get("input_shape") or [1, 28, 28])
 labels = (t("calc.channels"), t("calc.height"), t("calc.width"))
 caps = (settings.max_channels, settings.max_input_side, settings.max_input_side)
-spec["input_shape"] = [int(col.number_input(label, 1, cap, int(value) if isinstance(value, int) and 1 <= value <= cap else 1,
-                                            key=f"b_shape{i}_{version}"))
-                       for i, (col, label, cap, value) in enumerate(zip((c1, c2, c3), labels, caps, shape))]
+spec["input_shape"] = [
+    int(
+        col.number_input(
+            label,
+            1,
+            cap,
+            int(value) if isinstance(value, int) and 1 <= value <= cap else 1,
+            key=f"b_shape{i}_{version}",
+        )
+    )
+    for i, (col, label, cap, value) in enumerate(zip((c1, c2, c3), labels, caps, shape))
+]
 classes = spec.get("num_classes") if isinstance(spec.get("num_classes"), int) else 10
-spec["num_classes"] = int(c4.number_input(t("builder.num_classes"), 1, 100000, max(1, classes), key=f"b_classes_{version}"))
+spec["num_classes"] = int(
+    c4.number_input(t("builder.num_classes"), 1, 100000, max(1, classes), key=f"b_classes_{version}")
+)
 
 layer_error = None
 if is_backbone(spec):
@@ -72,12 +88,25 @@ if is_backbone(spec):
     name = options.get("name") if options.get("name") in BACKBONES else BACKBONES[0]
     spec["backbone"] = {
         "name": b1.selectbox(t("builder.backbone"), BACKBONES, BACKBONES.index(name), key=f"b_bb_{version}"),
-        "pretrained": b2.checkbox(t("builder.pretrained"), bool(options.get("pretrained", True)),
-                                  key=f"b_pre_{version}", help=t("builder.pretrained.help")),
-        "freeze_backbone": b3.checkbox(t("builder.freeze"), bool(options.get("freeze_backbone", True)),
-                                       key=f"b_freeze_{version}", help=t("builder.freeze.help")),
-        "replace_head": b4.checkbox(t("builder.replace_head"), bool(options.get("replace_head", True)),
-                                    key=f"b_head_{version}", help=t("builder.replace_head.help", n=spec["num_classes"]))}
+        "pretrained": b2.checkbox(
+            t("builder.pretrained"),
+            bool(options.get("pretrained", True)),
+            key=f"b_pre_{version}",
+            help=t("builder.pretrained.help"),
+        ),
+        "freeze_backbone": b3.checkbox(
+            t("builder.freeze"),
+            bool(options.get("freeze_backbone", True)),
+            key=f"b_freeze_{version}",
+            help=t("builder.freeze.help"),
+        ),
+        "replace_head": b4.checkbox(
+            t("builder.replace_head"),
+            bool(options.get("replace_head", True)),
+            key=f"b_head_{version}",
+            help=t("builder.replace_head.help", n=spec["num_classes"]),
+        ),
+    }
     summary, error = backbone_summary(dump_spec_json(spec))
 else:
     base_key = f"b_base_{version}"
@@ -87,11 +116,19 @@ else:
         state[base_key] = pd.DataFrame(rows, columns=["type", "params"], index=range(1, len(rows) + 1))
     st.markdown(t("builder.layers.help"))
     edited = st.data_editor(
-        state[base_key], num_rows="dynamic", hide_index=False, key=f"b_layers_{version}",
-        column_config={"type": st.column_config.SelectboxColumn(t("builder.col.type"), options=list(LAYER_TYPES),
-                                                                 required=True, help=t("builder.col.type.help")),
-                       "params": st.column_config.TextColumn(t("builder.col.params"), help=t("builder.col.params.help"),
-                                                             width="large")})
+        state[base_key],
+        num_rows="dynamic",
+        hide_index=False,
+        key=f"b_layers_{version}",
+        column_config={
+            "type": st.column_config.SelectboxColumn(
+                t("builder.col.type"), options=list(LAYER_TYPES), required=True, help=t("builder.col.type.help")
+            ),
+            "params": st.column_config.TextColumn(
+                t("builder.col.params"), help=t("builder.col.params.help"), width="large"
+            ),
+        },
+    )
     try:
         spec["layers"] = rows_to_layers(edited.astype(object).where(edited.notna(), None).to_dict("records"))
     except SpecError as exc:
@@ -100,8 +137,9 @@ else:
         r1, r2, r3, r4 = st.columns([1, 2, 3, 2])
         count = len(spec.get("layers") or [])
         position = int(r1.number_input(t("builder.position"), 1, max(1, count + 1), max(1, count), key="b_pos"))
-        new_type = r2.selectbox(t("builder.col.type"), list(LAYER_TYPES), key="b_new_type",
-                                help=t("builder.new_type.help"))
+        new_type = r2.selectbox(
+            t("builder.col.type"), list(LAYER_TYPES), key="b_new_type", help=t("builder.new_type.help")
+        )
         r2.caption(t(LAYER_TYPES[new_type].help_key))
         new_params = r3.text_input(t("builder.col.params"), key="b_new_params", help=t("builder.col.params.help"))
         layers = list(spec.get("layers") or [])
@@ -114,8 +152,11 @@ else:
                 r3.error(str(exc))
         for label, delta in ((t("builder.move_up"), -1), (t("builder.move_down"), 1)):
             target = position - 1 + delta
-            if r4.button(label, key=f"b_move_{delta}", disabled=layer_error is not None or not (
-                    0 <= target < count and position <= count)):
+            if r4.button(
+                label,
+                key=f"b_move_{delta}",
+                disabled=layer_error is not None or not (0 <= target < count and position <= count),
+            ):
                 layers[position - 1], layers[target] = layers[target], layers[position - 1]
                 replace_spec(spec | {"layers": layers})
                 st.rerun()
@@ -137,8 +178,18 @@ if summary is not None:
         st.plotly_chart(shape_flow_figure(summary), key="b_flow")
 
 d1, d2 = st.columns(2)
-d1.download_button(t("builder.download_json"), dump_spec_json(spec), file_name="cnn_lab_spec.json",
-                   mime="application/json", key="b_dl_json")
+d1.download_button(
+    t("builder.download_json"),
+    dump_spec_json(spec),
+    file_name="cnn_lab_spec.json",
+    mime="application/json",
+    key="b_dl_json",
+)
 if error is None and summary is not None:
-    d2.download_button(t("builder.download_code"), export_pytorch_code(spec), file_name="cnn_lab_model.py",
-                       mime="text/x-python", key="b_dl_code")
+    d2.download_button(
+        t("builder.download_code"),
+        export_pytorch_code(spec),
+        file_name="cnn_lab_model.py",
+        mime="text/x-python",
+        key="b_dl_code",
+    )

@@ -1,4 +1,5 @@
 """Filters: the learned kernels and the feature maps they produce on an image."""
+
 import pandas as pd
 import streamlit as st
 
@@ -30,26 +31,44 @@ if not layers:
 else:
     names = [n for n, _ in layers]
     c1, c2 = st.columns(2)
-    layer = c1.selectbox(t("filters.layer"), names, key="f_layer",
-                         format_func=lambda n: t("filters.layer_label", name=n, shape="×".join(
-                             map(str, dict(layers)[n].weight.shape))))
+    layer = c1.selectbox(
+        t("filters.layer"),
+        names,
+        key="f_layer",
+        format_func=lambda n: t("filters.layer_label", name=n, shape="×".join(map(str, dict(layers)[n].weight.shape))),
+    )
     channel = 0
     if layer != names[0]:
-        channel = int(c2.number_input(t("filters.out_channel"), 0, dict(layers)[layer].out_channels - 1, 0,
-                                      key="f_channel", help=t("filters.out_channel.help")))
+        channel = int(
+            c2.number_input(
+                t("filters.out_channel"),
+                0,
+                dict(layers)[layer].out_channels - 1,
+                0,
+                key="f_channel",
+                help=t("filters.out_channel.help"),
+            )
+        )
     weights = kernels(loaded.model, layer, channel)
     st.plotly_chart(kernel_figure(weights[:MAX_TILES]), key="f_kernels")
-    st.caption(t("filters.kernel_count", n=len(weights), shown=min(len(weights), MAX_TILES),
-                 k="×".join(map(str, weights.shape[2:]))))
+    st.caption(
+        t(
+            "filters.kernel_count",
+            n=len(weights),
+            shown=min(len(weights), MAX_TILES),
+            k="×".join(map(str, weights.shape[2:])),
+        )
+    )
 
 st.subheader(t("filters.maps"))
 c1, c2 = st.columns([1, 2])
-source = c1.radio(t("filters.source"), ["test", "upload"], key="f_source",
-                  format_func=lambda s: t(f"filters.source.{s}"))
+source = c1.radio(
+    t("filters.source"), ["test", "upload"], key="f_source", format_func=lambda s: t(f"filters.source.{s}")
+)
 image = None
 if source == "test":
     index = int(c1.number_input(t("filters.test_index"), 0, len(images) - 1, 0, key="f_index"))
-    image = images[index:index + 1]
+    image = images[index : index + 1]
 else:
     upload = c1.file_uploader(t("predictions.upload"), key="f_upload")
     if upload is not None:
@@ -61,14 +80,28 @@ if image is not None:
     c1.plotly_chart(image_figure(image[0], t("filters.input"), height=220), key="f_input")
     maps = feature_maps(loaded, image)
     with c2:
-        pick = st.selectbox(t("filters.enlarge"), range(len(maps)), key="f_pick",
-                            format_func=lambda i: f"{maps[i].name} {maps[i].kind} {'×'.join(map(str, maps[i].shape))}")
+        pick = st.selectbox(
+            t("filters.enlarge"),
+            range(len(maps)),
+            key="f_pick",
+            format_func=lambda i: f"{maps[i].name} {maps[i].kind} {'×'.join(map(str, maps[i].shape))}",
+        )
         map_channel = int(st.number_input(t("filters.channel"), 0, maps[pick].shape[0] - 1, 0, key="f_map_channel"))
-        st.plotly_chart(maps_figure(maps[pick].maps[map_channel:map_channel + 1], height=360), key="f_big")
-    st.dataframe(pd.DataFrame(activation_stats(maps)), hide_index=True, key="f_stats",
-                 column_config={t("inspect.col.zeros"): st.column_config.NumberColumn(format="percent"),
-                                t("inspect.col.dead"): st.column_config.NumberColumn(format="percent")})
+        st.plotly_chart(maps_figure(maps[pick].maps[map_channel : map_channel + 1], height=360), key="f_big")
+    st.dataframe(
+        pd.DataFrame(activation_stats(maps)),
+        hide_index=True,
+        key="f_stats",
+        column_config={
+            t("inspect.col.zeros"): st.column_config.NumberColumn(format="percent"),
+            t("inspect.col.dead"): st.column_config.NumberColumn(format="percent"),
+        },
+    )
     for i, fmap in enumerate(maps):
-        st.plotly_chart(maps_figure(fmap.maps[:MAX_TILES], t("filters.map_title", name=fmap.name, kind=fmap.kind,
-                                                              shape="×".join(map(str, fmap.shape)))),
-                        key=f"f_map_{i}")
+        st.plotly_chart(
+            maps_figure(
+                fmap.maps[:MAX_TILES],
+                t("filters.map_title", name=fmap.name, kind=fmap.kind, shape="×".join(map(str, fmap.shape))),
+            ),
+            key=f"f_map_{i}",
+        )

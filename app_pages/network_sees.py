@@ -1,4 +1,5 @@
 """What the network sees: activation maximisation per class, and Grad-CAM / saliency."""
+
 import streamlit as st
 
 from app_pages._shared import load_or_stop, pick_trained_run
@@ -27,20 +28,38 @@ dream_tab, cam_tab = st.tabs([t("sees.tab.maximise"), t("sees.tab.cam")])
 with dream_tab:
     st.caption(t("sees.maximise.caption"))
     c = st.columns(4)
-    target = c[0].radio(t("sees.target"), ["class", "channel"], key="s_target",
-                        format_func=lambda v: t(f"sees.target.{v}"), disabled=not layer_names)
-    classes = c[1].multiselect(t("sees.classes"), range(len(names)), default=list(range(min(10, len(names)))),
-                               format_func=lambda k: names[k], key="s_classes", disabled=target != "class")
-    layer = c[1].selectbox(t("filters.layer"), layer_names, key="s_layer", disabled=target != "channel") \
-        if layer_names else None
+    target = c[0].radio(
+        t("sees.target"),
+        ["class", "channel"],
+        key="s_target",
+        format_func=lambda v: t(f"sees.target.{v}"),
+        disabled=not layer_names,
+    )
+    classes = c[1].multiselect(
+        t("sees.classes"),
+        range(len(names)),
+        default=list(range(min(10, len(names)))),
+        format_func=lambda k: names[k],
+        key="s_classes",
+        disabled=target != "class",
+    )
+    layer = (
+        c[1].selectbox(t("filters.layer"), layer_names, key="s_layer", disabled=target != "channel")
+        if layer_names
+        else None
+    )
     steps = c[2].slider(t("sees.steps"), 20, 500, 150, 10, key="s_steps", help=t("sees.steps.help"))
     start = c[3].radio(t("sees.start"), ["noise", "image"], key="s_start", format_func=lambda v: t(f"sees.start.{v}"))
-    start_index = int(c[3].number_input(t("filters.test_index"), 0, len(images) - 1, 0, key="s_start_index",
-                                        disabled=start != "image"))
+    start_index = int(
+        c[3].number_input(
+            t("filters.test_index"), 0, len(images) - 1, 0, key="s_start_index", disabled=start != "image"
+        )
+    )
     if target == "channel" and layer:
         out_channels = dict(conv_layers(loaded.model))[layer].out_channels
-        channels = c[2].multiselect(t("filters.channel"), range(out_channels), default=list(range(min(8, out_channels))),
-                                    key="s_channels")
+        channels = c[2].multiselect(
+            t("filters.channel"), range(out_channels), default=list(range(min(8, out_channels))), key="s_channels"
+        )
         jobs = [(f"{layer}:{ch}", dict(layer_name=layer, channel=ch)) for ch in channels]
     else:
         jobs = [(names[k], dict(target_class=k)) for k in classes]
@@ -48,8 +67,13 @@ with dream_tab:
         bar = st.progress(0.0, text=t("sees.running"))
         results = {}
         for i, (label, target_args) in enumerate(jobs):
-            results[label] = maximise_activation(loaded, steps=steps, seed=i, **target_args,
-                                                 start=images[start_index:start_index + 1] if start == "image" else None)
+            results[label] = maximise_activation(
+                loaded,
+                steps=steps,
+                seed=i,
+                **target_args,
+                start=images[start_index : start_index + 1] if start == "image" else None,
+            )
             bar.progress((i + 1) / len(jobs), text=t("sees.progress", done=i + 1, total=len(jobs)))
         st.session_state["s_results"] = (run.run_id, results)
     stored = st.session_state.get("s_results")
@@ -60,8 +84,9 @@ with dream_tab:
             with cols[i % len(cols)]:
                 st.plotly_chart(image_figure(vis.image, label, height=200), key=f"s_img_{i}")
                 if vis.final_probability == vis.final_probability:  # NaN for channel targets
-                    st.caption(t("sees.probability", start=f"{vis.start_probability:.1%}",
-                                 end=f"{vis.final_probability:.1%}"))
+                    st.caption(
+                        t("sees.probability", start=f"{vis.start_probability:.1%}", end=f"{vis.final_probability:.1%}")
+                    )
         curves = {label: vis.curve for label, vis in results.items()}
         key = "probability" if target == "class" else "objective"
         st.plotly_chart(curve_figure(curves, key, t(f"sees.curve.{key}")), key="s_curve")
@@ -70,19 +95,32 @@ with cam_tab:
     st.caption(t("sees.cam.caption"))
     c = st.columns(3)
     index = int(c[0].number_input(t("filters.test_index"), 0, len(images) - 1, 0, key="s_cam_index"))
-    image = images[index:index + 1]
+    image = images[index : index + 1]
     ranked = top_k(loaded, image, k=len(names))
     predicted = names.index(ranked[0][0])
-    cls = c[1].selectbox(t("sees.cam.class"), range(len(names)), index=predicted, key=f"s_cam_class_{index}",
-                         format_func=lambda k: f"{names[k]} ({dict(ranked)[names[k]]:.1%})")
+    cls = c[1].selectbox(
+        t("sees.cam.class"),
+        range(len(names)),
+        index=predicted,
+        key=f"s_cam_class_{index}",
+        format_func=lambda k: f"{names[k]} ({dict(ranked)[names[k]]:.1%})",
+    )
     if not layer_names:
         st.info(t("inspect.err.no_conv"))
     else:
-        cam_layer = c[2].selectbox(t("filters.layer"), layer_names, index=len(layer_names) - 1, key="s_cam_layer",
-                                   help=t("sees.cam.layer.help"))
+        cam_layer = c[2].selectbox(
+            t("filters.layer"),
+            layer_names,
+            index=len(layer_names) - 1,
+            key="s_cam_layer",
+            help=t("sees.cam.layer.help"),
+        )
         cols = st.columns(3)
         cols[0].plotly_chart(image_figure(image[0], t("filters.input")), key="s_cam_input")
-        cols[1].plotly_chart(image_figure(image[0], t("sees.cam.gradcam"), overlay=grad_cam(loaded, image, cls, cam_layer)),
-                             key="s_cam_map")
-        cols[2].plotly_chart(image_figure(image[0], t("sees.cam.saliency"), overlay=saliency(loaded, image, cls)),
-                             key="s_cam_saliency")
+        cols[1].plotly_chart(
+            image_figure(image[0], t("sees.cam.gradcam"), overlay=grad_cam(loaded, image, cls, cam_layer)),
+            key="s_cam_map",
+        )
+        cols[2].plotly_chart(
+            image_figure(image[0], t("sees.cam.saliency"), overlay=saliency(loaded, image, cls)), key="s_cam_saliency"
+        )

@@ -1,4 +1,5 @@
 """Predictions: the test-set gallery, the confusion matrix, and the network on your own image."""
+
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
@@ -35,8 +36,9 @@ loaded, images, preds = load_or_stop(load, run.path, run_fingerprint(run.path))
 if loaded.source == "checkpoint":
     st.caption(t("inspect.from_checkpoint"))
 names = preds.class_names
-gallery_tab, matrix_tab, own_tab = st.tabs([t("predictions.tab.gallery"), t("predictions.tab.confusion"),
-                                             t("predictions.tab.own")])
+gallery_tab, matrix_tab, own_tab = st.tabs(
+    [t("predictions.tab.gallery"), t("predictions.tab.confusion"), t("predictions.tab.own")]
+)
 
 
 def show_images(indices, columns=8):
@@ -46,40 +48,69 @@ def show_images(indices, columns=8):
         colour = "green" if right else "red"
         with cols[slot % columns]:
             st.image(images[i].permute(1, 2, 0).squeeze(-1).numpy(), width="stretch")
-            st.markdown(f":{colour}[{t('predictions.caption', true=names[preds.labels[i]], pred=names[preds.predicted[i]], conf=f'{preds.confidence[i]:.0%}')}]")
+            st.markdown(
+                f":{colour}[{t('predictions.caption', true=names[preds.labels[i]], pred=names[preds.predicted[i]], conf=f'{preds.confidence[i]:.0%}')}]"
+            )
 
 
 with gallery_tab:
     c = st.columns(5)
     only_mistakes = c[0].toggle(t("predictions.only_mistakes"), key="p_mistakes")
     classes = [None] + list(range(len(names)))
-    true_class = c[1].selectbox(t("predictions.true_class"), classes, key="p_true",
-                                format_func=lambda k: t("predictions.all") if k is None else names[k])
-    pred_class = c[2].selectbox(t("predictions.pred_class"), classes, key="p_pred",
-                                format_func=lambda k: t("predictions.all") if k is None else names[k])
+    true_class = c[1].selectbox(
+        t("predictions.true_class"),
+        classes,
+        key="p_true",
+        format_func=lambda k: t("predictions.all") if k is None else names[k],
+    )
+    pred_class = c[2].selectbox(
+        t("predictions.pred_class"),
+        classes,
+        key="p_pred",
+        format_func=lambda k: t("predictions.all") if k is None else names[k],
+    )
     sort = c[3].selectbox(t("predictions.sort"), SORTS, key="p_sort", format_func=lambda s: t(f"predictions.sort.{s}"))
     _, total = gallery(preds, only_mistakes, true_class, pred_class, sort, 0, 10**9)
     pages = max(1, -(-total // 32))
     page = c[4].number_input(t("predictions.page", pages=pages), 1, pages, 1, key="p_page") - 1
     indices, total = gallery(preds, only_mistakes, true_class, pred_class, sort, int(page), 32)
     st.caption(t("predictions.count", total=total, n=len(preds.labels), acc=f"{preds.correct.mean():.2%}"))
-    st.button(t("predictions.worst"), key="p_worst", help=t("predictions.worst.help"),
-              on_click=lambda: st.session_state.update(p_mistakes=True, p_sort="confidence_desc", p_true=None,
-                                                       p_pred=None, p_page=1))
+    st.button(
+        t("predictions.worst"),
+        key="p_worst",
+        help=t("predictions.worst.help"),
+        on_click=lambda: st.session_state.update(
+            p_mistakes=True, p_sort="confidence_desc", p_true=None, p_pred=None, p_page=1
+        ),
+    )
     show_images(indices)
 
 with matrix_tab:
     matrix = confusion(preds)
     normalise = st.toggle(t("runs.normalise"), key="p_norm")
-    event = st.plotly_chart(confusion_figure(matrix.tolist(), names, normalise), key="p_confusion",
-                            on_select="rerun", selection_mode="points")
+    event = st.plotly_chart(
+        confusion_figure(matrix.tolist(), names, normalise),
+        key="p_confusion",
+        on_select="rerun",
+        selection_mode="points",
+    )
     points = event.selection.points if event and event.selection else []
     c1, c2 = st.columns(2)
     picked = (names.index(points[0]["y"]), names.index(points[0]["x"])) if points else (None, None)
-    cell_true = c1.selectbox(t("predictions.true_class"), range(len(names)), index=picked[0] or 0,
-                             format_func=lambda k: names[k], key=f"p_cell_true_{picked}")
-    cell_pred = c2.selectbox(t("predictions.pred_class"), range(len(names)), index=picked[1] or 0,
-                             format_func=lambda k: names[k], key=f"p_cell_pred_{picked}")
+    cell_true = c1.selectbox(
+        t("predictions.true_class"),
+        range(len(names)),
+        index=picked[0] or 0,
+        format_func=lambda k: names[k],
+        key=f"p_cell_true_{picked}",
+    )
+    cell_pred = c2.selectbox(
+        t("predictions.pred_class"),
+        range(len(names)),
+        index=picked[1] or 0,
+        format_func=lambda k: names[k],
+        key=f"p_cell_pred_{picked}",
+    )
     cell, count = gallery(preds, False, cell_true, cell_pred, "confidence_desc", 0, 64)
     st.caption(t("predictions.cell", n=count, true=names[cell_true], pred=names[cell_pred]))
     show_images(cell)
@@ -88,13 +119,27 @@ with matrix_tab:
 with own_tab:
     c, h, w = loaded.input_shape
     upload = st.file_uploader(t("predictions.upload"), key="p_upload", help=t("predictions.upload.help"))
-    invert_choice = st.radio(t("predictions.invert"), ["auto", "yes", "no"], horizontal=True, key="p_invert",
-                             format_func=lambda v: t(f"predictions.invert.{v}"), disabled=c != 1)
+    invert_choice = st.radio(
+        t("predictions.invert"),
+        ["auto", "yes", "no"],
+        horizontal=True,
+        key="p_invert",
+        format_func=lambda v: t(f"predictions.invert.{v}"),
+        disabled=c != 1,
+    )
     invert = {"auto": None, "yes": True, "no": False}[invert_choice]
     source = None
     st.caption(t("predictions.draw"))
-    drawn = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224,
-                      width=224, drawing_mode="freedraw", return_image_data=True, key="p_canvas")
+    drawn = st_canvas(
+        stroke_width=18,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=224,
+        width=224,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key="p_canvas",
+    )
     if drawn is not None and drawn.image_data is not None and drawn.image_data[..., :3].max() > 0:
         # strokes are white on black already: never invert a drawing
         source = image_from_array(drawn.image_data, loaded.input_shape, False if c == 1 else None)

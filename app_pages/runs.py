@@ -26,19 +26,31 @@ if not runs:
     st.stop()
 
 table = runs_table(runs)
-st.dataframe(table.drop(columns=["run_id"]), hide_index=True, key="r_table", column_config={
-    t("reports.col.progress"): st.column_config.ProgressColumn(t("reports.col.progress"), min_value=0, max_value=1,
-                                                               format="percent"),
-    t("reports.col.best_val"): st.column_config.NumberColumn(format="percent"),
-    t("reports.col.test"): st.column_config.NumberColumn(format="percent")})
+st.dataframe(
+    table.drop(columns=["run_id"]),
+    hide_index=True,
+    key="r_table",
+    column_config={
+        t("reports.col.progress"): st.column_config.ProgressColumn(
+            t("reports.col.progress"), min_value=0, max_value=1, format="percent"
+        ),
+        t("reports.col.best_val"): st.column_config.NumberColumn(format="percent"),
+        t("reports.col.test"): st.column_config.NumberColumn(format="percent"),
+    },
+)
 ids = [r.run_id for r in runs]
 by_id = {r.run_id: r for r in runs}
 default = ids.index(state["selected_run"]) if state.get("selected_run") in ids else 0
 live_tab, compare_tab = st.tabs([t("runs.tab.run"), t("runs.tab.compare")])
 
 with live_tab:
-    run_id = st.selectbox(t("runs.select"), ids, index=default, key="r_select",
-                          format_func=lambda i: f"{by_id[i].config.get('name') or i} — {t('state.' + by_id[i].status.state)}")
+    run_id = st.selectbox(
+        t("runs.select"),
+        ids,
+        index=default,
+        key="r_select",
+        format_func=lambda i: f"{by_id[i].config.get('name') or i} — {t('state.' + by_id[i].status.state)}",
+    )
     state["selected_run"] = run_id
     run = by_id[run_id]
     a = st.columns(5)
@@ -46,22 +58,37 @@ with live_tab:
         request_stop(run.path)
         st.rerun()
     if run.status.state in ("stopped", "interrupted", "failed") and a[0].button(
-            t("runs.resume"), key="r_resume", icon=":material/play_arrow:", type="primary"):
+        t("runs.resume"), key="r_resume", icon=":material/play_arrow:", type="primary"
+    ):
         try:
             resume_run(run.path)
         except RunError as exc:
             st.error(str(exc))
         st.rerun()
-    a[1].download_button(t("runs.download_config"), (run.path / "config.json").read_bytes(),
-                         file_name=f"{run_id}-config.json", mime="application/json", key="r_dl_config")
+    a[1].download_button(
+        t("runs.download_config"),
+        (run.path / "config.json").read_bytes(),
+        file_name=f"{run_id}-config.json",
+        mime="application/json",
+        key="r_dl_config",
+    )
     try:
-        a[2].download_button(t("runs.download_metrics"), metrics_csv(run.path), file_name=f"{run_id}-metrics.csv",
-                             mime="text/csv", key="r_dl_metrics")
+        a[2].download_button(
+            t("runs.download_metrics"),
+            metrics_csv(run.path),
+            file_name=f"{run_id}-metrics.csv",
+            mime="text/csv",
+            key="r_dl_metrics",
+        )
     except MetricsCorrupt as exc:
         st.error(str(exc))
     if (run.path / "model.safetensors").exists():
-        a[3].download_button(t("runs.download_weights"), (run.path / "model.safetensors").read_bytes(),
-                             file_name=f"{run_id}.safetensors", key="r_dl_weights")
+        a[3].download_button(
+            t("runs.download_weights"),
+            (run.path / "model.safetensors").read_bytes(),
+            file_name=f"{run_id}.safetensors",
+            key="r_dl_weights",
+        )
     if run.status.state not in ACTIVE_STATES:
         with a[4].popover(t("runs.delete"), icon=":material/delete:"):
             st.write(t("runs.delete.confirm", run_id=run_id))
@@ -77,10 +104,20 @@ with live_tab:
             st.rerun()  # finished: refresh the whole page (table, buttons)
         message = t(f"runs.state_message.{status.state}", error=status.error or "")
         {"failed": st.error, "interrupted": st.warning, "queued": st.info, "completed": st.success}.get(
-            status.state, st.caption)(message)
-        st.progress(status.progress, text=t("runs.progress", epoch=status.epoch, epochs=status.epochs,
-                                             step=status.step, total=status.total_steps,
-                                             speed=f"{status.images_per_s or 0:,.0f}", eta=f"{status.eta_s or 0:,.0f}"))
+            status.state, st.caption
+        )(message)
+        st.progress(
+            status.progress,
+            text=t(
+                "runs.progress",
+                epoch=status.epoch,
+                epochs=status.epochs,
+                step=status.step,
+                total=status.total_steps,
+                speed=f"{status.images_per_s or 0:,.0f}",
+                eta=f"{status.eta_s or 0:,.0f}",
+            ),
+        )
         try:
             steps, epochs, test = metric_frames(run_dir)
         except MetricsCorrupt as exc:
@@ -104,7 +141,11 @@ with live_tab:
         st.plotly_chart(per_class_figure(epochs, classes), key="r_per_class")
         choices = list(epochs["epoch"]) + ([t("runs.test_set")] if test else [])
         pick = st.select_slider(t("runs.confusion_epoch"), choices, value=choices[-1], key="r_conf_epoch")
-        matrix = test["confusion"] if pick == t("runs.test_set") else epochs.loc[epochs["epoch"] == pick, "confusion"].iloc[0]
+        matrix = (
+            test["confusion"]
+            if pick == t("runs.test_set")
+            else epochs.loc[epochs["epoch"] == pick, "confusion"].iloc[0]
+        )
         normalise = st.toggle(t("runs.normalise"), key="r_norm")
         st.plotly_chart(confusion_figure(matrix, classes, normalise), key="r_confusion")
     if run.status.state == "failed" and (run.path / "worker.log").exists():
@@ -112,8 +153,13 @@ with live_tab:
             st.code((run.path / "worker.log").read_text(errors="replace")[-6000:], language=None)
 
 with compare_tab:
-    picked = st.multiselect(t("runs.compare.pick"), ids, default=ids[:2], key="r_compare",
-                            format_func=lambda i: by_id[i].config.get("name") or i)
+    picked = st.multiselect(
+        t("runs.compare.pick"),
+        ids,
+        default=ids[:2],
+        key="r_compare",
+        format_func=lambda i: by_id[i].config.get("name") or i,
+    )
     if len(picked) >= 2:
         frames = {by_id[i].config.get("name") or i: metric_frames(by_id[i].path)[1] for i in picked}
         c1, c2 = st.columns(2)

@@ -1,4 +1,5 @@
 """Shape calculator: one layer with its formula and sliding window, or a whole chain."""
+
 import pandas as pd
 import streamlit as st
 
@@ -18,32 +19,63 @@ st.caption(t("calc.caption"))
 one_layer, chain = st.tabs([t("calc.tab.one"), t("calc.tab.chain")])
 
 with one_layer:
-    kind = st.radio(t("calc.kind"), KINDS, horizontal=True, format_func=lambda k: t(f"calc.kind.{k}"),
-                    key="calc_kind")
+    kind = st.radio(t("calc.kind"), KINDS, horizontal=True, format_func=lambda k: t(f"calc.kind.{k}"), key="calc_kind")
     c1, c2, c3, c4 = st.columns(4)
     height = c1.number_input(t("calc.height"), 1, side_cap, 5, key="calc_h")
     width = c2.number_input(t("calc.width"), 1, side_cap, 5, key="calc_w")
     channels = c3.number_input(t("calc.channels"), 1, settings.max_channels, 1, key="calc_c")
-    out_channels = c4.number_input(t("calc.out_channels"), 1, settings.max_channels, 1, key="calc_oc",
-                                   disabled=kind not in ("conv2d", "conv_transpose2d"))
+    out_channels = c4.number_input(
+        t("calc.out_channels"),
+        1,
+        settings.max_channels,
+        1,
+        key="calc_oc",
+        disabled=kind not in ("conv2d", "conv_transpose2d"),
+    )
     c1, c2, c3, c4 = st.columns(4)
     kernel = c1.number_input(t("calc.kernel"), 1, side_cap, 3, key="calc_k", help=t("calc.kernel.help"))
     stride = c2.number_input(t("calc.stride"), 1, side_cap, 1, key="calc_s", help=t("calc.stride.help"))
-    dilation = c3.number_input(t("calc.dilation"), 1, 64, 1, key="calc_d", help=t("calc.dilation.help"),
-                               disabled=kind == "avgpool2d")
-    pad_mode = c4.radio(t("calc.padding_mode"), ["number", "valid", "same"], horizontal=True, key="calc_pad_mode",
-                        format_func=lambda m: t(f"calc.padding_mode.{m}"), help=t("calc.padding.help"))
+    dilation = c3.number_input(
+        t("calc.dilation"), 1, 64, 1, key="calc_d", help=t("calc.dilation.help"), disabled=kind == "avgpool2d"
+    )
+    pad_mode = c4.radio(
+        t("calc.padding_mode"),
+        ["number", "valid", "same"],
+        horizontal=True,
+        key="calc_pad_mode",
+        format_func=lambda m: t(f"calc.padding_mode.{m}"),
+        help=t("calc.padding.help"),
+    )
     c1, c2, c3, _ = st.columns(4)
     pad_number = c1.number_input(t("calc.padding"), 0, side_cap, 0, key="calc_p", disabled=pad_mode != "number")
-    ceil_mode = c2.checkbox(t("calc.ceil_mode"), key="calc_ceil", help=t("calc.ceil_mode.help"),
-                            disabled=kind not in ("maxpool2d", "avgpool2d"))
-    output_padding = c3.number_input(t("calc.output_padding"), 0, 64, 0, key="calc_op",
-                                     disabled=kind != "conv_transpose2d", help=t("calc.output_padding.help"))
-    query = LayerQuery(kind=kind, height=int(height), width=int(width), channels=int(channels),
-                       out_channels=int(out_channels), kernel=int(kernel), stride=int(stride),
-                       padding=int(pad_number) if pad_mode == "number" else pad_mode,
-                       dilation=1 if kind == "avgpool2d" else int(dilation), ceil_mode=ceil_mode,
-                       output_padding=int(output_padding))
+    ceil_mode = c2.checkbox(
+        t("calc.ceil_mode"),
+        key="calc_ceil",
+        help=t("calc.ceil_mode.help"),
+        disabled=kind not in ("maxpool2d", "avgpool2d"),
+    )
+    output_padding = c3.number_input(
+        t("calc.output_padding"),
+        0,
+        64,
+        0,
+        key="calc_op",
+        disabled=kind != "conv_transpose2d",
+        help=t("calc.output_padding.help"),
+    )
+    query = LayerQuery(
+        kind=kind,
+        height=int(height),
+        width=int(width),
+        channels=int(channels),
+        out_channels=int(out_channels),
+        kernel=int(kernel),
+        stride=int(stride),
+        padding=int(pad_number) if pad_mode == "number" else pad_mode,
+        dilation=1 if kind == "avgpool2d" else int(dilation),
+        ceil_mode=ceil_mode,
+        output_padding=int(output_padding),
+    )
     result = calculate(query)
     if result.error is not None:
         st.error(t("calc.invalid", message=f"{result.error.reason} — {result.error.fix}"), icon="⚠️")
@@ -77,8 +109,9 @@ with chain:
     chain_c = c1.number_input(t("calc.channels"), 1, settings.max_channels, 1, key="chain_c")
     chain_h = c2.number_input(t("calc.height"), 1, side_cap, 28, key="chain_h")
     chain_w = c3.number_input(t("calc.width"), 1, side_cap, 28, key="chain_w")
-    text = st.text_area(t("calc.chain.layers"), t("calc.chain.default"), height=220, key="chain_text",
-                        help=t("calc.chain.help"))
+    text = st.text_area(
+        t("calc.chain.layers"), t("calc.chain.default"), height=220, key="chain_text", help=t("calc.chain.help")
+    )
     try:
         layers = parse_chain(text)
     except SpecError as exc:
@@ -90,8 +123,14 @@ with chain:
         if summary is not None and summary.rows:
             table = pd.DataFrame(summary_table(summary))
             st.dataframe(table, hide_index=True, key="chain_table")
-            st.caption(t("calc.chain.totals", params=f"{summary.total_params:,}", macs=f"{summary.total_macs:,}",
-                         memory=format_bytes(summary.activation_bytes)))
+            st.caption(
+                t(
+                    "calc.chain.totals",
+                    params=f"{summary.total_params:,}",
+                    macs=f"{summary.total_macs:,}",
+                    memory=format_bytes(summary.activation_bytes),
+                )
+            )
         if error is not None:
             st.error(t("calc.chain.broken", message=str(error)), icon="⛔")
         elif summary is not None and not summary.rows:

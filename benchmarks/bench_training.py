@@ -38,6 +38,7 @@ read the metrics overhead from a wall-clock run).
     .venv/bin/python benchmarks/bench_training.py --device cpu --threads 1 --clock cpu --repeats 2
     .venv/bin/python benchmarks/bench_training.py --device cuda --json bench-gpu.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,16 +60,32 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 NETWORKS = {
-    "cifar": {"preset": "seed000_cifar_cnn", "dataset": "cifar10", "shape": (3, 32, 32),
-              "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "title": "CIFAR-10 CNN (seed 000)"},
-    "mnist": {"preset": "seed002_mnist_cnn", "dataset": "mnist", "shape": (1, 28, 28),
-              "mean": (0.1307,), "std": (0.3081,), "title": "MNIST CNN (seed 002)"},
+    "cifar": {
+        "preset": "seed000_cifar_cnn",
+        "dataset": "cifar10",
+        "shape": (3, 32, 32),
+        "mean": (0.5, 0.5, 0.5),
+        "std": (0.5, 0.5, 0.5),
+        "title": "CIFAR-10 CNN (seed 000)",
+    },
+    "mnist": {
+        "preset": "seed002_mnist_cnn",
+        "dataset": "mnist",
+        "shape": (1, 28, 28),
+        "mean": (0.1307,),
+        "std": (0.3081,),
+        "title": "MNIST CNN (seed 002)",
+    },
 }
 NUM_CLASSES = 10
 SEED = 0
 LR = 1e-3
-TARGETS = {"cpu_engine_vs_plain": 0.95, "gpu_engine_vs_plain": 0.90, "gpu_engine_vs_seeds": 20.0,
-           "metrics_overhead_pct": 2.0}
+TARGETS = {
+    "cpu_engine_vs_plain": 0.95,
+    "gpu_engine_vs_plain": 0.90,
+    "gpu_engine_vs_seeds": 20.0,
+    "metrics_overhead_pct": 2.0,
+}
 
 
 _CLOCK = {"fn": time.perf_counter}
@@ -96,6 +113,7 @@ def default_cudnn() -> None:
 
 # ------------------------------------------------------------------ data and model
 
+
 def synthetic(net: dict, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (n, *net["shape"]), dtype=torch.uint8, generator=g)
@@ -108,6 +126,7 @@ def make_model(net: dict, device: torch.device) -> nn.Module:
     from cnn_core.arch.model import build_model
     from cnn_core.train.config import TrainConfig
     from cnn_core.train.randomness import _mix
+
     spec = TrainConfig(dataset=net["dataset"], preset=net["preset"]).architecture(net["shape"], NUM_CLASSES)
     torch.manual_seed(_mix(SEED, 0xA11CE))
     return build_model(spec).to(device)
@@ -154,22 +173,34 @@ class StepTimer:
             self.on = False
 
 
-def summarise(name: str, segments: list[float], step_times: list[float], args, steps_per_epoch: int,
-              device: torch.device, **extra) -> dict:
+def summarise(
+    name: str, segments: list[float], step_times: list[float], args, steps_per_epoch: int, device: torch.device, **extra
+) -> dict:
     """segments: the timed seconds of every epoch that has timed steps; step_times: every timed step's."""
     seconds = sum(segments)
     steps = args.epochs * steps_per_epoch - args.warmup_steps
     assert len(step_times) == steps, (name, len(step_times), steps)
-    result = {"method": name, "images_per_s": rate(steps * args.batch_size, seconds), "timed_steps": steps,
-              "timed_s": seconds, "step_ms": 1000 * seconds / max(1, steps), "segments_s": segments, **extra}
+    result = {
+        "method": name,
+        "images_per_s": rate(steps * args.batch_size, seconds),
+        "timed_steps": steps,
+        "timed_s": seconds,
+        "step_ms": 1000 * seconds / max(1, steps),
+        "segments_s": segments,
+        **extra,
+    }
     if device.type == "cpu":  # robust to other processes' bursts on a shared machine
         median = statistics.median(step_times)
-        result.update(median_step_ms=1000 * median, median_images_per_s=rate(args.batch_size, median),
-                      step_ms_all=[round(1000 * t, 3) for t in step_times])
+        result.update(
+            median_step_ms=1000 * median,
+            median_images_per_s=rate(args.batch_size, median),
+            step_ms_all=[round(1000 * t, 3) for t in step_times],
+        )
     return result
 
 
 # ------------------------------------------------------------------ (a) the seeds' recipe
+
 
 class SeedStyleDataset(torch.utils.data.Dataset):
     """What torchvision.datasets.CIFAR10 / MNIST do per item: Image.fromarray, then the transform."""
@@ -185,16 +216,19 @@ class SeedStyleDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         from PIL import Image
+
         img, target = Image.fromarray(self.data[index]), int(self.targets[index])
         return self.transform(img), target
 
 
 def run_seeds(net, x, y, device, args) -> dict:
     from torchvision import transforms
+
     default_cudnn()
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(net["mean"], net["std"])])
-    loader = torch.utils.data.DataLoader(SeedStyleDataset(x, y, transform), batch_size=args.batch_size,
-                                         shuffle=True, num_workers=args.num_workers)
+    loader = torch.utils.data.DataLoader(
+        SeedStyleDataset(x, y, transform), batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers
+    )
     model = make_model(net, device)
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
@@ -218,11 +252,13 @@ def run_seeds(net, x, y, device, args) -> dict:
             if first is not None and i + 1 == first:  # the timed steps start with the next batch's fetch
                 timer.start()
         timer.stop()
-    return summarise("seeds' recipe", timer.segments, timer.steps, args, steps_per_epoch, device,
-                     num_workers=args.num_workers)
+    return summarise(
+        "seeds' recipe", timer.segments, timer.steps, args, steps_per_epoch, device, num_workers=args.num_workers
+    )
 
 
 # ------------------------------------------------------------------ (b) a plain tensor loop
+
 
 def run_plain(net, x, y, device, args) -> dict:
     default_cudnn()
@@ -242,7 +278,7 @@ def run_plain(net, x, y, device, args) -> dict:
             timer.start()
         perm = torch.randperm(n, device=device)
         for s in range(steps_per_epoch):
-            index = perm[s * bs:(s + 1) * bs]
+            index = perm[s * bs : (s + 1) * bs]
             loss = F.cross_entropy(model(data[index]), labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -256,8 +292,10 @@ def run_plain(net, x, y, device, args) -> dict:
 
 # ------------------------------------------------------------------ (c) the engine, for real
 
-def run_engine(net, x, y, device, args, log_interval_s: float, deterministic: bool = True,
-               label: str = "engine") -> dict:
+
+def run_engine(
+    net, x, y, device, args, log_interval_s: float, deterministic: bool = True, label: str = "engine"
+) -> dict:
     import cnn_core.train.loop as engine
     from cnn_core.data.loaders import Splits
     from cnn_core.files import write_json_atomic
@@ -271,9 +309,20 @@ def run_engine(net, x, y, device, args, log_interval_s: float, deterministic: bo
     vx, vy = synthetic(net, n_val, SEED + 1)
     tx, ty = synthetic(net, args.test_n, SEED + 2)
     splits = Splits(net["dataset"], [str(i) for i in range(NUM_CLASSES)], x, y, vx, vy, tx, ty)
-    config = TrainConfig(dataset=net["dataset"], preset=net["preset"], epochs=args.epochs, batch_size=bs,
-                         optimizer="adam", lr=LR, schedule="constant", val_split=args.val_split, seed=SEED,
-                         device=device.type, deterministic=deterministic, log_interval_s=log_interval_s)
+    config = TrainConfig(
+        dataset=net["dataset"],
+        preset=net["preset"],
+        epochs=args.epochs,
+        batch_size=bs,
+        optimizer="adam",
+        lr=LR,
+        schedule="constant",
+        val_split=args.val_split,
+        seed=SEED,
+        device=device.type,
+        deterministic=deterministic,
+        log_interval_s=log_interval_s,
+    )
 
     warmup = args.warmup_steps
     starts: dict[int, float] = {}
@@ -327,10 +376,20 @@ def run_engine(net, x, y, device, args, log_interval_s: float, deterministic: bo
             default_cudnn()
 
     segments = [ends[e] - starts[e] for e in sorted(starts)]
-    step_times = [(call_t[k + 1] if (k + 1) % steps_per_epoch else ends[k // steps_per_epoch]) - call_t[k]
-                  for k in range(warmup, args.epochs * steps_per_epoch)]
-    result = summarise(label, segments, step_times, args, steps_per_epoch, device, log_interval_s=log_interval_s,
-                       deterministic=deterministic)
+    step_times = [
+        (call_t[k + 1] if (k + 1) % steps_per_epoch else ends[k // steps_per_epoch]) - call_t[k]
+        for k in range(warmup, args.epochs * steps_per_epoch)
+    ]
+    result = summarise(
+        label,
+        segments,
+        step_times,
+        args,
+        steps_per_epoch,
+        device,
+        log_interval_s=log_interval_s,
+        deterministic=deterministic,
+    )
     # The engine's own figure, as the app shows it: its step records whose interval lies after the
     # warm-up. The first record of every later epoch also covers the epoch-end validation + checkpoint.
     images = seconds = 0.0
@@ -352,6 +411,7 @@ def run_engine(net, x, y, device, args, log_interval_s: float, deterministic: bo
 
 # ------------------------------------------------------------------ what the engine adds per step
 
+
 def engine_extras(net, device, args) -> dict:
     """Microseconds per call, on this device, of what the engine's step does beyond the plain loop's.
 
@@ -361,6 +421,7 @@ def engine_extras(net, device, args) -> dict:
     """
     from cnn_core.train.device_data import to_device
     from cnn_core.train.randomness import _mix, seed_step
+
     bs = args.batch_size
     x, y = synthetic(net, 2 * bs, SEED)
     data = to_device(x, y, list(net["mean"]), list(net["std"]), device)
@@ -390,7 +451,9 @@ def engine_extras(net, device, args) -> dict:
         "engine: seed_step (CPU + training-device generators)": lambda: seed_step(_mix(SEED, 1, next(counter)), device),
         "engine: LambdaLR.step()": scheduler.step,
         "engine: loss/accuracy accumulators (2 reductions, 4 adds)": accumulate,
-        "for reference: torch.manual_seed (seeds every backend)": lambda: torch.manual_seed(_mix(SEED, 1, next(counter))),
+        "for reference: torch.manual_seed (seeds every backend)": lambda: torch.manual_seed(
+            _mix(SEED, 1, next(counter))
+        ),
     }
     out = {}
     for name, fn in pieces.items():
@@ -404,11 +467,13 @@ def engine_extras(net, device, args) -> dict:
         out[name] = 1e6 * (time.perf_counter() - t0) / 200
     keys = list(pieces)
     out["engine extras in all (batch − plain gather + seed + LambdaLR + accumulators)"] = (
-        out[keys[1]] - out[keys[0]] + out[keys[2]] + out[keys[3]] + out[keys[4]])
+        out[keys[1]] - out[keys[0]] + out[keys[2]] + out[keys[3]] + out[keys[4]]
+    )
     return out
 
 
 # ------------------------------------------------------------------ driver
+
 
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
@@ -430,8 +495,10 @@ def bench_network(key: str, device: torch.device, args) -> dict:
     net = NETWORKS[key]
     n = (args.n // args.batch_size) * args.batch_size
     x, y = synthetic(net, n, SEED)
-    log(f"[{key}] {net['title']}: N={n}, batch {args.batch_size}, {n // args.batch_size} steps/epoch, "
-        f"{args.epochs} epochs, first {args.warmup_steps} steps warm-up, device {device}")
+    log(
+        f"[{key}] {net['title']}: N={n}, batch {args.batch_size}, {n // args.batch_size} steps/epoch, "
+        f"{args.epochs} epochs, first {args.warmup_steps} steps warm-up, device {device}"
+    )
     runs: dict[str, list[dict]] = {}
 
     def go(name, fn):
@@ -440,17 +507,32 @@ def bench_network(key: str, device: torch.device, args) -> dict:
         runs.setdefault(name, []).append(r)
         log(f"  {name:<28} {r['images_per_s']:>12,.0f} img/s   ({time.perf_counter() - t0:.1f}s)")
 
-    methods = [("seeds", lambda: run_seeds(net, x, y, device, args)),
-               ("plain", lambda: run_plain(net, x, y, device, args)),
-               ("engine", lambda: run_engine(net, x, y, device, args, args.log_interval_s)),
-               ("engine_nolog", lambda: run_engine(net, x, y, device, args, 1e9, label="engine, logging off"))]
+    methods = [
+        ("seeds", lambda: run_seeds(net, x, y, device, args)),
+        ("plain", lambda: run_plain(net, x, y, device, args)),
+        ("engine", lambda: run_engine(net, x, y, device, args, args.log_interval_s)),
+        ("engine_nolog", lambda: run_engine(net, x, y, device, args, 1e9, label="engine, logging off")),
+    ]
     if device.type == "cuda":
-        methods.append(("engine_nondet", lambda: run_engine(net, x, y, device, args, args.log_interval_s,
-                                                            deterministic=False, label="engine, deterministic=False")))
+        methods.append(
+            (
+                "engine_nondet",
+                lambda: run_engine(
+                    net,
+                    x,
+                    y,
+                    device,
+                    args,
+                    args.log_interval_s,
+                    deterministic=False,
+                    label="engine, deterministic=False",
+                ),
+            )
+        )
     for rep in range(args.repeats):
         if args.repeats > 1:
             log(f"  repeat {rep + 1}/{args.repeats}")
-        for name, fn in (methods if rep % 2 == 0 else methods[::-1]):  # alternate the order against drift
+        for name, fn in methods if rep % 2 == 0 else methods[::-1]:  # alternate the order against drift
             go(name, fn)
     extras = engine_extras(net, device, args)
     res = {name: best(rs) for name, rs in runs.items()}
@@ -466,10 +548,18 @@ def bench_network(key: str, device: torch.device, args) -> dict:
         for r in res.values():
             r["vs_plain_median"] = res["plain"]["pooled_median_step_ms"] / r["pooled_median_step_ms"]
     on, off = res["engine"]["step_ms"], res["engine_nolog"]["step_ms"]
-    return {"network": key, "title": net["title"], "preset": net["preset"], "n": n, "batch_size": args.batch_size,
-            "steps_per_epoch": n // args.batch_size, "methods": res,
-            "metrics_overhead_ab_pct": 100 * (on - off) / off,
-            "metrics_io_pct": res["engine"]["metrics_io_pct"], "engine_extras_us": extras}
+    return {
+        "network": key,
+        "title": net["title"],
+        "preset": net["preset"],
+        "n": n,
+        "batch_size": args.batch_size,
+        "steps_per_epoch": n // args.batch_size,
+        "methods": res,
+        "metrics_overhead_ab_pct": 100 * (on - off) / off,
+        "metrics_io_pct": res["engine"]["metrics_io_pct"],
+        "engine_extras_us": extras,
+    }
 
 
 def table(results: list[dict], device: torch.device) -> str:
@@ -486,8 +576,10 @@ def table(results: list[dict], device: torch.device) -> str:
         for name in order:
             r = m[name]
             label = r["method"] + (f" (num_workers={r['num_workers']})" if name == "seeds" else "")
-            row = (f"| {nr['title']} | {label} | {r['images_per_s']:,.0f} | {r['vs_plain']:.3f}× | "
-                   f"{r['vs_seeds']:.2f}× | {r['step_ms']:.2f} |")
+            row = (
+                f"| {nr['title']} | {label} | {r['images_per_s']:,.0f} | {r['vs_plain']:.3f}× | "
+                f"{r['vs_seeds']:.2f}× | {r['step_ms']:.2f} |"
+            )
             if cpu:
                 row += f" {r['pooled_median_step_ms']:.2f} | {r['vs_plain_median']:.3f}× |"
             lines.append(row)
@@ -495,18 +587,29 @@ def table(results: list[dict], device: torch.device) -> str:
         if own:
             label = f"| {nr['title']} | engine as its metrics.jsonl reports it (incl. epoch-end val + checkpoint"
             if _CLOCK["fn"] is time.perf_counter:
-                row = (f"{label}) | {own:,.0f} | {own / m['plain']['images_per_s']:.3f}× | "
-                       f"{own / m['seeds']['images_per_s']:.2f}× | |")
+                row = (
+                    f"{label}) | {own:,.0f} | {own / m['plain']['images_per_s']:.3f}× | "
+                    f"{own / m['seeds']['images_per_s']:.2f}× | |"
+                )
             else:  # the engine's own figure is wall-clock: no ratio against CPU-time figures
                 row = f"{label}; wall clock) | {own:,.0f} | | | |"
             lines.append(row + (" | |" if cpu else ""))
-    lines += ["", "| network | metrics streaming: step time, log every 0.5 s vs off (A/B) | "
-                  "time inside append_metrics + write_status, share of step time |", "|---|---:|---:|"]
+    lines += [
+        "",
+        "| network | metrics streaming: step time, log every 0.5 s vs off (A/B) | "
+        "time inside append_metrics + write_status, share of step time |",
+        "|---|---:|---:|",
+    ]
     for nr in results:
         lines.append(f"| {nr['title']} | {nr['metrics_overhead_ab_pct']:+.2f}% | {nr['metrics_io_pct']:.3f}% |")
-    lines += ["", "What the engine's step adds to the plain loop's, µs per step, wall clock (share of the engine's "
-                  "mean step time):", "", "| piece | " + " | ".join(nr["title"] for nr in results) + " |",
-              "|---|" + "---:|" * len(results)]
+    lines += [
+        "",
+        "What the engine's step adds to the plain loop's, µs per step, wall clock (share of the engine's "
+        "mean step time):",
+        "",
+        "| piece | " + " | ".join(nr["title"] for nr in results) + " |",
+        "|---|" + "---:|" * len(results),
+    ]
     for piece in results[0]["engine_extras_us"]:
         cells = []
         for nr in results:
@@ -522,49 +625,75 @@ def verdicts(results: list[dict], device: torch.device, batch_size: int) -> list
         e = nr["methods"]["engine"]
         if device.type == "cpu":
             t = TARGETS["cpu_engine_vs_plain"]
-            out.append(f"{nr['network']}: engine {e['vs_plain']:.3f}× plain, {e['vs_plain_median']:.3f}× by median "
-                       f"step (target ≥ {t}): {'PASS' if e['vs_plain'] >= t else 'FAIL'} / "
-                       f"{'PASS' if e['vs_plain_median'] >= t else 'FAIL'}")
+            out.append(
+                f"{nr['network']}: engine {e['vs_plain']:.3f}× plain, {e['vs_plain_median']:.3f}× by median "
+                f"step (target ≥ {t}): {'PASS' if e['vs_plain'] >= t else 'FAIL'} / "
+                f"{'PASS' if e['vs_plain_median'] >= t else 'FAIL'}"
+            )
         else:
             t1, t2 = TARGETS["gpu_engine_vs_plain"], TARGETS["gpu_engine_vs_seeds"]
             note = "" if batch_size == 512 else f" (targets are for batch 512, this is {batch_size})"
-            out.append(f"{nr['network']}: engine {e['vs_plain']:.3f}× plain (target ≥ {t1}): "
-                       f"{'PASS' if e['vs_plain'] >= t1 else 'FAIL'}; {e['vs_seeds']:.1f}× seeds' recipe "
-                       f"(target ≥ {t2}): {'PASS' if e['vs_seeds'] >= t2 else 'FAIL'}{note}")
+            out.append(
+                f"{nr['network']}: engine {e['vs_plain']:.3f}× plain (target ≥ {t1}): "
+                f"{'PASS' if e['vs_plain'] >= t1 else 'FAIL'}; {e['vs_seeds']:.1f}× seeds' recipe "
+                f"(target ≥ {t2}): {'PASS' if e['vs_seeds'] >= t2 else 'FAIL'}{note}"
+            )
         t3 = TARGETS["metrics_overhead_pct"]
         ab, io = nr["metrics_overhead_ab_pct"], nr["metrics_io_pct"]
-        out.append(f"{nr['network']}: metrics streaming {ab:+.2f}% by A/B, {io:.3f}% inside the writes "
-                   f"(target < {t3}%): A/B {'PASS' if ab < t3 else 'FAIL'}, writes {'PASS' if io < t3 else 'FAIL'}")
+        out.append(
+            f"{nr['network']}: metrics streaming {ab:+.2f}% by A/B, {io:.3f}% inside the writes "
+            f"(target < {t3}%): A/B {'PASS' if ab < t3 else 'FAIL'}, writes {'PASS' if io < t3 else 'FAIL'}"
+        )
     return out
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--epochs", type=int, default=None, help="epochs per method (default 3 on CUDA, 2 on CPU)")
-    p.add_argument("--warmup-steps", type=int, default=None,
-                   help="untimed steps at the start of every run (default: one epoch on CUDA, 3 on CPU)")
-    p.add_argument("--n", type=int, default=None,
-                   help="training images, rounded down to a whole number of batches (default 50000 on CUDA, 8192 on CPU)")
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=None,
+        help="untimed steps at the start of every run (default: one epoch on CUDA, 3 on CPU)",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="training images, rounded down to a whole number of batches (default 50000 on CUDA, 8192 on CPU)",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="default 512 on CUDA, 128 on CPU")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers of the seeds' recipe (default 0)")
     p.add_argument("--networks", default="cifar,mnist", help="comma-separated: cifar, mnist")
     p.add_argument("--repeats", type=int, default=1, help="run every method this many times, keep the fastest")
-    p.add_argument("--log-interval-s", type=float, default=0.5, help="the engine's log interval (default 0.5, as the app)")
+    p.add_argument(
+        "--log-interval-s", type=float, default=0.5, help="the engine's log interval (default 0.5, as the app)"
+    )
     p.add_argument("--val-split", type=float, default=0.02, help="engine validation set, as a fraction of --n")
     p.add_argument("--test-n", type=int, default=256, help="engine test set size")
+
     def threads(value: str):
         if value == "worker" or (value.isdigit() and int(value) > 0):
             return value
         raise argparse.ArgumentTypeError("a positive number or 'worker'")
 
-    p.add_argument("--threads", type=threads, default=None,
-                   help="torch.set_num_threads: a number, or 'worker' for what the app's worker uses "
-                        "(CNN_LAB_WORKER_THREADS, by default torch's own count); default: torch's choice")
-    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                   help="wall: wall-clock time (default, the only choice on CUDA); cpu: this process's CPU time, "
-                        "for a CPU shared with other busy processes (use with --threads 1)")
+    p.add_argument(
+        "--threads",
+        type=threads,
+        default=None,
+        help="torch.set_num_threads: a number, or 'worker' for what the app's worker uses "
+        "(CNN_LAB_WORKER_THREADS, by default torch's own count); default: torch's choice",
+    )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: wall-clock time (default, the only choice on CUDA); cpu: this process's CPU time, "
+        "for a CPU shared with other busy processes (use with --threads 1)",
+    )
     p.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
@@ -578,12 +707,16 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda was asked for, but torch.cuda.is_available() is False here "
-              f"(torch {torch.__version__}, CUDA build {torch.version.cuda}). Run on a machine with an NVIDIA GPU "
-              "and a working driver, or use --device cpu.", file=sys.stderr)
+        print(
+            "error: --device cuda was asked for, but torch.cuda.is_available() is False here "
+            f"(torch {torch.__version__}, CUDA build {torch.version.cuda}). Run on a machine with an NVIDIA GPU "
+            "and a working driver, or use --device cpu.",
+            file=sys.stderr,
+        )
         return 2
-    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-                          else "cpu")
+    device = torch.device(
+        "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+    )
     cuda = device.type == "cuda"
     args.n = args.n or (50000 if cuda else 8192)
     args.batch_size = args.batch_size or (512 if cuda else 128)
@@ -592,29 +725,42 @@ def main(argv=None) -> int:
     if args.warmup_steps is None:
         args.warmup_steps = steps_per_epoch if cuda else 3
     if steps_per_epoch < 1 or args.warmup_steps < 0 or args.warmup_steps >= args.epochs * steps_per_epoch:
-        print(f"error: {args.epochs} epoch(s) of {steps_per_epoch} steps (--n {args.n} / --batch-size "
-              f"{args.batch_size}) leave no timed step after {args.warmup_steps} warm-up steps", file=sys.stderr)
+        print(
+            f"error: {args.epochs} epoch(s) of {steps_per_epoch} steps (--n {args.n} / --batch-size "
+            f"{args.batch_size}) leave no timed step after {args.warmup_steps} warm-up steps",
+            file=sys.stderr,
+        )
         return 2
     if args.clock == "cpu":
         if cuda:
             print("error: --clock cpu measures CPU time and cannot time CUDA work; use --clock wall", file=sys.stderr)
             return 2
         if args.num_workers:
-            print("error: --clock cpu counts this process only, not DataLoader worker processes; "
-                  "use --num-workers 0 or --clock wall", file=sys.stderr)
+            print(
+                "error: --clock cpu counts this process only, not DataLoader worker processes; "
+                "use --num-workers 0 or --clock wall",
+                file=sys.stderr,
+            )
             return 2
         _CLOCK["fn"] = time.process_time
     if args.threads == "worker":
         from cnn_core.settings import get_settings
+
         args.threads = get_settings().worker_threads
     if args.threads:
         args.threads = int(args.threads)
         torch.set_num_threads(args.threads)
     default_cudnn()
-    env = {"device": str(device), "hardware": hardware(device), "torch": torch.__version__,
-           "cuda": torch.version.cuda if cuda else None, "threads": torch.get_num_threads(),
-           "python": platform.python_version(), "platform": platform.platform(),
-           "cpu_model": hardware(torch.device("cpu"))}
+    env = {
+        "device": str(device),
+        "hardware": hardware(device),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if cuda else None,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_model": hardware(torch.device("cpu")),
+    }
     log(f"{env['hardware']} | torch {env['torch']} | {env['threads']} threads")
     env["loadavg_before"] = list(os.getloadavg())
     t0 = time.perf_counter()
@@ -622,18 +768,26 @@ def main(argv=None) -> int:
     total = time.perf_counter() - t0
     env["loadavg_after"] = list(os.getloadavg())
 
-    print(f"\nDevice: {env['hardware']} ({device}), torch {env['torch']}, {env['threads']} CPU threads; "
-          f"batch {args.batch_size}, N={results[0]['n']}, {args.epochs} epoch(s), {results[0]['methods']['plain']['timed_steps']} "
-          f"timed steps after {args.warmup_steps} warm-up steps, "
-          f"seeds' recipe num_workers={args.num_workers}, best of {args.repeats}, {args.clock} clock; {total:.0f}s in all; "
-          f"load average {env['loadavg_before'][0]:.2f} before, {env['loadavg_after'][0]:.2f} after.\n")
+    print(
+        f"\nDevice: {env['hardware']} ({device}), torch {env['torch']}, {env['threads']} CPU threads; "
+        f"batch {args.batch_size}, N={results[0]['n']}, {args.epochs} epoch(s), {results[0]['methods']['plain']['timed_steps']} "
+        f"timed steps after {args.warmup_steps} warm-up steps, "
+        f"seeds' recipe num_workers={args.num_workers}, best of {args.repeats}, {args.clock} clock; {total:.0f}s in all; "
+        f"load average {env['loadavg_before'][0]:.2f} before, {env['loadavg_after'][0]:.2f} after.\n"
+    )
     print(table(results, device))
     print()
     for line in verdicts(results, device, args.batch_size):
         print(line)
     if args.json:
-        out = {"args": vars(args), "env": env, "targets": TARGETS, "total_s": total, "results": results,
-               "verdicts": verdicts(results, device, args.batch_size)}
+        out = {
+            "args": vars(args),
+            "env": env,
+            "targets": TARGETS,
+            "total_s": total,
+            "results": results,
+            "verdicts": verdicts(results, device, args.batch_size),
+        }
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         log(f"wrote {args.json}")
     return 0

@@ -1,4 +1,5 @@
 """`python -m cnn_core …`: the command line (see cnn_core.runs.cli)."""
+
 import sys
 
 from cnn_core.runs.cli import main

@@ -3,6 +3,7 @@
 Every cap or location that a hosted demo might need to tighten lives here, so the rest of the
 code never reads the environment itself.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Opening a page of the real app in AppTest the way a user arrives (through app.py's
 navigation), and setting its widgets by key."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Shared helpers for the browser tests: the real app in `streamlit run`, driven by Playwright
 in Debian's headless Chromium (never a downloaded browser)."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def require_browser() -> None:
@@ -42,11 +50,28 @@ def streamlit_app(env_extra: dict[str, str]):
     """Run `streamlit run app.py` on a free port; yield its base URL; stop it afterwards."""
     port = free_port()
     env = dict(os.environ, **env_extra)
-    log = open(Path(env_extra.get("CNN_LAB_RUNS_DIR", "/tmp")) / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-                             str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    log = open(Path(env_extra.get("CNN_LAB_RUNS_DIR", "/tmp")) / "streamlit.log", "wb")  # noqa: SIM115 - closed when the app stops
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -70,6 +95,7 @@ def streamlit_app(env_extra: dict[str, str]):
 @contextmanager
 def chromium_page(width: int = 1400, height: int = 1800):
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:

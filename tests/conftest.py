@@ -5,6 +5,7 @@ teardown, SIGKILLs every worker that a test left behind: the pid in each run's s
 (when it is alive and really a cnn_core.runs.worker) and any process whose command line mentions
 the temporary runs folder. A leftover detached worker would otherwise block CI.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,15 +23,31 @@ THREAD_ENV = ("OMP_NUM_THREADS", "CNN_LAB_WORKER_THREADS")
 ORIGINAL_THREAD_ENV = {name: os.environ.get(name) for name in THREAD_ENV}
 
 # The tiny network every engine test trains: one strided conv, a linear head. Milliseconds a step.
-TINY_SPEC = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2}, {"type": "relu"},
-    {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+TINY_SPEC = {
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2},
+        {"type": "relu"},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ],
+}
 
 
 def tiny_config(**overrides):
     from cnn_core.train.config import TrainConfig
-    fields = dict(dataset="digits", spec=TINY_SPEC, preset=None, batch_size=64, epochs=2, log_interval_s=0.05,
-                  device="cpu", seed=7)
+
+    fields = dict(
+        dataset="digits",
+        spec=TINY_SPEC,
+        preset=None,
+        batch_size=64,
+        epochs=2,
+        log_interval_s=0.05,
+        device="cpu",
+        seed=7,
+    )
     fields.update(overrides)
     config = TrainConfig(**fields)
     config.validate()
@@ -41,6 +58,7 @@ def tiny_config(**overrides):
 def one_torch_thread():
     """In-process training on one thread, as the workers train (see runs_root)."""
     import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -79,14 +97,19 @@ def leftover_pids(root: Path) -> set[int]:
                 pid = json.loads((run_dir / "status.json").read_text()).get("pid")
             except (OSError, ValueError, AttributeError):
                 continue
-            if isinstance(pid, int) and pid > 0 and pid != os.getpid() and _alive(pid) \
-                    and b"cnn_core.runs.worker" in _cmdline(pid):
+            if (
+                isinstance(pid, int)
+                and pid > 0
+                and pid != os.getpid()
+                and _alive(pid)
+                and b"cnn_core.runs.worker" in _cmdline(pid)
+            ):
                 pids.add(pid)
     needle = str(root).encode()
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            if needle in _cmdline(int(entry.name)) and _alive(int(entry.name)):
-                pids.add(int(entry.name))
+        pid = int(entry.name) if entry.name.isdigit() else None
+        if pid and pid != os.getpid() and needle in _cmdline(pid) and _alive(pid):
+            pids.add(pid)
     return pids
 
 
@@ -138,6 +161,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.02, message: str = "
 def wait_state(run_dir: Path, states, timeout: float = 60.0, min_step: int = 0):
     """Poll read_status until the run is in one of states (and past min_step); return the status."""
     from cnn_core.runs.directory import read_status
+
     states = (states,) if isinstance(states, str) else tuple(states)
     last = {}
 
@@ -145,7 +169,11 @@ def wait_state(run_dir: Path, states, timeout: float = 60.0, min_step: int = 0):
         status = read_status(run_dir)
         last["status"] = status
         if status.state == "failed" and "failed" not in states:
-            log = (run_dir / "worker.log").read_text(errors="replace")[-3000:] if (run_dir / "worker.log").exists() else ""
+            log = (
+                (run_dir / "worker.log").read_text(errors="replace")[-3000:]
+                if (run_dir / "worker.log").exists()
+                else ""
+            )
             raise AssertionError(f"run {run_dir.name} failed: {status.error}\n{log}")
         return status if status.state in states and status.step >= min_step else None
 
@@ -153,8 +181,9 @@ def wait_state(run_dir: Path, states, timeout: float = 60.0, min_step: int = 0):
         return wait_for(check, timeout, message=f"{run_dir.name} to reach {states} (step ≥ {min_step})")
     except AssertionError as exc:
         status = last.get("status")
-        raise AssertionError(f"{exc}; last state {status.state if status else None}, "
-                             f"step {status.step if status else None}") from None
+        raise AssertionError(
+            f"{exc}; last state {status.state if status else None}, step {status.step if status else None}"
+        ) from None
 
 
 def train_completed_run(run_dir: Path, config) -> Path:
@@ -162,6 +191,7 @@ def train_completed_run(run_dir: Path, config) -> Path:
     from cnn_core.files import write_json_atomic
     from cnn_core.runs.directory import Status, write_status
     from cnn_core.train.loop import run_training
+
     run_dir.mkdir(parents=True)
     write_json_atomic(run_dir / "config.json", config.to_dict())
     status = Status(state="running")

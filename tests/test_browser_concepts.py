@@ -1,5 +1,6 @@
 """A screenshot of every concept-lab experiment from the real app in headless Chromium; each page
 must draw its charts without an exception. The screenshots land in test-artifacts/concepts/."""
+
 import numpy as np
 import pytest
 from PIL import Image

@@ -1,5 +1,6 @@
 """The real app in headless Chromium: launch a run from the Train page, watch its live charts
 grow, stop it, resume it, see it complete with a test accuracy, reload and find it again."""
+
 import re
 import time
 
@@ -84,8 +85,10 @@ def test_train_watch_stop_resume_complete_and_reload(tmp_path):
             assert len(run_ids) == 1
             wait_for_text(page, "Test accuracy")
             # the run selector shows it (its value sits in an <input>, the table is a canvas)
-            page.wait_for_function(f"""() => document.body.innerText.includes('{run_ids[0]}') ||
+            page.wait_for_function(
+                f"""() => document.body.innerText.includes('{run_ids[0]}') ||
                 Array.from(document.querySelectorAll('input')).some(i => i.value.includes('{run_ids[0]}'))""",
-                                   timeout=60_000)
+                timeout=60_000,
+            )
     finally:
         kill_processes_mentioning(str(runs_dir))

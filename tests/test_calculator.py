@@ -4,6 +4,7 @@ The picture is checked as an oracle: summing (or taking the max of) the highligh
 the padded frame reproduces torch's own output at that position, so the picture really shows
 the cells torch reads.
 """
+
 import random
 
 import pytest
@@ -17,11 +18,17 @@ from cnn_core.arch.calculator import INPUT, INSERTED_ZERO, PADDING, UNREAD, Laye
 
 def torch_layer(q: LayerQuery) -> nn.Module:
     if q.kind == "conv2d":
-        return nn.Conv2d(q.channels, q.out_channels, q.kernel, stride=q.stride, padding=q.padding,
-                         dilation=q.dilation)
+        return nn.Conv2d(q.channels, q.out_channels, q.kernel, stride=q.stride, padding=q.padding, dilation=q.dilation)
     if q.kind == "conv_transpose2d":
-        return nn.ConvTranspose2d(q.channels, q.out_channels, q.kernel, stride=q.stride, padding=q.padding,
-                                  output_padding=q.output_padding, dilation=q.dilation)
+        return nn.ConvTranspose2d(
+            q.channels,
+            q.out_channels,
+            q.kernel,
+            stride=q.stride,
+            padding=q.padding,
+            output_padding=q.output_padding,
+            dilation=q.dilation,
+        )
     if q.kind == "maxpool2d":
         return nn.MaxPool2d(q.kernel, q.stride, q.padding, dilation=q.dilation, ceil_mode=q.ceil_mode)
     return nn.AvgPool2d(q.kernel, q.stride, q.padding, ceil_mode=q.ceil_mode)
@@ -44,8 +51,18 @@ QUERIES = [
     LayerQuery("conv2d", 7, 8, kernel=3, dilation=3, padding="same"),
     LayerQuery("conv2d", 7, 8, kernel=3, padding="valid"),
     LayerQuery("conv_transpose2d", 4, 4, kernel=3, stride=2, padding=1, output_padding=1),
-    LayerQuery("conv_transpose2d", 5, 3, channels=2, out_channels=3, kernel=4, stride=3, padding=2,
-               dilation=2, output_padding=1),
+    LayerQuery(
+        "conv_transpose2d",
+        5,
+        3,
+        channels=2,
+        out_channels=3,
+        kernel=4,
+        stride=3,
+        padding=2,
+        dilation=2,
+        output_padding=1,
+    ),
     LayerQuery("conv_transpose2d", 1, 1, kernel=2, stride=1),
     LayerQuery("maxpool2d", 5, 5, kernel=2, stride=2, padding=1, ceil_mode=True),  # last window dropped
     LayerQuery("maxpool2d", 6, 6, kernel=3, stride=2, ceil_mode=True),  # partial window kept
@@ -59,8 +76,10 @@ QUERIES = [
 
 
 def qid(q: LayerQuery) -> str:
-    return (f"{q.kind}-{q.height}x{q.width}-k{q.kernel}s{q.stride}p{q.padding}d{q.dilation}"
-            f"{'-ceil' if q.ceil_mode else ''}{f'-op{q.output_padding}' if q.output_padding else ''}")
+    return (
+        f"{q.kind}-{q.height}x{q.width}-k{q.kernel}s{q.stride}p{q.padding}d{q.dilation}"
+        f"{'-ceil' if q.ceil_mode else ''}{f'-op{q.output_padding}' if q.output_padding else ''}"
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -77,8 +96,11 @@ def test_calculate_matches_torch(q):
         assert axis.formula and axis.note
 
 
-@pytest.mark.parametrize("q", [q for q in QUERIES if q.kind != "conv_transpose2d" and not q.ceil_mode
-                               and not isinstance(q.padding, str)], ids=qid)
+@pytest.mark.parametrize(
+    "q",
+    [q for q in QUERIES if q.kind != "conv_transpose2d" and not q.ceil_mode and not isinstance(q.padding, str)],
+    ids=qid,
+)
 def test_dropped_is_the_floor_remainder(q):
     result = calculate(q)
     for axis, n in zip(result.axes, (q.height, q.width)):
@@ -110,19 +132,22 @@ def test_ceil_mode_dropping_the_last_window():
 
 
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
-@pytest.mark.parametrize("q, part", [
-    (LayerQuery("upsample", 5, 5), "unknown layer kind 'upsample'"),
-    (LayerQuery("conv2d", 2, 2, kernel=3), "smaller than kernel 3"),
-    (LayerQuery("conv2d", 5, 5, kernel=3, dilation=3), "smaller than kernel 7"),
-    (LayerQuery("conv2d", 5, 5, kernel=3, stride=2, padding="same"), "'same' only works with stride 1"),
-    (LayerQuery("conv2d", 5, 5, kernel=0), "kernel_size must be at least 1"),
-    (LayerQuery("conv2d", 5, 5, kernel=3, stride=0), "stride must be at least 1"),
-    (LayerQuery("maxpool2d", 5, 5, kernel=2, padding=2), "more than half the kernel"),
-    (LayerQuery("avgpool2d", 1, 1, kernel=2), "smaller than kernel 2"),
-    (LayerQuery("conv_transpose2d", 4, 4, kernel=3, stride=2, output_padding=2), "output_padding 2"),
-    (LayerQuery("conv_transpose2d", 2, 2, kernel=1, padding=2), "the output would be"),
-    (LayerQuery("conv2d", 0, 5), "input_shape"),
-])
+@pytest.mark.parametrize(
+    "q, part",
+    [
+        (LayerQuery("upsample", 5, 5), "unknown layer kind 'upsample'"),
+        (LayerQuery("conv2d", 2, 2, kernel=3), "smaller than kernel 3"),
+        (LayerQuery("conv2d", 5, 5, kernel=3, dilation=3), "smaller than kernel 7"),
+        (LayerQuery("conv2d", 5, 5, kernel=3, stride=2, padding="same"), "'same' only works with stride 1"),
+        (LayerQuery("conv2d", 5, 5, kernel=0), "kernel_size must be at least 1"),
+        (LayerQuery("conv2d", 5, 5, kernel=3, stride=0), "stride must be at least 1"),
+        (LayerQuery("maxpool2d", 5, 5, kernel=2, padding=2), "more than half the kernel"),
+        (LayerQuery("avgpool2d", 1, 1, kernel=2), "smaller than kernel 2"),
+        (LayerQuery("conv_transpose2d", 4, 4, kernel=3, stride=2, output_padding=2), "output_padding 2"),
+        (LayerQuery("conv_transpose2d", 2, 2, kernel=1, padding=2), "the output would be"),
+        (LayerQuery("conv2d", 0, 5), "input_shape"),
+    ],
+)
 def test_invalid_query_returns_error(q, part):
     result = calculate(q)  # never raises
     assert isinstance(result.error, SpecError)
@@ -136,6 +161,7 @@ def test_invalid_query_returns_error(q, part):
 
 
 # ---------------------------------------------------------------- the window picture
+
 
 def test_picture_conv_5x5_k3_s2_p1_first_output():
     picture = window_picture(LayerQuery("conv2d", 5, 5, kernel=3, stride=2, padding=1), 0, 0)
@@ -168,8 +194,14 @@ def _random_queries(kind, count, seed):
     rng = random.Random(seed)
     out = []
     while len(out) < count:
-        q = LayerQuery(kind, rng.randint(1, 9), rng.randint(1, 9), kernel=rng.randint(1, 4),
-                       stride=rng.choice([1, 1, 2, 3]), dilation=rng.choice([1, 1, 2]))
+        q = LayerQuery(
+            kind,
+            rng.randint(1, 9),
+            rng.randint(1, 9),
+            kernel=rng.randint(1, 4),
+            stride=rng.choice([1, 1, 2, 3]),
+            dilation=rng.choice([1, 1, 2]),
+        )
         if kind == "conv2d":
             q.padding = rng.choice([0, 1, 2, "valid", "same"] if q.stride == 1 else [0, 1, 2])
         else:
@@ -196,7 +228,7 @@ def _frame(q, picture, x, fill):
     else:
         top = left = q.padding
     frame = torch.full((h, w), fill, dtype=x.dtype)
-    frame[top:top + q.height, left:left + q.width] = x
+    frame[top : top + q.height, left : left + q.width] = x
     return frame
 
 
@@ -206,8 +238,9 @@ def test_picture_is_what_torch_conv2d_reads():
     for q in _random_queries("conv2d", 30, seed=1):
         x = torch.randn(q.height, q.width, generator=gen, dtype=torch.float64)
         weight = torch.randn(q.kernel, q.kernel, generator=gen, dtype=torch.float64)
-        expected = F.conv2d(x[None, None], weight[None, None], stride=q.stride, padding=q.padding,
-                            dilation=q.dilation)[0, 0]
+        expected = F.conv2d(x[None, None], weight[None, None], stride=q.stride, padding=q.padding, dilation=q.dilation)[
+            0, 0
+        ]
         frame = None
         seen = set()
         for r in range(expected.shape[0]):
@@ -215,9 +248,11 @@ def test_picture_is_what_torch_conv2d_reads():
                 picture = window_picture(q, r, c)
                 assert (picture.out_h, picture.out_w) == tuple(expected.shape)
                 frame = _frame(q, picture, x, 0.0) if frame is None else frame
-                assert len(picture.highlight) == q.kernel ** 2
-                total = sum(frame[i, j] * weight[(i - r * q.stride) // q.dilation, (j - c * q.stride) // q.dilation]
-                            for i, j in picture.highlight)
+                assert len(picture.highlight) == q.kernel**2
+                total = sum(
+                    frame[i, j] * weight[(i - r * q.stride) // q.dilation, (j - c * q.stride) // q.dilation]
+                    for i, j in picture.highlight
+                )
                 torch.testing.assert_close(total, expected[r, c], msg=f"{qid(q)} at ({r}, {c})")
                 seen.update(picture.highlight)
         roles = picture.roles
@@ -249,28 +284,34 @@ def test_picture_is_what_torch_avgpool_reads():
             for c in range(expected.shape[1]):
                 picture = window_picture(q, r, c)
                 frame = _frame(q, picture, x, 0.0)
-                mean = sum(frame[i, j] for i, j in picture.highlight) / q.kernel ** 2  # count_include_pad
+                mean = sum(frame[i, j] for i, j in picture.highlight) / q.kernel**2  # count_include_pad
                 torch.testing.assert_close(mean, expected[r, c], msg=f"{qid(q)} at ({r}, {c})")
 
 
-@pytest.mark.parametrize("q", [
-    LayerQuery("conv_transpose2d", 4, 4, kernel=3, stride=2, padding=1, output_padding=1),
-    LayerQuery("conv_transpose2d", 3, 5, kernel=4, stride=3, padding=2, dilation=2, output_padding=1),
-    LayerQuery("conv_transpose2d", 2, 3, kernel=2, stride=2),
-    LayerQuery("conv_transpose2d", 3, 3, kernel=3, stride=1, padding=2),
-], ids=qid)
+@pytest.mark.parametrize(
+    "q",
+    [
+        LayerQuery("conv_transpose2d", 4, 4, kernel=3, stride=2, padding=1, output_padding=1),
+        LayerQuery("conv_transpose2d", 3, 5, kernel=4, stride=3, padding=2, dilation=2, output_padding=1),
+        LayerQuery("conv_transpose2d", 2, 3, kernel=2, stride=2),
+        LayerQuery("conv_transpose2d", 3, 3, kernel=3, stride=1, padding=2),
+    ],
+    ids=qid,
+)
 def test_transpose_picture_is_a_conv_over_the_zero_stuffed_input(q):
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(q.height, q.width, generator=gen, dtype=torch.float64)
     weight = torch.randn(1, 1, q.kernel, q.kernel, generator=gen, dtype=torch.float64)
-    expected = F.conv_transpose2d(x[None, None], weight, stride=q.stride, padding=q.padding,
-                                  output_padding=q.output_padding, dilation=q.dilation)[0, 0]
+    expected = F.conv_transpose2d(
+        x[None, None], weight, stride=q.stride, padding=q.padding, output_padding=q.output_padding, dilation=q.dilation
+    )[0, 0]
     picture = window_picture(q, 0, 0)
     assert (picture.out_h, picture.out_w) == tuple(expected.shape)
     roles = torch.tensor(picture.roles)
     assert int((roles == INPUT).sum()) == q.height * q.width
-    assert int((roles == INSERTED_ZERO).sum()) == (((q.height - 1) * q.stride + 1) * ((q.width - 1) * q.stride + 1)
-                                                  - q.height * q.width)
+    assert int((roles == INSERTED_ZERO).sum()) == (
+        ((q.height - 1) * q.stride + 1) * ((q.width - 1) * q.stride + 1) - q.height * q.width
+    )
     frame = torch.zeros(roles.shape, dtype=torch.float64)
     frame[roles == INPUT] = x.flatten()  # row-major order on both sides
     flipped = weight.transpose(0, 1).flip(-1, -2)
@@ -278,8 +319,9 @@ def test_transpose_picture_is_a_conv_over_the_zero_stuffed_input(q):
     torch.testing.assert_close(via_frame, expected)
     for r, c in [(0, 0), (picture.out_h - 1, picture.out_w - 1), (picture.out_h // 2, 1 % picture.out_w)]:
         got = window_picture(q, r, c).highlight
-        assert sorted(got) == [(r + a * q.dilation, c + b * q.dilation) for a in range(q.kernel)
-                               for b in range(q.kernel)]
+        assert sorted(got) == [
+            (r + a * q.dilation, c + b * q.dilation) for a in range(q.kernel) for b in range(q.kernel)
+        ]
 
 
 def test_transpose_picture_refuses_large_padding_but_size_is_exact():

@@ -1,4 +1,5 @@
 """The command line, run as users run it: `python -m cnn_core …` in a subprocess."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,16 @@ def cli(*args, timeout=60, threads_as_launched=False, **kwargs) -> subprocess.Co
             env.pop(name, None)
             if value is not None:
                 env[name] = value
-    return subprocess.run([sys.executable, "-m", "cnn_core", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "cnn_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=str(REPO_ROOT),
+        stdin=subprocess.DEVNULL,
+        **kwargs,
+    )
 
 
 def test_help(runs_root):

@@ -1,5 +1,6 @@
 """Concept lab, experiments 2–5 (flip, kernels, patch, stride): each page through AppTest with its
 default settings (real numbers checked) and with the extremes that leave nothing to draw."""
+
 import json
 
 import numpy as np
@@ -38,6 +39,7 @@ def texts(at: AppTest) -> str:
 
 # ---------------------------------------------------------------- flip
 
+
 def test_flip_default_sobel_on_a_digit_shows_both_outputs_and_their_difference():
     at = open_page("flip")
     assert not at.info and not at.error
@@ -59,11 +61,14 @@ def test_flip_symmetric_kernel_agrees_and_asymmetric_one_differs():
     assert "different set of weights" in at.warning[0].value
 
 
-@pytest.mark.parametrize("widgets, message, n_charts", [
-    ({"cf_side": 1}, "does not fit anywhere", 0),
-    ({"cf_side": 1, "cf_padding": 1}, None, 6),  # a padded single pixel does give a 1×1 output
-    ({"cf_kernel": "custom", "cf_text": ZEROS}, "Every weight of this kernel is 0", 2),
-])
+@pytest.mark.parametrize(
+    "widgets, message, n_charts",
+    [
+        ({"cf_side": 1}, "does not fit anywhere", 0),
+        ({"cf_side": 1, "cf_padding": 1}, None, 6),  # a padded single pixel does give a 1×1 output
+        ({"cf_kernel": "custom", "cf_text": ZEROS}, "Every weight of this kernel is 0", 2),
+    ],
+)
 def test_flip_extremes_explain_themselves(widgets, message, n_charts):
     at = open_page("flip", **widgets)
     assert len(charts(at)) == n_charts
@@ -74,6 +79,7 @@ def test_flip_extremes_explain_themselves(widgets, message, n_charts):
 
 
 # ---------------------------------------------------------------- kernels
+
 
 def test_kernels_default_photo_response_and_edge_signs():
     at = open_page("kernels")
@@ -94,12 +100,15 @@ def test_kernels_rgb_shows_three_channels_and_their_sum():
     assert any("three channels" in h.value for h in at.subheader)
 
 
-@pytest.mark.parametrize("widgets, message, n_charts", [
-    ({"ck_kernel": "custom", "ck_text": ZEROS}, "Every weight of this kernel is 0", 4),
-    ({"ck_side": 1}, "does not fit anywhere", 4),
-    ({"ck_kernel": "custom", "ck_text": "\n".join(["1 1 1 1 1"] * 5)}, None, 5),  # a 5×5 kernel
-    ({"ck_edge_size": 6}, None, 5),
-])
+@pytest.mark.parametrize(
+    "widgets, message, n_charts",
+    [
+        ({"ck_kernel": "custom", "ck_text": ZEROS}, "Every weight of this kernel is 0", 4),
+        ({"ck_side": 1}, "does not fit anywhere", 4),
+        ({"ck_kernel": "custom", "ck_text": "\n".join(["1 1 1 1 1"] * 5)}, None, 5),  # a 5×5 kernel
+        ({"ck_edge_size": 6}, None, 5),
+    ],
+)
 def test_kernels_extremes(widgets, message, n_charts):
     at = open_page("kernels", **widgets)
     assert len(charts(at)) == n_charts
@@ -113,6 +122,7 @@ def test_kernels_extremes(widgets, message, n_charts):
 
 
 # ---------------------------------------------------------------- patch
+
 
 def test_patch_default_finds_itself_with_score_one():
     at = open_page("patch")
@@ -130,15 +140,20 @@ def test_patch_raw_lights_up_the_bright_sky():
     assert "brighter" in texts(at)
 
 
-@pytest.mark.parametrize("widgets, message", [
-    ({"cp_side": 1}, "cannot be cut from a 1×1 image"),
-    ({"cp_size": 150}, "cannot be cut from a 133×200 image"),
-    ({"cp_top": 130}, "runs off the 133×200 image"),
-    ({"cp_source": "shape", "cp_top": 0, "cp_left": 0, "cp_size": 8}, "this patch is flat"),
-    ({"cp_source": "shape", "cp_top": 0, "cp_left": 0, "cp_size": 8, "cp_method": "raw"},
-     "Every weight of this kernel is 0"),
-    ({"cp_side": 1, "cp_top": 0, "cp_left": 0, "cp_size": 1, "cp_method": "raw"}, "only one place to put it"),
-])
+@pytest.mark.parametrize(
+    "widgets, message",
+    [
+        ({"cp_side": 1}, "cannot be cut from a 1×1 image"),
+        ({"cp_size": 150}, "cannot be cut from a 133×200 image"),
+        ({"cp_top": 130}, "runs off the 133×200 image"),
+        ({"cp_source": "shape", "cp_top": 0, "cp_left": 0, "cp_size": 8}, "this patch is flat"),
+        (
+            {"cp_source": "shape", "cp_top": 0, "cp_left": 0, "cp_size": 8, "cp_method": "raw"},
+            "Every weight of this kernel is 0",
+        ),
+        ({"cp_side": 1, "cp_top": 0, "cp_left": 0, "cp_size": 1, "cp_method": "raw"}, "only one place to put it"),
+    ],
+)
 def test_patch_extremes_explain_themselves(widgets, message):
     at = open_page("patch", **widgets)
     assert message in infos(at)
@@ -146,6 +161,7 @@ def test_patch_extremes_explain_themselves(widgets, message):
 
 
 # ---------------------------------------------------------------- strides
+
 
 def test_strides_default_five_strides_with_macs_and_timings():
     at = open_page("strides")
@@ -156,24 +172,37 @@ def test_strides_default_five_strides_with_macs_and_timings():
     assert list(table["stride"]) == [1, 2, 4, 8, 16]
     gray = to_gray(fit_longest_side(sample_photo(), 320))
     expected = stride_summary(stride_sweep(gray, cut_patch(gray, 30, 60, 32, centred=True), repeats=1))
-    assert list(table["output size"]) == [f"{r.height}×{r.width}" for r in expected] == \
-        ["183×289", "92×145", "46×73", "23×37", "12×19"]
+    assert (
+        list(table["output size"])
+        == [f"{r.height}×{r.width}" for r in expected]
+        == ["183×289", "92×145", "46×73", "23×37", "12×19"]
+    )
     assert list(table["MACs"]) == [r.macs for r in expected] and table["MACs"][0] == 183 * 289 * 32 * 32
     assert list(table["ideal speed-up vs stride 1"]) == [1, 4, 16, 64, 256]
-    assert all(3.5 < r.mac_ratio / (r.stride ** 2 / 4) < 4.5 for r in expected[1:])  # ≈ s²
+    assert all(3.5 < r.mac_ratio / (r.stride**2 / 4) < 4.5 for r in expected[1:])  # ≈ s²
     assert (table["time (ms)"] > 0).all()
     assert "54,156,288" in texts(at) and "The peak stays put" in texts(at)
 
 
-@pytest.mark.parametrize("widgets, message, n_charts", [
-    ({"cst_side": 16, "cst_size": 8, "cst_top": 0, "cst_left": 0, "cst_strides": [1, 2, 16, 64]},
-     "At stride 16, 64 the output is a single number (1×1)", 6),
-    ({"cst_side": 8}, "cannot be cut from a 5×8 image", 0),
-    ({"cst_side": 1, "cst_kernel_source": "named"}, "does not fit anywhere", 0),
-    ({"cst_strides": []}, "Pick at least one stride", 0),
-    ({"cst_kernel_source": "named", "cst_kernel": "custom", "cst_text": ZEROS}, "Every weight of this kernel is 0", 0),
-    ({"cst_source": "shape", "cst_top": 0, "cst_left": 0, "cst_size": 8}, "The patch is flat", 0),
-])
+@pytest.mark.parametrize(
+    "widgets, message, n_charts",
+    [
+        (
+            {"cst_side": 16, "cst_size": 8, "cst_top": 0, "cst_left": 0, "cst_strides": [1, 2, 16, 64]},
+            "At stride 16, 64 the output is a single number (1×1)",
+            6,
+        ),
+        ({"cst_side": 8}, "cannot be cut from a 5×8 image", 0),
+        ({"cst_side": 1, "cst_kernel_source": "named"}, "does not fit anywhere", 0),
+        ({"cst_strides": []}, "Pick at least one stride", 0),
+        (
+            {"cst_kernel_source": "named", "cst_kernel": "custom", "cst_text": ZEROS},
+            "Every weight of this kernel is 0",
+            0,
+        ),
+        ({"cst_source": "shape", "cst_top": 0, "cst_left": 0, "cst_size": 8}, "The patch is flat", 0),
+    ],
+)
 def test_strides_extremes_explain_themselves(widgets, message, n_charts):
     at = open_page("strides", **widgets)
     assert message in infos(at)
@@ -182,8 +211,10 @@ def test_strides_extremes_explain_themselves(widgets, message, n_charts):
 
 # ---------------------------------------------------------------- the small helpers these pages use
 
+
 def test_cut_patch_checks_and_centres():
     from cnn_core.concepts import ConceptError
+
     image = np.arange(30, dtype=np.float32).reshape(5, 6)
     assert np.array_equal(cut_patch(image, 1, 2, 3), image[1:4, 2:5])
     assert abs(float(cut_patch(image, 1, 2, 3, centred=True).mean())) < 1e-6
@@ -203,6 +234,7 @@ def test_edge_signs_are_opposite_and_follow_the_kernel():
 def test_flip_kernel_and_patch_properties():
     from cnn_core.concepts.convolution import apply_kernel
     from cnn_core.concepts.patch_match import match_patch
+
     image = to_gray(digit_image(3)[0])
     sobel = compare_flip(image, KERNELS["sobel_x"])
     assert sobel.antisymmetric and not sobel.symmetric

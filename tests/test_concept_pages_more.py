@@ -1,5 +1,6 @@
 """Concept-lab pages 6–10 (ReLU bias, pooling, activations, batch speed, receptive fields) through
 AppTest: the defaults show the right numbers and charts, extreme settings explain themselves."""
+
 import json
 import math
 
@@ -40,6 +41,7 @@ def plotly_array(value) -> np.ndarray:
     """A figure's array, decoding Plotly's {"dtype", "bdata", "shape"} base64 form when used."""
     if isinstance(value, dict):
         import base64
+
         shape = [int(n) for n in str(value.get("shape", "-1")).split(",")]
         return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
     return np.asarray(value)
@@ -49,6 +51,7 @@ apply = set_widgets
 
 
 # ---------------------------------------------------------------- 6. ReLU with a bias
+
 
 def test_relu_default_survivors_match_the_response_and_the_bias_moves_them():
     at = open_page("relu_bias")
@@ -86,11 +89,14 @@ def test_relu_patch_response_and_all_zero_kernel_and_one_pixel():
 
 # ---------------------------------------------------------------- 7. pooling
 
+
 def test_pooling_example_numbers_and_grid():
     at = open_page("pooling")
     # the 4×4 example: the largest cell is 7 and the cells add up to 42, so the mean is 42 / 16
-    assert [(m.label, m.value) for m in at.metric[:2]] == [("Global max pooling (1×1)", "7"),
-                                                          ("Global average pooling (1×1)", "2.625")]
+    assert [(m.label, m.value) for m in at.metric[:2]] == [
+        ("Global max pooling (1×1)", "7"),
+        ("Global average pooling (1×1)", "2.625"),
+    ]
     assert any("4×4 map, window 2×2, stride 2 → **2×2**" in m.value for m in at.markdown)
     assert charts(at) == 3 + 3 + 6, "example, feature map, 3 conv strides × 2 poolings"
     titles = [spec["layout"]["title"]["text"] for spec in chart_specs(at)]
@@ -119,11 +125,14 @@ def test_pooling_extremes_explain_themselves():
 
 # ---------------------------------------------------------------- 8. activations
 
+
 def test_activations_defaults_show_curves_softmax_and_gradient_ratios():
     at = open_page("activations")
     assert charts(at) == 4, "curves, softmax bars, softmax Jacobian, gradients through depth"
     jacobian = next(c for c in chart_specs(at) if "∂p_i/∂z_j" in c["layout"]["title"]["text"])
-    np.testing.assert_allclose(plotly_array(jacobian["data"][0]["z"]), softmax_jacobian([2.0, 1.0, 0.1, -1.0]), atol=1e-9)
+    np.testing.assert_allclose(
+        plotly_array(jacobian["data"][0]["z"]), softmax_jacobian([2.0, 1.0, 0.1, -1.0]), atol=1e-9
+    )
     assert len(at.expander) == 6, "one formula per function"
     assert len(at.latex) == 1 + 6 * 2, "softmax, then each function and its derivative"
     values = metrics(at)
@@ -135,15 +144,18 @@ def test_activations_defaults_show_curves_softmax_and_gradient_ratios():
     assert 0.1 < relu < 10, "ReLU keeps it within an order of magnitude"
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"ca_temperature": 0.01}, "argmax"),
-    ({"ca_temperature": 100.0}, "nearly the same probability"),
-    ({"ca_logits": "2, x, 1"}, "logits must be 2 to 20 numbers"),
-    ({"ca_logits": "3"}, "logits must be 2 to 20 numbers"),
-    ({"ca_logits": "1 1 1"}, "same probability at any temperature"),
-    ({"ca_depth": 1}, "single hidden layer"),
-    ({"ca_pick": []}, "Pick at least one function"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"ca_temperature": 0.01}, "argmax"),
+        ({"ca_temperature": 100.0}, "nearly the same probability"),
+        ({"ca_logits": "2, x, 1"}, "logits must be 2 to 20 numbers"),
+        ({"ca_logits": "3"}, "logits must be 2 to 20 numbers"),
+        ({"ca_logits": "1 1 1"}, "same probability at any temperature"),
+        ({"ca_depth": 1}, "single hidden layer"),
+        ({"ca_pick": []}, "Pick at least one function"),
+    ],
+)
 def test_activations_extremes_explain_themselves(settings, message):
     at = apply(open_page("activations"), **settings)
     assert message in infos(at)
@@ -157,6 +169,7 @@ def test_softmax_temperature_extremes_give_argmax_and_uniform():
 
 
 # ---------------------------------------------------------------- 9. batch size and speed
+
 
 def test_batch_speed_explains_before_measuring_then_keeps_the_result():
     at = open_page("batch_speed")
@@ -178,6 +191,7 @@ def test_batch_speed_explains_before_measuring_then_keeps_the_result():
 
 
 # ---------------------------------------------------------------- 10. receptive fields
+
 
 def test_receptive_field_default_is_the_deepest_layer_of_the_mnist_cnn():
     at = open_page("receptive_field")
@@ -201,20 +215,41 @@ def test_receptive_field_corner_unit_whole_picture_and_stale_layer():
     assert metrics(at)["Receptive field"] == "10×10"
 
 
-ONE_BY_ONE = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "conv2d", "out_channels": 4, "kernel_size": 5, "stride": 2}, {"type": "relu"},
-    {"type": "maxpool2d", "kernel_size": 12}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+ONE_BY_ONE = {
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "conv2d", "out_channels": 4, "kernel_size": 5, "stride": 2},
+        {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 12},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ],
+}
 
 
-@pytest.mark.parametrize("spec, message", [
-    (ONE_BY_ONE, "single 1×1 unit"),
-    ({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [{"type": "flatten"}, {"type": "linear",
-                                                                                     "out_features": 10}]},
-     "no layer that still outputs a spatial map"),
-    ({"input_shape": [1, 8, 8], "num_classes": 10, "layers": [{"type": "conv2d", "out_channels": 4,
-                                                                "kernel_size": 12}]},
-     "cannot be summarised"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (ONE_BY_ONE, "single 1×1 unit"),
+        (
+            {
+                "input_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [{"type": "flatten"}, {"type": "linear", "out_features": 10}],
+            },
+            "no layer that still outputs a spatial map",
+        ),
+        (
+            {
+                "input_shape": [1, 8, 8],
+                "num_classes": 10,
+                "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 12}],
+            },
+            "cannot be summarised",
+        ),
+    ],
+)
 def test_receptive_field_of_the_builder_network(spec, message):
     at = apply(open_page("receptive_field", {"builder_spec": spec}), crf_network="builder")
     assert message in infos(at)

@@ -44,6 +44,7 @@ def test_the_caption_sum_is_the_output_value_at_that_position(steps):
     total = float(caption.rsplit("=", 1)[1])
     from cnn_core.concepts.convolution import cross_correlate
     from cnn_core.concepts.images import digit_image, fit_longest_side, to_gray
+
     image = to_gray(fit_longest_side(digit_image(0)[0], 8))
     assert total == pytest.approx(float(cross_correlate(image, KERNELS["edge_vertical"])[2, 1]), abs=1e-3)
 
@@ -84,8 +85,15 @@ def test_all_zero_custom_kernel_is_explained(steps):
     assert "Every weight of this kernel is 0" in infos(steps)
 
 
-@pytest.mark.parametrize("text, expected", [("1 0\n1", "same number of values"), ("1 x", "'x' is not a number"),
-                                            ("", "kernel is empty"), ("1/0", "not a number")])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1 0\n1", "same number of values"),
+        ("1 x", "'x' is not a number"),
+        ("", "kernel is empty"),
+        ("1/0", "not a number"),
+    ],
+)
 def test_bad_custom_kernels_are_errors_not_tracebacks(steps, text, expected):
     steps.selectbox(key="cs_kernel").set_value("custom").run()
     steps.text_area(key="cs_text").input(text).run()

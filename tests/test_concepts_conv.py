@@ -1,5 +1,6 @@
 """Concept lab core, part 1: pictures and convolution, each held against a direct computation
 (numpy loops, torch's F.conv2d, scipy, PIL) rather than against itself."""
+
 from __future__ import annotations
 
 import io
@@ -78,6 +79,7 @@ def loop_correlate(image, kernel, stride=1, padding=0):
 
 # ---------------------------------------------------------------- images
 
+
 def test_sample_photos_shapes_and_range():
     for name in PHOTOS:
         photo = sample_photo(name)
@@ -89,14 +91,15 @@ def test_sample_photos_shapes_and_range():
 
 def test_digit_image_matches_sklearn_and_rejects_bad_indices():
     from sklearn.datasets import load_digits
+
     bunch = load_digits()
     for index in (0, 7, len(bunch.images) - 1):
         image, label = digit_image(index)
         assert image.shape == (1, 8, 8) and image.dtype == np.float32
-        assert 0 <= image.min() and image.max() <= 1
+        assert image.min() >= 0 and image.max() <= 1
         np.testing.assert_allclose(image[0], bunch.images[index] / 16.0, atol=1e-6)
         assert label == bunch.target[index] and isinstance(label, int)
-    for bad in (-1, len(bunch.images), 10 ** 6):
+    for bad in (-1, len(bunch.images), 10**6):
         with pytest.raises(ConceptError):
             digit_image(bad)
 
@@ -117,7 +120,7 @@ def test_fit_longest_side_sizes_and_aspect():
     photo = sample_photo("china.jpg")  # 427 × 640
     small = fit_longest_side(photo, 120)
     assert small.shape == (3, round(427 * 120 / 640), 120) == (3, 80, 120)
-    assert small.dtype == np.float32 and 0 <= small.min() and small.max() <= 1
+    assert small.dtype == np.float32 and small.min() >= 0 and small.max() <= 1
     for side in (1, 2, 7, 50, 333):
         out = fit_longest_side(photo, side)
         assert max(out.shape[1:]) == side and min(out.shape[1:]) >= 1
@@ -172,7 +175,7 @@ def test_sample_input_shapes_crop_and_channels():
     for channels, h, w in ((1, 28, 28), (3, 32, 32), (3, 1, 1), (4, 5, 9), (1, 40, 3)):
         image = sample_input(channels, h, w)
         assert image.shape == (3 if channels == 3 else 1, h, w) and image.dtype == np.float32
-        assert 0 <= image.min() and image.max() <= 1
+        assert image.min() >= 0 and image.max() <= 1
     small = sample_input(3, 32, 32)
     np.testing.assert_allclose(small.mean(axis=(1, 2)), photo[:, :, 106:533].mean(axis=(1, 2)), atol=0.02)
     for bad in ((1, 0, 5), (3, 4, -1)):
@@ -181,8 +184,9 @@ def test_sample_input_shapes_crop_and_channels():
 
 
 def test_as_uint8_rounds_and_clips():
-    np.testing.assert_array_equal(as_uint8(np.array([-0.5, 0.0, 0.5, 1 / 255, 0.999, 1.0, 2.0])),
-                                  [0, 0, 128, 1, 255, 255, 255])
+    np.testing.assert_array_equal(
+        as_uint8(np.array([-0.5, 0.0, 0.5, 1 / 255, 0.999, 1.0, 2.0])), [0, 0, 128, 1, 255, 255, 255]
+    )
     assert as_uint8(np.zeros((3, 2, 2))).dtype == np.uint8
 
 
@@ -206,27 +210,34 @@ def _png(array, mode):
 
 def test_image_from_upload_real_png_and_junk():
     rgb = RNG.integers(0, 256, size=(9, 13, 3), dtype=np.uint8)
-    image = image_from_upload(_png(rgb, "RGB"), 10 ** 6)
+    image = image_from_upload(_png(rgb, "RGB"), 10**6)
     assert image.shape == (3, 9, 13) and image.dtype == np.float32
     np.testing.assert_allclose(image, rgb.transpose(2, 0, 1) / 255.0, atol=1e-7)
     gray = RNG.integers(0, 256, size=(5, 4), dtype=np.uint8)
-    image = image_from_upload(_png(gray, "L"), 10 ** 6)
+    image = image_from_upload(_png(gray, "L"), 10**6)
     assert image.shape == (3, 5, 4)
     for channel in image:
         np.testing.assert_allclose(channel, gray / 255.0, atol=1e-7)
     for junk in (b"not a picture at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b""):
         with pytest.raises(ConceptError):
-            image_from_upload(junk, 10 ** 6)
+            image_from_upload(junk, 10**6)
     with pytest.raises(ConceptError):  # over the byte cap
         image_from_upload(_png(rgb, "RGB"), 10)
 
 
 # ---------------------------------------------------------------- parse_kernel / format_kernel
 
+
 def test_parse_kernel_forms():
     expected = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32)
-    for text in ("1 2 3\n4 5 6", "1,2,3;4,5,6", "1, 2, 3 ; 4, 5, 6", "[1, 2, 3]\n[4, 5, 6]",
-                 "  1 2 3\n\n4\t5 6\n  ", "1 2 3;\n4 5 6;"):
+    for text in (
+        "1 2 3\n4 5 6",
+        "1,2,3;4,5,6",
+        "1, 2, 3 ; 4, 5, 6",
+        "[1, 2, 3]\n[4, 5, 6]",
+        "  1 2 3\n\n4\t5 6\n  ",
+        "1 2 3;\n4 5 6;",
+    ):
         kernel = parse_kernel(text)
         assert kernel.dtype == np.float32
         np.testing.assert_array_equal(kernel, expected, err_msg=repr(text))
@@ -237,10 +248,24 @@ def test_parse_kernel_forms():
     assert parse_kernel("\n".join(" ".join(["1"] * side) for _ in range(side))).shape == (side, side)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n;\n", "1 2\n3", "1 2 3;4 5", "1 x", "1/0 1", "inf 1", "nan",
-                                  "1 2/", "abc",
-                                  "\n".join(" ".join(["1"] * (MAX_KERNEL_SIDE + 1)) for _ in range(2)),
-                                  "\n".join(["1"] * (MAX_KERNEL_SIDE + 1))])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\n;\n",
+        "1 2\n3",
+        "1 2 3;4 5",
+        "1 x",
+        "1/0 1",
+        "inf 1",
+        "nan",
+        "1 2/",
+        "abc",
+        "\n".join(" ".join(["1"] * (MAX_KERNEL_SIDE + 1)) for _ in range(2)),
+        "\n".join(["1"] * (MAX_KERNEL_SIDE + 1)),
+    ],
+)
 def test_parse_kernel_errors(text):
     with pytest.raises(ConceptError) as info:
         parse_kernel(text)
@@ -291,7 +316,7 @@ def test_conv_walk_equals_torch_and_each_step_equals_numpy(shape, kshape, stride
     kh, kw = kshape
     for step in steps:
         assert (step.top, step.left) == (step.row * stride, step.col * stride)
-        window = padded[step.top:step.top + kh, step.left:step.left + kw]
+        window = padded[step.top : step.top + kh, step.left : step.left + kw]
         np.testing.assert_array_equal(step.window, window)
         np.testing.assert_allclose(step.products, window.astype(np.float64) * kernel, rtol=1e-6, atol=1e-7)
         assert step.total == pytest.approx(float((window.astype(np.float64) * kernel).sum()), rel=1e-5, abs=1e-5)
@@ -324,20 +349,28 @@ def test_conv_walk_errors():
 
 # ---------------------------------------------------------------- correlation vs convolution
 
-@pytest.mark.parametrize("shape,kshape,stride,padding", [((9, 9), (3, 3), 1, 0), ((8, 12), (2, 4), 2, 1),
-                                                           ((10, 7), (5, 3), 3, 2), ((3, 3), (3, 3), 1, 0)])
+
+@pytest.mark.parametrize(
+    "shape,kshape,stride,padding",
+    [((9, 9), (3, 3), 1, 0), ((8, 12), (2, 4), 2, 1), ((10, 7), (5, 3), 3, 2), ((3, 3), (3, 3), 1, 0)],
+)
 def test_cross_correlate_equals_numpy_double_loop(shape, kshape, stride, padding):
     image, kernel = rand(*shape), rand(*kshape)
-    np.testing.assert_allclose(cross_correlate(image, kernel, stride, padding),
-                               loop_correlate(image, kernel, stride, padding), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        cross_correlate(image, kernel, stride, padding),
+        loop_correlate(image, kernel, stride, padding),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("shape,kshape", [((9, 9), (3, 3)), ((8, 12), (2, 4)), ((10, 7), (5, 3)), ((6, 6), (1, 1))])
 def test_convolve_equals_scipy_and_flipped_correlation(shape, kshape):
     image, kernel = rand(*shape), rand(*kshape)
     out = convolve(image, kernel)
-    np.testing.assert_allclose(out, convolve2d(image.astype(np.float64), kernel.astype(np.float64), mode="valid"),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        out, convolve2d(image.astype(np.float64), kernel.astype(np.float64), mode="valid"), rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_allclose(out, cross_correlate(image, kernel[::-1, ::-1].copy()), rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(flip(kernel), np.rot90(kernel, 2))
 
@@ -361,6 +394,7 @@ def test_compare_flip_symmetric_and_asymmetric_kernels():
 
 
 # ---------------------------------------------------------------- edge signs
+
 
 def test_vertical_edge_signs():
     image = edge_demo_image(24, 0.1, 0.9)  # light square on rows/cols 6..17
@@ -404,7 +438,9 @@ def test_edge_signs_reads_both_edges():
     assert result.left_value == result.response[result.row, result.left_col]
     assert result.right_value == result.response[result.row, result.right_col]
     sobel = edge_signs(24, KERNELS["sobel_x"])
-    assert sobel.left_value == pytest.approx(-4 * 0.8, abs=1e-5) and sobel.right_value == pytest.approx(4 * 0.8, abs=1e-5)
+    assert sobel.left_value == pytest.approx(-4 * 0.8, abs=1e-5) and sobel.right_value == pytest.approx(
+        4 * 0.8, abs=1e-5
+    )
     mirrored = edge_signs(16, flip(KERNELS["edge_vertical"]))  # true convolution's view: the signs swap
     assert mirrored.left_value > 0 > mirrored.right_value
     tiny = edge_signs(3)  # the square fills the image: no edge, no crash
@@ -422,6 +458,7 @@ def test_output_side_matches_torch():
 
 # ---------------------------------------------------------------- a kernel on a photo
 
+
 @pytest.mark.parametrize("channels,stride,padding", [(3, 1, 0), (3, 2, 1), (1, 1, 1), (2, 3, 0)])
 def test_apply_kernel_sums_channels_like_a_conv_filter(channels, stride, padding):
     image = RNG.random((channels, 11, 14)).astype(np.float32)
@@ -434,8 +471,9 @@ def test_apply_kernel_sums_channels_like_a_conv_filter(channels, stride, padding
     np.testing.assert_allclose(response.total, response.channel_maps.sum(0), rtol=1e-5, atol=1e-5)
     assert response.channel_maps.shape == (channels, *expected.shape)
     for c in range(channels):
-        np.testing.assert_allclose(response.channel_maps[c], loop_correlate(image[c], kernel, stride, padding),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            response.channel_maps[c], loop_correlate(image[c], kernel, stride, padding), rtol=1e-5, atol=1e-5
+        )
     assert response.all_zero is False
 
 
@@ -462,19 +500,20 @@ def test_apply_kernel_all_zero_and_gray():
 
 # ---------------------------------------------------------------- a patch as the kernel
 
+
 def loop_ncc(image, patch):
     """Normalised cross-correlation by the definition, in float64; 0 where a window is flat."""
     x = np.asarray(image, dtype=np.float64)
     p = np.asarray(patch, dtype=np.float64)
     pc = p - p.mean()
-    pn = np.sqrt((pc ** 2).sum())
+    pn = np.sqrt((pc**2).sum())
     kh, kw = p.shape
     out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            w = x[i:i + kh, j:j + kw]
+            w = x[i : i + kh, j : j + kw]
             wc = w - w.mean()
-            wn = np.sqrt((wc ** 2).sum())
+            wn = np.sqrt((wc**2).sum())
             out[i, j] = 0.0 if wn <= 1e-6 * max(1.0, pn) else (wc * pc).sum() / (wn * pn)
     return out
 
@@ -491,7 +530,7 @@ def test_match_patch_finds_itself_on_the_photo():
     for size in (3, 5, 8, 12, 16, 24):
         for _ in range(6):
             top, left = (int(v) for v in (rng.integers(0, 80 - size + 1), rng.integers(0, 120 - size + 1)))
-            if image[top:top + size, left:left + size].std() < 1e-3:
+            if image[top : top + size, left : left + size].std() < 1e-3:
                 continue
             match = match_patch(image, top, left, size)
             assert match.origin == (top, left) and match.method == "normalised"
@@ -499,7 +538,7 @@ def test_match_patch_finds_itself_on_the_photo():
             assert match.peak == (top, left), (size, top, left)
             assert match.response[top, left] == pytest.approx(1.0, abs=1e-4), (size, top, left)
             assert match.response.max() <= 1.0 and match.response.min() >= -1.0
-            np.testing.assert_array_equal(match.patch, image[top:top + size, left:left + size])
+            np.testing.assert_array_equal(match.patch, image[top : top + size, left : left + size])
             checked += 1
     assert checked >= 30
     # smooth, low-contrast patches (sky, for instance) too: the score at the patch itself stays 1
@@ -516,7 +555,7 @@ def test_match_patch_equals_loop_ncc_on_a_small_image():
     image[:6, :7] = 0.4  # a flat corner: those windows score 0
     for top, left, size in ((8, 9, 4), (3, 5, 3), (0, 10, 6)):
         match = match_patch(image, top, left, size)
-        expected = loop_ncc(image, image[top:top + size, left:left + size])
+        expected = loop_ncc(image, image[top : top + size, left : left + size])
         np.testing.assert_allclose(match.response, expected, atol=1e-5)
         assert match.response[0, 0] == 0.0  # the flat window
         assert match.peak == (top, left)
@@ -556,6 +595,7 @@ def test_match_patch_raw_and_errors():
 
 # ---------------------------------------------------------------- stride
 
+
 def test_stride_sweep_outputs_macs_peaks():
     image = RNG.random((37, 41)).astype(np.float32)
     kernel = rand(5, 4)
@@ -582,6 +622,7 @@ def test_stride_sweep_outputs_macs_peaks():
 def test_stride_summary_by_hand():
     def result(stride, seconds, macs, peak):
         return StrideResult(stride, np.zeros((10 // stride, 12 // stride)), macs, seconds, peak)
+
     rows = stride_summary([result(2, 0.004, 30, (4, 8)), result(1, 0.01, 120, (4, 6)), result(5, 0.0, 4, (0, 0))])
     assert [r.stride for r in rows] == [2, 1, 5]  # the sweep's order, measured against stride 1
     two, one, five = rows
@@ -604,7 +645,7 @@ def test_stride_summary_of_a_real_sweep():
     for row, result in zip(rows, results):
         assert (row.height, row.width) == result.output.shape and row.macs == result.macs
         assert row.mac_ratio == pytest.approx(results[0].macs / result.macs)
-        assert row.ideal == row.stride ** 2 and row.ms == pytest.approx(result.seconds * 1000)
+        assert row.ideal == row.stride**2 and row.ms == pytest.approx(result.seconds * 1000)
     assert rows[2].mac_ratio == pytest.approx(60 * 60 / (15 * 15))  # 60² positions vs 15²
 
 
@@ -623,5 +664,9 @@ def test_conv_walk_every_small_stride_and_padding():
     """Every small stride/padding combination on a 5×6 image agrees with torch."""
     image, kernel = rand(5, 6), rand(2, 3)
     for stride, padding in itertools.product((1, 2, 3, 7), (0, 1, 2)):
-        np.testing.assert_allclose(conv_walk(image, kernel, stride, padding).output,
-                                   torch_conv(image, kernel, stride, padding), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            conv_walk(image, kernel, stride, padding).output,
+            torch_conv(image, kernel, stride, padding),
+            rtol=1e-5,
+            atol=1e-5,
+        )

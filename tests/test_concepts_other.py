@@ -1,6 +1,7 @@
 """Concept lab core, part 2: pooling, one conv layer's stages, activations and their
 derivatives, gradients through depth, batch-size timing, receptive fields and the figure
 builders, each held against an independent computation (numpy loops, torch ops, autograd)."""
+
 from __future__ import annotations
 
 import math
@@ -38,6 +39,7 @@ def rand(*shape):
 
 # ---------------------------------------------------------------- pooling
 
+
 def test_example_4x4_by_hand():
     # [[1, 3, 2, 1],
     #  [4, 6, 5, 0],
@@ -67,7 +69,7 @@ def loop_pool(x, kind, size, stride):
     out = np.zeros((rows, cols))
     for i in range(rows):
         for j in range(cols):
-            window = x[i * stride:i * stride + size, j * stride:j * stride + size].astype(np.float64)
+            window = x[i * stride : i * stride + size, j * stride : j * stride + size].astype(np.float64)
             out[i, j] = window.max() if kind == "max" else window.mean()
     return out
 
@@ -79,8 +81,10 @@ def pool_windows(height: int, width: int, size: int, stride: int) -> list[tuple[
     return [(r * stride, c * stride) for r in range(max(rows, 0)) for c in range(max(cols, 0))]
 
 
-@pytest.mark.parametrize("shape,size,stride", [((7, 9), 2, 2), ((7, 9), 3, 2), ((8, 8), 2, 3), ((6, 11), 3, 1),
-                                                ((5, 5), 5, 1), ((9, 4), 1, 2), ((10, 10), 4, 4)])
+@pytest.mark.parametrize(
+    "shape,size,stride",
+    [((7, 9), 2, 2), ((7, 9), 3, 2), ((8, 8), 2, 3), ((6, 11), 3, 1), ((5, 5), 5, 1), ((9, 4), 1, 2), ((10, 10), 4, 4)],
+)
 def test_pool_random_maps_equal_numpy_loops(shape, size, stride):
     x = rand(*shape)
     for kind in ("max", "avg"):
@@ -89,7 +93,7 @@ def test_pool_random_maps_equal_numpy_loops(shape, size, stride):
         windows = pool_windows(*shape, size, stride)
         assert len(windows) == result.output.size
         for (top, left), value in zip(windows, result.output.ravel()):  # row by row
-            window = x[top:top + size, left:left + size]
+            window = x[top : top + size, left : left + size]
             expected = window.max() if kind == "max" else window.mean()
             assert value == pytest.approx(float(expected), abs=1e-6)
         if kind == "max":
@@ -125,16 +129,22 @@ def test_pool_errors_and_window_list():
 
 # ---------------------------------------------------------------- conv → ReLU → pool
 
+
 def torch_stage(image, kernel, conv_stride, bias, pool_size, pool_stride):
     x = torch.tensor(image)[None, None]
     k = torch.tensor(kernel)[None, None]
     convolved = F.conv2d(x, k, stride=conv_stride)
     activated = F.relu(convolved + bias)
-    return convolved[0, 0].numpy(), activated[0, 0].numpy(), F.max_pool2d(activated, pool_size, pool_stride)[0, 0].numpy()
+    return (
+        convolved[0, 0].numpy(),
+        activated[0, 0].numpy(),
+        F.max_pool2d(activated, pool_size, pool_stride)[0, 0].numpy(),
+    )
 
 
-@pytest.mark.parametrize("conv_stride,bias,pool_size,pool_stride", [(1, 0.0, 2, 2), (2, -0.5, 3, 2), (3, 1.0, 2, 1),
-                                                                       (1, -2.0, 4, 3)])
+@pytest.mark.parametrize(
+    "conv_stride,bias,pool_size,pool_stride", [(1, 0.0, 2, 2), (2, -0.5, 3, 2), (3, 1.0, 2, 1), (1, -2.0, 4, 3)]
+)
 def test_conv_relu_pool_equals_torch_composition(conv_stride, bias, pool_size, pool_stride):
     image = RNG.random((20, 17)).astype(np.float32)
     kernel = KERNELS["sobel_x"]
@@ -180,6 +190,7 @@ def test_stage_grid_cells():
 
 # ---------------------------------------------------------------- ReLU with a bias
 
+
 @pytest.mark.parametrize("bias", [-1.5, -0.25, 0.0, 0.3, 10.0])
 def test_relu_with_bias(bias):
     response = rand(13, 9)
@@ -198,9 +209,19 @@ def test_relu_with_bias_counts_by_hand():
     assert result.surviving_fraction == pytest.approx(3 / 5) and result.threshold == -0.5
 
 
-@pytest.mark.parametrize("response", [np.array([-1.0, 3.0]), np.linspace(0.2, 0.9, 50), np.linspace(-40, -3, 9),
-                                      np.array([[2.0, 2.0]]), np.array([0.0]), np.zeros((0,)),
-                                      np.array([1e-4, 3e-4]), np.array([-250.0, 1234.5])])
+@pytest.mark.parametrize(
+    "response",
+    [
+        np.array([-1.0, 3.0]),
+        np.linspace(0.2, 0.9, 50),
+        np.linspace(-40, -3, 9),
+        np.array([[2.0, 2.0]]),
+        np.array([0.0]),
+        np.zeros((0,)),
+        np.array([1e-4, 3e-4]),
+        np.array([-250.0, 1234.5]),
+    ],
+)
 def test_bias_range(response):
     low, high, step = bias_range(response)
     assert low <= 0 <= high  # 0 is always on the slider
@@ -224,10 +245,16 @@ def test_bias_range(response):
 
 # ---------------------------------------------------------------- activation curves
 
+
 def torch_fn(name, slope, alpha):
-    return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu,
-            "leaky_relu": lambda x: F.leaky_relu(x, negative_slope=slope), "elu": lambda x: F.elu(x, alpha=alpha),
-            "gelu": F.gelu}[name]
+    return {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": F.relu,
+        "leaky_relu": lambda x: F.leaky_relu(x, negative_slope=slope),
+        "elu": lambda x: F.elu(x, alpha=alpha),
+        "gelu": F.gelu,
+    }[name]
 
 
 def autograd_derivative(name, x, slope, alpha):
@@ -302,6 +329,7 @@ def test_parse_logits():
 
 # ---------------------------------------------------------------- gradients through depth
 
+
 def hand_width1_norms(activation, depth, batch, seed, weights, biases, out_w, out_b):
     """The chain rule by hand for a width-1 stack: h_i = act(w_i h_{i−1} + b_i), y = w_o h_d + b_o,
     loss = mean((y − target)²); returns |∂loss/∂w_i| for each hidden layer."""
@@ -309,8 +337,11 @@ def hand_width1_norms(activation, depth, batch, seed, weights, biases, out_w, ou
     x = torch.randn(batch, 1, generator=generator).double().numpy()[:, 0]
     target = torch.randn(batch, 1, generator=generator).double().numpy()[:, 0]
     act = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}[activation]
-    dact = {"sigmoid": lambda z: act(z) * (1 - act(z)), "tanh": lambda z: 1 - np.tanh(z) ** 2,
-            "relu": lambda z: (z > 0).astype(float)}[activation]
+    dact = {
+        "sigmoid": lambda z: act(z) * (1 - act(z)),
+        "tanh": lambda z: 1 - np.tanh(z) ** 2,
+        "relu": lambda z: (z > 0).astype(float),
+    }[activation]
     hs, zs = [x], []
     for w, b in zip(weights, biases):
         zs.append(w * hs[-1] + b)
@@ -325,18 +356,21 @@ def hand_width1_norms(activation, depth, batch, seed, weights, biases, out_w, ou
     return grads
 
 
-@pytest.mark.parametrize("activation,init", [("sigmoid", "xavier"), ("tanh", "pytorch"), ("relu", "kaiming"),
-                                             ("sigmoid", "kaiming")])
+@pytest.mark.parametrize(
+    "activation,init", [("sigmoid", "xavier"), ("tanh", "pytorch"), ("relu", "kaiming"), ("sigmoid", "kaiming")]
+)
 def test_gradients_through_depth_width1_chain_rule(activation, init):
     from cnn_core.concepts.activations import stacked_network
+
     depth, batch, seed = 6, 32, 3
     result = gradients_through_depth(activation, depth, width=1, batch=batch, init=init, seed=seed)
     net = stacked_network(activation, depth, 1, init, seed)
     linears = [m for m in net if isinstance(m, nn.Linear)]
     weights = [m.weight.item() for m in linears[:-1]]
     biases = [m.bias.item() for m in linears[:-1]]
-    expected = hand_width1_norms(activation, depth, batch, seed, weights, biases, linears[-1].weight.item(),
-                                 linears[-1].bias.item())
+    expected = hand_width1_norms(
+        activation, depth, batch, seed, weights, biases, linears[-1].weight.item(), linears[-1].bias.item()
+    )
     assert len(result.layer_norms) == depth and result.depth == depth and result.activation == activation
     np.testing.assert_allclose(result.layer_norms, expected, rtol=1e-4, atol=1e-9)
 
@@ -388,10 +422,16 @@ def test_gradients_through_depth_errors():
 
 # ---------------------------------------------------------------- batch size and speed
 
+
 def test_measure_batch_sizes_counts_and_progress():
     calls = []
-    timings, device = measure_batch_sizes([64, 8], device="cpu", time_cap_s=3, train_images=256,
-                                          on_progress=lambda fraction, text: calls.append((fraction, text)))
+    timings, device = measure_batch_sizes(
+        [64, 8],
+        device="cpu",
+        time_cap_s=3,
+        train_images=256,
+        on_progress=lambda fraction, text: calls.append((fraction, text)),
+    )
     assert device == "cpu"
     assert [t.batch_size for t in timings] == [8, 64]
     for timing in timings:
@@ -422,19 +462,26 @@ def test_measure_batch_sizes_merges_sizes_above_the_data_set_into_one_full_batch
 
 
 def test_measure_batch_sizes_bad_inputs():
-    for kwargs in (dict(batch_sizes=[]), dict(batch_sizes=[0, 8]), dict(batch_sizes=[-4]),
-                   dict(batch_sizes=[8], time_cap_s=0), dict(batch_sizes=[8], time_cap_s=-1)):
+    for kwargs in (
+        dict(batch_sizes=[]),
+        dict(batch_sizes=[0, 8]),
+        dict(batch_sizes=[-4]),
+        dict(batch_sizes=[8], time_cap_s=0),
+        dict(batch_sizes=[8], time_cap_s=-1),
+    ):
         with pytest.raises(ConceptError):
             measure_batch_sizes(device="cpu", train_images=64, **kwargs)
 
 
 # ---------------------------------------------------------------- receptive fields
 
+
 def linearised(spec):
     """The spec's model made linear and positive: every conv a positive average, biases 0,
     activations removed, max pooling turned into average pooling; in float64 eval mode. A
     unit's input gradient is then nonzero exactly on the pixels it can see."""
     from cnn_core.arch.model import build_model
+
     model = build_model(spec)
     for i, module in enumerate(model):
         if isinstance(module, nn.Conv2d):
@@ -452,7 +499,7 @@ def linearised(spec):
 
 def gradient_masks(model, layer_index, input_shape, units):
     x = torch.ones((len(units), *input_shape), dtype=torch.float64, requires_grad=True)
-    out = model[:layer_index + 1](x)
+    out = model[: layer_index + 1](x)
     picked = sum(out[b, 0, r, c] for b, (r, c) in enumerate(units))
     (grad,) = torch.autograd.grad(picked, x)
     return (grad.abs().sum(1) > 0).numpy()
@@ -479,14 +526,15 @@ def check_regions(spec, exact=True):
             assert region.visible == box, (layer.index, layer.type, (row, col), region)
             top, left, bottom, right = region.visible
             if exact:
-                assert mask[top:bottom + 1, left:right + 1].all(), (layer.index, (row, col))
-            assert mask.sum() == mask[top:bottom + 1, left:right + 1].sum()
+                assert mask[top : bottom + 1, left : right + 1].all(), (layer.index, (row, col))
+            assert mask.sum() == mask[top : bottom + 1, left : right + 1].sum()
             h, w = region.input_size
             assert region.coverage == pytest.approx((bottom - top + 1) * (right - left + 1) / (h * w))
             outside = (region.top, region.left, region.bottom, region.right) != region.visible
             assert region.clipped == outside
-            assert region.visible_share == pytest.approx((bottom - top + 1) * (right - left + 1)
-                                                         / (region.field[0] * region.field[1]))
+            assert region.visible_share == pytest.approx(
+                (bottom - top + 1) * (right - left + 1) / (region.field[0] * region.field[1])
+            )
             if outside:
                 clipped += 1
     return clipped
@@ -495,12 +543,14 @@ def check_regions(spec, exact=True):
 def layer_presets():
     from cnn_core.arch.presets import PRESETS
     from cnn_core.arch.spec import is_backbone
+
     return [key for key, preset in PRESETS.items() if not is_backbone(preset.spec)]
 
 
 @pytest.mark.parametrize("key", layer_presets())
 def test_unit_region_matches_autograd_for_presets(key):
     from cnn_core.arch.presets import preset_spec
+
     spec = preset_spec(key)
     clipped = check_regions(spec)
     # padded convs: corner units' fields reach outside the image; unpadded ones never do
@@ -514,23 +564,58 @@ def conv(out, k, **kw):
 
 
 HAND_SPECS = {
-    "padding_and_pooling": {"input_shape": [1, 20, 20], "layers": [
-        conv(2, 3, padding=1), {"type": "relu"}, conv(2, 3, padding=1), {"type": "maxpool2d", "kernel_size": 2},
-        conv(3, 5, stride=2, padding=2), {"type": "tanh"}]},
-    "non_square": {"input_shape": [2, 15, 21], "layers": [
-        conv(2, [3, 5], stride=[2, 1], padding=[1, 2]), {"type": "leaky_relu"},
-        {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1}, conv(1, [1, 3]),
-        {"type": "batchnorm2d"}, {"type": "sigmoid"}]},
-    "even_kernels": {"input_shape": [1, 13, 12], "layers": [
-        conv(2, 2), conv(2, 4, stride=2, padding=1), {"type": "avgpool2d", "kernel_size": 2, "stride": 1},
-        conv(1, 3, padding="same")]},
-    "ceil_mode": {"input_shape": [3, 7, 9], "layers": [
-        conv(2, 3, padding=1), {"type": "maxpool2d", "kernel_size": 2, "ceil_mode": True}, {"type": "dropout2d"},
-        {"type": "avgpool2d", "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}]},
+    "padding_and_pooling": {
+        "input_shape": [1, 20, 20],
+        "layers": [
+            conv(2, 3, padding=1),
+            {"type": "relu"},
+            conv(2, 3, padding=1),
+            {"type": "maxpool2d", "kernel_size": 2},
+            conv(3, 5, stride=2, padding=2),
+            {"type": "tanh"},
+        ],
+    },
+    "non_square": {
+        "input_shape": [2, 15, 21],
+        "layers": [
+            conv(2, [3, 5], stride=[2, 1], padding=[1, 2]),
+            {"type": "leaky_relu"},
+            {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1},
+            conv(1, [1, 3]),
+            {"type": "batchnorm2d"},
+            {"type": "sigmoid"},
+        ],
+    },
+    "even_kernels": {
+        "input_shape": [1, 13, 12],
+        "layers": [
+            conv(2, 2),
+            conv(2, 4, stride=2, padding=1),
+            {"type": "avgpool2d", "kernel_size": 2, "stride": 1},
+            conv(1, 3, padding="same"),
+        ],
+    },
+    "ceil_mode": {
+        "input_shape": [3, 7, 9],
+        "layers": [
+            conv(2, 3, padding=1),
+            {"type": "maxpool2d", "kernel_size": 2, "ceil_mode": True},
+            {"type": "dropout2d"},
+            {"type": "avgpool2d", "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+        ],
+    },
     "same_even": {"input_shape": [1, 10, 10], "layers": [conv(1, 4, padding="same"), conv(1, [2, 3], padding="same")]},
-    "with_head": {"input_shape": [1, 12, 12], "num_classes": 3, "layers": [
-        conv(2, 3), {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2}, {"type": "flatten"},
-        {"type": "linear", "out_features": 3}]},
+    "with_head": {
+        "input_shape": [1, 12, 12],
+        "num_classes": 3,
+        "layers": [
+            conv(2, 3),
+            {"type": "relu"},
+            {"type": "maxpool2d", "kernel_size": 2},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 3},
+        ],
+    },
 }
 
 
@@ -561,17 +646,23 @@ def test_unit_region_by_hand_and_errors():
     assert (deep.top, deep.left, deep.bottom, deep.right) == (3, 1, 7, 5)
     with_head = HAND_SPECS["with_head"]
     assert [r.index for r in spatial_layers(with_head)] == [0, 1, 2]
-    for bad in (dict(layer_index=3, row=0, col=0), dict(layer_index=9, row=0, col=0),
-                dict(layer_index=0, row=10, col=0), dict(layer_index=0, row=0, col=-1)):
+    for bad in (
+        dict(layer_index=3, row=0, col=0),
+        dict(layer_index=9, row=0, col=0),
+        dict(layer_index=0, row=10, col=0),
+        dict(layer_index=0, row=0, col=-1),
+    ):
         with pytest.raises(ConceptError):
             unit_region(with_head, **bad)
 
 
 # ---------------------------------------------------------------- figures (smoke)
 
+
 def test_figure_builders_return_figures():
     from cnn_core.concepts.activations import DepthGradients
     from cnn_core.figures import concepts as viz
+
     grid = viz.grid_figure(EXAMPLE_4X4, "t", box=(0, 0, 2, 2), diverging=True)
     assert isinstance(grid, go.Figure) and len(grid.data) == 1 and len(grid.layout.shapes) == 1
     assert grid.data[0].texttemplate  # small grids print their numbers

@@ -1,5 +1,6 @@
 """Datasets: the offline download message, the real torchvision loaders fed tiny local files,
 the folder loader with junk in it, and the generated shapes set. No network is ever used."""
+
 from __future__ import annotations
 
 import pickle
@@ -35,8 +36,10 @@ def _all_paths(folder: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- offline download message
 
-@pytest.mark.parametrize("name,folder", [("mnist", "MNIST/raw"), ("fashion_mnist", "FashionMNIST/raw"),
-                                         ("cifar10", "cifar-10-batches-py")])
+
+@pytest.mark.parametrize(
+    "name,folder", [("mnist", "MNIST/raw"), ("fashion_mnist", "FashionMNIST/raw"), ("cifar10", "cifar-10-batches-py")]
+)
 def test_offline_download_names_the_folder_and_files(name, folder, tmp_path, no_network, capsys):
     data_dir = tmp_path / "data"
     with pytest.raises(DatasetError) as info:
@@ -44,6 +47,7 @@ def test_offline_download_names_the_folder_and_files(name, folder, tmp_path, no_
     message = str(info.value)
     assert str(data_dir / folder) in message
     from cnn_core.data.loaders import _TORCHVISION
+
     for file in _TORCHVISION[name][1]:
         assert file in message
     assert no_network, "the loader should have tried to download"
@@ -54,6 +58,7 @@ def test_offline_download_names_the_folder_and_files(name, folder, tmp_path, no_
 
 
 # ---------------------------------------------------------------- the real loaders, offline
+
 
 def _idx(path: Path, array: np.ndarray, magic: int) -> None:
     header = np.array([magic, *array.shape], dtype=">i4").tobytes()
@@ -115,6 +120,7 @@ def _write_cifar(folder: Path, per_batch: int, n_test: int) -> dict:
 def test_cifar10_loader_reads_local_files(tmp_path, no_network, monkeypatch):
     import torchvision.datasets
     import torchvision.datasets.cifar
+
     written = _write_cifar(tmp_path / "cifar-10-batches-py", per_batch=8, n_test=12)
     # CIFAR10 verifies the official files' MD5 sums, which our tiny stand-ins cannot match:
     # only for this test, integrity checks pass (the loading path itself is the real one).
@@ -135,8 +141,10 @@ def test_cifar10_loader_reads_local_files(tmp_path, no_network, monkeypatch):
 
 # ---------------------------------------------------------------- folder dataset
 
+
 def _png(path: Path, colour, mode="RGB", size=(20, 12)):
     from PIL import Image
+
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new(mode, size, colour).save(path)
 
@@ -193,6 +201,7 @@ def test_folder_dataset_errors(tmp_path):
 
 
 # ---------------------------------------------------------------- generated shapes and digits
+
 
 def test_shapes_are_deterministic():
     a_x, a_y = generate_shapes(40, seed=5)

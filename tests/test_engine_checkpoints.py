@@ -1,5 +1,6 @@
 """Checkpoints: a truncated or overwritten newest checkpoint falls back to the previous one,
 a garbage pointer file is survived, and a pickle of an arbitrary object is refused unexecuted."""
+
 from __future__ import annotations
 
 import json
@@ -120,8 +121,10 @@ def test_arbitrary_pickle_is_refused_never_executed(run_copy, tmp_path, how):
         torch.save(payload, evil)
     # the pointer even vouches for it with the right hash
     import hashlib
-    (checkpoint_dir(run_copy) / "latest.json").write_text(json.dumps(
-        {"file": evil.name, "step": 99999999, "sha256": hashlib.sha256(evil.read_bytes()).hexdigest()}))
+
+    (checkpoint_dir(run_copy) / "latest.json").write_text(
+        json.dumps({"file": evil.name, "step": 99999999, "sha256": hashlib.sha256(evil.read_bytes()).hexdigest()})
+    )
     state, path = load_latest_checkpoint(run_copy)
     assert not marker.exists(), "the checkpoint's pickle was executed"
     assert path == newest and state["epoch"] == 3

@@ -1,4 +1,5 @@
 """Bad training configurations fail with ConfigError naming the field, before any run exists."""
+
 from __future__ import annotations
 
 import copy
@@ -10,9 +11,12 @@ from cnn_core.train.config import ConfigError, TrainConfig
 from tests.conftest import TINY_SPEC
 
 # A stack of unpadded 5×5 convs: 28 → 24 → 20 → 16 → 12 → 8 → 4, and the 7th cannot fit.
-TOO_DEEP = {"input_shape": [1, 28, 28], "num_classes": 10,
-            "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 5}] * 7
-            + [{"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+TOO_DEEP = {
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 5}] * 7
+    + [{"type": "flatten"}, {"type": "linear", "out_features": 10}],
+}
 
 BAD = [
     ({"epochs": -1}, "epochs"),
@@ -78,7 +82,9 @@ def test_good_config_round_trips():
     assert TrainConfig.from_json(config.to_json()) == config
 
 
-@pytest.mark.parametrize("overrides", [o for o, _ in BAD] + [{"spec": TOO_DEEP}], ids=[f for _, f in BAD] + ["spec-fit"])
+@pytest.mark.parametrize(
+    "overrides", [o for o, _ in BAD] + [{"spec": TOO_DEEP}], ids=[f for _, f in BAD] + ["spec-fit"]
+)
 def test_launch_run_creates_nothing_for_a_bad_config(overrides, runs_root):
     with pytest.raises(ConfigError):
         launch_run(_config(**copy.deepcopy(overrides)))

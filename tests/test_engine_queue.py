@@ -1,6 +1,7 @@
 """The run queue under a cap of one: later runs wait as 'queued', a queued run can be stopped,
 a kill -9 of the running worker frees its slot, and a finished run hands its slot on, all
 without anybody calling anything (queued workers poll for their slot themselves)."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ def test_queue_with_a_cap_of_one(runs_root, monkeypatch):
     third = launch_run(tiny_config(epochs=2, seed=2))
     fourth = launch_run(tiny_config(epochs=2, seed=3))
     for run in (second, third, fourth):  # each has a live worker of its own, waiting
-        wait_for(lambda: read_status(run).state == "queued" and pid_is_worker(read_status(run).pid), 60,
-                 message=f"{run.name} queued with a live worker")
+        wait_for(
+            lambda: read_status(run).state == "queued" and pid_is_worker(read_status(run).pid),
+            60,
+            message=f"{run.name} queued with a live worker",
+        )
 
     # while the first one runs, the others stay queued (watch for a few of their polls)
     deadline = time.monotonic() + 1.5
@@ -48,9 +52,12 @@ def test_queue_with_a_cap_of_one(runs_root, monkeypatch):
     first_pid = read_status(first).pid
     killed_at = time.time()
     os.kill(first_pid, signal.SIGKILL)
-    status = wait_for(lambda: check_cap() or (read_status(second) if read_status(second).state in
-                                               ("running", "completed") else None), 60,
-                      interval=0.05, message="the second run to start after the kill")
+    status = wait_for(
+        lambda: check_cap() or (read_status(second) if read_status(second).state in ("running", "completed") else None),
+        60,
+        interval=0.05,
+        message="the second run to start after the kill",
+    )
     assert read_status(first).state == "interrupted"
     assert status.started >= killed_at
     assert read_status(fourth).state in ("queued", "running", "completed")
@@ -72,8 +79,9 @@ def test_queue_with_a_cap_of_one(runs_root, monkeypatch):
 def test_teardown_kills_leftover_workers(runs_root):
     """The runs_root fixture's cleanup itself: a worker left running is found and killed."""
     run_dir = launch_run(tiny_config(epochs=1000))
-    pid = wait_for(lambda: pid_is_worker(read_status(run_dir).pid) and read_status(run_dir).pid, 60,
-                   message="a live worker")
+    pid = wait_for(
+        lambda: pid_is_worker(read_status(run_dir).pid) and read_status(run_dir).pid, 60, message="a live worker"
+    )
     assert pid in leftover_pids(runs_root)
     assert pid in kill_leftovers(runs_root)
     wait_for(lambda: not pid_is_worker(pid), 10, message="the leftover worker to die")

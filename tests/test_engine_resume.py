@@ -2,6 +2,7 @@
 a checkpoint always loads after a kill, the metrics stay consistent, and the final weights are
 bitwise equal to those of an uninterrupted run (every random draw is a function of seed,
 epoch and step)."""
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ CONFIG = dict(epochs=16, batch_size=64, checkpoint_interval_s=1.0, seed=11)
 # Imported by every Python started with this folder on PYTHONPATH (the workers of the kill test):
 # it makes the fsync of a checkpoint's temporary file take a while, so that a kill can be aimed
 # at the middle of a checkpoint write. It changes no computation.
-SLOW_CHECKPOINT_HOOK = '''
+SLOW_CHECKPOINT_HOOK = """
 import os, time
 _delay = float(os.environ.get("CNN_LAB_TEST_SLOW_CKPT_S") or 0)
 if _delay > 0:
@@ -43,7 +44,7 @@ if _delay > 0:
             time.sleep(_delay)
         return _real_fsync(fd)
     os.fsync = _fsync
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,11 @@ def reference(tmp_path_factory):
     run_dir.mkdir()
     with one_torch_thread():  # as the workers run (runs_root sets CNN_LAB_WORKER_THREADS=1)
         result = run_training(run_dir, tiny_config(**CONFIG), lambda: False, Status())
-    return {"weights": load_file(str(run_dir / "model.safetensors")), "result": result,
-            "metrics": read_metrics(run_dir)}
+    return {
+        "weights": load_file(str(run_dir / "model.safetensors")),
+        "result": result,
+        "metrics": read_metrics(run_dir),
+    }
 
 
 def assert_same_weights(run_dir: Path, reference):
@@ -98,6 +102,11 @@ def test_stop_then_resume_equals_uninterrupted(runs_root, reference):
     assert_consistent_metrics(run_dir, config.epochs)
 
 
+def _is_temporary_checkpoint(name: str, pid: int) -> bool:
+    """A checkpoint that worker `pid` is still writing (cnn_core.files.atomic_path's naming)."""
+    return name.startswith(".ckpt-") and f".{pid}." in name and name.endswith(".tmp")
+
+
 def test_kill_9_at_random_moments_then_resume(runs_root, reference, tmp_path, monkeypatch):
     hook = tmp_path / "hook"
     hook.mkdir()
@@ -127,20 +136,27 @@ def test_kill_9_at_random_moments_then_resume(runs_root, reference, tmp_path, mo
         pid = wait_for(lambda: new_worker_pid(old_pid), 90, message=f"trial {trial}: a running worker")
         if trial == 1:
             # aim at a checkpoint write: kill as soon as this worker's temporary checkpoint appears
-            suffix = f".{pid}.tmp"
-            wait_for(lambda: any(n.startswith(".ckpt-") and n.endswith(suffix) for n in os.listdir(folder))
-                     if folder.is_dir() else False, 60, interval=0.001, message="a checkpoint write")
+            wait_for(
+                lambda: any(_is_temporary_checkpoint(n, pid) for n in os.listdir(folder)) if folder.is_dir() else False,
+                60,
+                interval=0.001,
+                message="a checkpoint write",
+            )
             delay = 0.0
         else:
-            wait_for(lambda: (folder / "latest.json").exists() and trained_since(resumed_at), 60,
-                     message=f"trial {trial}: training after a checkpoint")
+            wait_for(
+                lambda: (folder / "latest.json").exists() and trained_since(resumed_at),
+                60,
+                message=f"trial {trial}: training after a checkpoint",
+            )
             delay = rng.uniform(0.0, 0.5)
             time.sleep(delay)
-        assert pid_is_worker(pid) and read_status(run_dir).state == "running", \
+        assert pid_is_worker(pid) and read_status(run_dir).state == "running", (
             f"the run ended before kill {trial} (seed {seed}, {log}); make it longer"
+        )
         os.kill(pid, signal.SIGKILL)
         wait_until_dead(pid)
-        mid_write = any(n.endswith(f".{pid}.tmp") and n.startswith(".ckpt-") for n in os.listdir(folder))
+        mid_write = any(_is_temporary_checkpoint(n, pid) for n in os.listdir(folder))
         mid_write_kills += mid_write
         state, path = load_latest_checkpoint(run_dir)
         log.append((trial, round(delay, 3), mid_write, path.name if path else None))

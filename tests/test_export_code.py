@@ -3,6 +3,7 @@
 Same output shape, same parameter count, and the state_dict of build_model's network loads
 into the exported class (same keys, same tensor shapes).
 """
+
 import re
 import subprocess
 import sys
@@ -18,45 +19,84 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER_KEYS = [key for key, p in PRESETS.items() if "backbone" not in p.spec]
 
 HAND_MADE = {
-    "pools_softmax_gelu": {"input_shape": [3, 16, 16], "num_classes": 10, "name": "hand-made 1", "layers": [
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": "same"},
-        {"type": "batchnorm2d"},
-        {"type": "gelu", "approximate": "tanh"},
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "groups": 4, "bias": False},
-        {"type": "conv_transpose2d", "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1,
-         "output_padding": 1},
-        {"type": "adaptive_avgpool2d", "output_size": [5, 3]},
-        {"type": "dropout2d", "p": 0.1},
-        {"type": "global_avgpool"},
-        {"type": "linear", "out_features": 10},
-        {"type": "softmax"}]},
-    "global_max_batchnorm1d": {"input_shape": [1, 12, 12], "num_classes": 3, "layers": [
-        {"type": "conv2d", "out_channels": 6, "kernel_size": [3, 5], "stride": [1, 2], "dilation": 2,
-         "padding": "valid"},
-        {"type": "elu", "alpha": 0.5},
-        {"type": "global_maxpool"},
-        {"type": "batchnorm1d", "momentum": 0.2, "eps": 0.001},
-        {"type": "dropout", "p": 0.25},
-        {"type": "linear", "out_features": 3, "bias": False}]},
-    "pool_variants": {"input_shape": [2, 15, 15], "num_classes": 4, "layers": [
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 4, "padding": "same", "dilation": 1},
-        {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True},
-        {"type": "leaky_relu", "negative_slope": 0.2},
-        {"type": "avgpool2d", "kernel_size": 2, "ceil_mode": True, "count_include_pad": False, "padding": 1},
-        {"type": "batchnorm2d", "affine": False},
-        {"type": "sigmoid"},
-        {"type": "flatten"},
-        {"type": "linear", "out_features": 16},
-        {"type": "tanh"},
-        {"type": "linear", "out_features": 4}]},
-    "no_num_classes_spatial": {"input_shape": [4, 9, 9], "layers": [
-        {"type": "conv_transpose2d", "out_channels": 6, "kernel_size": [2, 3], "stride": [2, 3], "groups": 2,
-         "dilation": [1, 2]},
-        {"type": "relu"}]},
+    "pools_softmax_gelu": {
+        "input_shape": [3, 16, 16],
+        "num_classes": 10,
+        "name": "hand-made 1",
+        "layers": [
+            {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": "same"},
+            {"type": "batchnorm2d"},
+            {"type": "gelu", "approximate": "tanh"},
+            {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "groups": 4, "bias": False},
+            {
+                "type": "conv_transpose2d",
+                "out_channels": 4,
+                "kernel_size": 3,
+                "stride": 2,
+                "padding": 1,
+                "output_padding": 1,
+            },
+            {"type": "adaptive_avgpool2d", "output_size": [5, 3]},
+            {"type": "dropout2d", "p": 0.1},
+            {"type": "global_avgpool"},
+            {"type": "linear", "out_features": 10},
+            {"type": "softmax"},
+        ],
+    },
+    "global_max_batchnorm1d": {
+        "input_shape": [1, 12, 12],
+        "num_classes": 3,
+        "layers": [
+            {
+                "type": "conv2d",
+                "out_channels": 6,
+                "kernel_size": [3, 5],
+                "stride": [1, 2],
+                "dilation": 2,
+                "padding": "valid",
+            },
+            {"type": "elu", "alpha": 0.5},
+            {"type": "global_maxpool"},
+            {"type": "batchnorm1d", "momentum": 0.2, "eps": 0.001},
+            {"type": "dropout", "p": 0.25},
+            {"type": "linear", "out_features": 3, "bias": False},
+        ],
+    },
+    "pool_variants": {
+        "input_shape": [2, 15, 15],
+        "num_classes": 4,
+        "layers": [
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 4, "padding": "same", "dilation": 1},
+            {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True},
+            {"type": "leaky_relu", "negative_slope": 0.2},
+            {"type": "avgpool2d", "kernel_size": 2, "ceil_mode": True, "count_include_pad": False, "padding": 1},
+            {"type": "batchnorm2d", "affine": False},
+            {"type": "sigmoid"},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 16},
+            {"type": "tanh"},
+            {"type": "linear", "out_features": 4},
+        ],
+    },
+    "no_num_classes_spatial": {
+        "input_shape": [4, 9, 9],
+        "layers": [
+            {
+                "type": "conv_transpose2d",
+                "out_channels": 6,
+                "kernel_size": [2, 3],
+                "stride": [2, 3],
+                "groups": 2,
+                "dilation": [1, 2],
+            },
+            {"type": "relu"},
+        ],
+    },
 }
 
-CASES = [pytest.param(lambda k=k: preset_spec(k), id=k) for k in LAYER_KEYS] + \
-        [pytest.param(lambda s=s: s, id=name) for name, s in HAND_MADE.items()]
+CASES = [pytest.param(lambda k=k: preset_spec(k), id=k) for k in LAYER_KEYS] + [
+    pytest.param(lambda s=s: s, id=name) for name, s in HAND_MADE.items()
+]
 
 
 def load_exported(spec, class_name="Net"):
@@ -102,9 +142,15 @@ def test_export_refuses_invalid_spec():
         export_pytorch_code({"input_shape": [1, 8, 8], "layers": [{"type": "linear", "out_features": 2}]})
 
 
-BACKBONE_CASES = {f"{name}-{channels}ch": {"input_shape": [channels, 32, 32], "num_classes": 7, "name": f"{name} test",
-                                            "backbone": {"name": name, "pretrained": False, "freeze_backbone": freeze}}
-                  for name, freeze, channels in [("resnet18", True, 3), ("mobilenet_v2", False, 1)]}
+BACKBONE_CASES = {
+    f"{name}-{channels}ch": {
+        "input_shape": [channels, 32, 32],
+        "num_classes": 7,
+        "name": f"{name} test",
+        "backbone": {"name": name, "pretrained": False, "freeze_backbone": freeze},
+    }
+    for name, freeze, channels in [("resnet18", True, 3), ("mobilenet_v2", False, 1)]
+}
 STANDALONE = {"layers-pools_softmax_gelu": HAND_MADE["pools_softmax_gelu"], **BACKBONE_CASES}
 
 RUNNER = """
@@ -125,8 +171,9 @@ def standalone_process(tmp_path_factory):
         path = folder / f"{name}.py"
         path.write_text(export_pytorch_code(spec), encoding="utf-8")
         paths.append(str(path))
-    process = subprocess.Popen([sys.executable, "-c", RUNNER, *paths], cwd=folder, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, *paths], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     yield process
     if process.poll() is None:
         process.kill()

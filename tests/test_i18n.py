@@ -1,4 +1,5 @@
 """Every user-facing string goes through t(key); every key used in the sources is in English."""
+
 import contextvars
 import re
 import string
@@ -54,6 +55,7 @@ def test_preset_title_and_description_exist(key):
 
 def test_every_layer_type_has_help():
     from cnn_core.arch.spec import LAYER_TYPES
+
     for kind, layer_type in LAYER_TYPES.items():
         assert layer_type.help_key in EN, kind
 
@@ -102,6 +104,7 @@ def test_set_language_rejects_unknown_codes():
         assert i18n.current_language() == "en"
         i18n.set_language("en")
         assert i18n.current_language() == "en"
+
     contextvars.copy_context().run(run)
 
 
@@ -113,6 +116,7 @@ def test_other_language_falls_back_to_english(monkeypatch):
         assert i18n.current_language() == "de"
         assert t("spec.where_layer", number=2, type="relu") == "Schicht 2 (relu)"
         assert t("spec.where_spec") == "spec"  # missing from "de": English
+
     contextvars.copy_context().run(run)
     assert i18n.current_language() == "en"
 

@@ -1,4 +1,5 @@
 """The look-inside pages through AppTest, without a run and with a trained one."""
+
 import shutil
 
 import pytest
@@ -9,16 +10,28 @@ from tests.apptest import open_app_page
 from tests.conftest import train_completed_run
 
 PAGES = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
-SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "conv2d", "out_channels": 6, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
-    {"type": "conv2d", "out_channels": 8, "kernel_size": 3}, {"type": "relu"}, {"type": "flatten"},
-    {"type": "linear", "out_features": 10}]}
+SPEC = {
+    "name": "small",
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "conv2d", "out_channels": 6, "kernel_size": 3},
+        {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "conv2d", "out_channels": 8, "kernel_size": 3},
+        {"type": "relu"},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ],
+}
 
 
 @pytest.fixture(scope="module")
 def template_run(tmp_path_factory):
-    return train_completed_run(tmp_path_factory.mktemp("template") / "20260101-000000-digits-look",
-                               TrainConfig(spec=SPEC, preset=None, epochs=1, batch_size=64, name="look"))
+    return train_completed_run(
+        tmp_path_factory.mktemp("template") / "20260101-000000-digits-look",
+        TrainConfig(spec=SPEC, preset=None, epochs=1, batch_size=64, name="look"),
+    )
 
 
 @pytest.fixture()

@@ -1,4 +1,5 @@
 """Looking inside a tiny model trained on digits in the test set-up (a few seconds)."""
+
 import io
 import struct
 import zlib
@@ -25,16 +26,29 @@ from cnn_core.inspection.predictions import (
 from cnn_core.train.config import TrainConfig
 from tests.conftest import train_completed_run
 
-SPEC = {"name": "small", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "conv2d", "out_channels": 8, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
-    {"type": "conv2d", "out_channels": 16, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
-    {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+SPEC = {
+    "name": "small",
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "conv2d", "out_channels": 8, "kernel_size": 3},
+        {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "conv2d", "out_channels": 16, "kernel_size": 3},
+        {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ],
+}
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    run_dir = train_completed_run(tmp_path_factory.mktemp("runs") / "20260101-000000-digits-insp",
-                                  TrainConfig(spec=SPEC, preset=None, epochs=2, batch_size=32))
+    run_dir = train_completed_run(
+        tmp_path_factory.mktemp("runs") / "20260101-000000-digits-insp",
+        TrainConfig(spec=SPEC, preset=None, epochs=2, batch_size=32),
+    )
     return run_dir, load_run(run_dir), load_predictions(run_dir)
 
 
@@ -82,12 +96,12 @@ def test_feature_map_shapes_equal_the_summary(trained):
 
 def test_kernel_grid_has_one_tile_per_kernel(trained):
     from cnn_core.figures.images import kernel_figure, tile
+
     _, loaded, _ = trained
     first = kernels(loaded.model)
     assert first.shape == (8, 1, 3, 3)
     grid, columns = tile(first[:, 0].numpy())
-    tiles = sum(1 for r in range(0, grid.shape[0], 4) for c in range(0, grid.shape[1], 4)
-                if not np.isnan(grid[r, c]))
+    tiles = sum(1 for r in range(0, grid.shape[0], 4) for c in range(0, grid.shape[1], 4) if not np.isnan(grid[r, c]))
     assert tiles == 8 and columns == 3
     deeper = kernels(loaded.model, "3", out_channel=5)
     assert deeper.shape == (8, 1, 3, 3)  # one output channel across its 8 input channels
@@ -122,10 +136,11 @@ def test_grad_cam_and_saliency_are_input_sized_in_unit_range(trained):
         assert float(cam.min()) >= 0 and float(cam.max()) <= 1
         assert float(cam.max()) == pytest.approx(1.0)
     sal = saliency(loaded, images[:1], int(preds.predicted[0]))
-    assert sal.shape == (28, 28) and 0 <= float(sal.min()) and float(sal.max()) == pytest.approx(1.0)
+    assert sal.shape == (28, 28) and float(sal.min()) >= 0 and float(sal.max()) == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------- uploads
+
 
 def encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
@@ -141,8 +156,11 @@ def test_uploads_of_any_mode_become_the_input_shape(trained):
     assert x.shape == (1, 1, 28, 28) and x.dtype == torch.uint8 and inverted
     assert x[0, 0, 14, 14] > 200 and x[0, 0, 0, 0] < 50  # white digit on black, like MNIST
     rgba = Image.new("RGBA", (40, 40), (255, 0, 0, 0))
-    for data in (encode(rgba, "PNG"), encode(Image.new("RGB", (64, 48), "blue"), "JPEG"),
-                 encode(Image.new("P", (30, 30)), "GIF")):
+    for data in (
+        encode(rgba, "PNG"),
+        encode(Image.new("RGB", (64, 48), "blue"), "JPEG"),
+        encode(Image.new("P", (30, 30)), "GIF"),
+    ):
         assert image_from_upload(data, (1, 28, 28))[0].shape == (1, 1, 28, 28)
         assert image_from_upload(data, (3, 32, 32))[0].shape == (1, 3, 32, 32)
     assert len(top_k(loaded, x, k=3)) == 3
@@ -150,19 +168,24 @@ def test_uploads_of_any_mode_become_the_input_shape(trained):
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG that claims an enormous size: a decompression bomb's header."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"this is a text file, not an image", "not an image"),
-    (encode(Image.new("L", (20, 20)), "PNG")[:40], "not an image"),
-    (_png_header_only(30000, 30000), "too large"),
-    (b"\0" * (11 * 1024 * 1024), "limit"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"this is a text file, not an image", "not an image"),
+        (encode(Image.new("L", (20, 20)), "PNG")[:40], "not an image"),
+        (_png_header_only(30000, 30000), "too large"),
+        (b"\0" * (11 * 1024 * 1024), "limit"),
+    ],
+)
 def test_bad_uploads_give_their_message(data, message):
     with pytest.raises(UploadError, match=message):
         image_from_upload(data, (1, 28, 28))

@@ -1,4 +1,5 @@
 """The typed layer text: 'conv2d out_channels=32, kernel_size=3', one layer per line."""
+
 import json
 
 import pytest
@@ -10,22 +11,25 @@ from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, normalize_layer
 LAYER_KEYS = [key for key, p in PRESETS.items() if "layers" in p.spec]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", {}),
-    ("   ", {}),
-    ("out_channels=32, kernel_size=3", {"out_channels": 32, "kernel_size": 3}),
-    ("out_channels=32 kernel_size=3", {"out_channels": 32, "kernel_size": 3}),
-    ("out_channels = 32 ,kernel_size= 3,", {"out_channels": 32, "kernel_size": 3}),
-    ("kernel_size=3x5", {"kernel_size": [3, 5]}),
-    ("kernel_size=3×5", {"kernel_size": [3, 5]}),
-    ("kernel_size=(3, 5), stride=[1,2]", {"kernel_size": [3, 5], "stride": [1, 2]}),
-    ("padding=same", {"padding": "same"}),
-    ("bias=false, ceil_mode=True", {"bias": False, "ceil_mode": True}),
-    ("stride=none", {"stride": None}),
-    ("stride=null", {"stride": None}),
-    ("p=0.25, eps=1e-3, negative_slope=-0.5", {"p": 0.25, "eps": 0.001, "negative_slope": -0.5}),
-    ("padding=-1", {"padding": -1}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", {}),
+        ("   ", {}),
+        ("out_channels=32, kernel_size=3", {"out_channels": 32, "kernel_size": 3}),
+        ("out_channels=32 kernel_size=3", {"out_channels": 32, "kernel_size": 3}),
+        ("out_channels = 32 ,kernel_size= 3,", {"out_channels": 32, "kernel_size": 3}),
+        ("kernel_size=3x5", {"kernel_size": [3, 5]}),
+        ("kernel_size=3×5", {"kernel_size": [3, 5]}),
+        ("kernel_size=(3, 5), stride=[1,2]", {"kernel_size": [3, 5], "stride": [1, 2]}),
+        ("padding=same", {"padding": "same"}),
+        ("bias=false, ceil_mode=True", {"bias": False, "ceil_mode": True}),
+        ("stride=none", {"stride": None}),
+        ("stride=null", {"stride": None}),
+        ("p=0.25, eps=1e-3, negative_slope=-0.5", {"p": 0.25, "eps": 0.001, "negative_slope": -0.5}),
+        ("padding=-1", {"padding": -1}),
+    ],
+)
 def test_parse_params(text, expected):
     got = parse_params(text)
     assert got == expected
@@ -33,13 +37,16 @@ def test_parse_params(text, expected):
         assert type(got[key]) is type(value), key
 
 
-@pytest.mark.parametrize("text, stray", [
-    ("out_channels", "out_channels"),
-    ("out_channels=32 junk", "junk"),
-    ("=3", "=3"),
-    ("a=1,,b=2", ",b=2"),
-    ("kernel size=3", "kernel size=3"),
-])
+@pytest.mark.parametrize(
+    "text, stray",
+    [
+        ("out_channels", "out_channels"),
+        ("out_channels=32 junk", "junk"),
+        ("=3", "=3"),
+        ("a=1,,b=2", ",b=2"),
+        ("kernel size=3", "kernel size=3"),
+    ],
+)
 def test_parse_params_syntax_error(text, stray):
     with pytest.raises(SpecError) as info:
         parse_params(text)
@@ -47,25 +54,43 @@ def test_parse_params_syntax_error(text, stray):
     assert " — " in str(info.value) and "key=value" in info.value.fix
 
 
-@pytest.mark.parametrize("layer, expected", [
-    ({"type": "conv2d", "out_channels": 32, "kernel_size": 3}, "out_channels=32, kernel_size=3"),
-    ({"type": "conv2d", "kernel_size": 3, "out_channels": 32, "stride": 1, "padding": 0, "bias": True},
-     "out_channels=32, kernel_size=3"),  # required keys first, defaults left out
-    ({"type": "conv2d", "out_channels": 8, "kernel_size": [3, 5], "stride": [2, 2], "dilation": (1, 1),
-      "padding": "same", "bias": False}, "out_channels=8, kernel_size=3x5, stride=2, padding=same, bias=false"),
-    ({"type": "maxpool2d", "kernel_size": 2, "stride": None, "ceil_mode": True}, "kernel_size=2, ceil_mode=true"),
-    ({"type": "leaky_relu", "negative_slope": 0.02}, "negative_slope=0.02"),
-    ({"type": "dropout", "p": 0.5}, ""),
-    ({"type": "relu"}, ""),
-    ({"type": "mystery", "a": [1, 2], "b": True}, "a=1x2, b=true"),
-])
+@pytest.mark.parametrize(
+    "layer, expected",
+    [
+        ({"type": "conv2d", "out_channels": 32, "kernel_size": 3}, "out_channels=32, kernel_size=3"),
+        (
+            {"type": "conv2d", "kernel_size": 3, "out_channels": 32, "stride": 1, "padding": 0, "bias": True},
+            "out_channels=32, kernel_size=3",
+        ),  # required keys first, defaults left out
+        (
+            {
+                "type": "conv2d",
+                "out_channels": 8,
+                "kernel_size": [3, 5],
+                "stride": [2, 2],
+                "dilation": (1, 1),
+                "padding": "same",
+                "bias": False,
+            },
+            "out_channels=8, kernel_size=3x5, stride=2, padding=same, bias=false",
+        ),
+        ({"type": "maxpool2d", "kernel_size": 2, "stride": None, "ceil_mode": True}, "kernel_size=2, ceil_mode=true"),
+        ({"type": "leaky_relu", "negative_slope": 0.02}, "negative_slope=0.02"),
+        ({"type": "dropout", "p": 0.5}, ""),
+        ({"type": "relu"}, ""),
+        ({"type": "mystery", "a": [1, 2], "b": True}, "a=1x2, b=true"),
+    ],
+)
 def test_format_params(layer, expected):
     assert format_params(layer) == expected
 
 
 def test_parse_layer_line():
-    assert parse_layer_line("  conv2d out_channels=8, kernel_size=3 ") == \
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 3}
+    assert parse_layer_line("  conv2d out_channels=8, kernel_size=3 ") == {
+        "type": "conv2d",
+        "out_channels": 8,
+        "kernel_size": 3,
+    }
     assert parse_layer_line("conv2d: out_channels=8") == {"type": "conv2d", "out_channels": 8}
     assert parse_layer_line("relu") == {"type": "relu"}
     with pytest.raises(SpecError, match="cannot read 'oops'"):
@@ -83,9 +108,13 @@ def test_parse_chain_lines_comments_and_blanks():
     linear out_features=10
     """
     layers = parse_chain(text)
-    assert layers == [{"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-                      {"type": "maxpool2d", "kernel_size": 2}, {"type": "flatten"},
-                      {"type": "linear", "out_features": 10}]
+    assert layers == [
+        {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+        {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ]
     summary = summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": layers})
     assert summary.rows[2].output_shape == (8, 14, 14) and summary.output_shape == (10,)
     assert parse_chain("") == [] and parse_chain("# only a comment\n\n") == []
@@ -103,11 +132,14 @@ def test_parse_chain_bad_json():
     assert "not valid JSON (line 1" in str(info.value) and " — " in str(info.value)
 
 
-@pytest.mark.parametrize("text, line", [
-    ("relu\nconv2d out_channels 8", 2),
-    ("# header\n\nrelu\n\nconv2d out_channels=8, kernel_size=3 stride\n", 5),
-    ("maxpool2d kernel_size=2 )", 1),
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("relu\nconv2d out_channels 8", 2),
+        ("# header\n\nrelu\n\nconv2d out_channels=8, kernel_size=3 stride\n", 5),
+        ("maxpool2d kernel_size=2 )", 1),
+    ],
+)
 def test_parse_chain_syntax_error_names_the_line(text, line):
     with pytest.raises(SpecError) as info:
         parse_chain(text)
@@ -134,14 +166,24 @@ def test_round_trip_preset_chains():
     for key in LAYER_KEYS:
         layers = PRESETS[key].spec["layers"]
         parsed = parse_chain(format_chain(layers))
-        assert [normalize_layer(i, raw) for i, raw in enumerate(parsed)] == \
-               [normalize_layer(i, raw) for i, raw in enumerate(layers)], key
+        assert [normalize_layer(i, raw) for i, raw in enumerate(parsed)] == [
+            normalize_layer(i, raw) for i, raw in enumerate(layers)
+        ], key
 
 
 def _non_default_layers():
     """One layer of every type with every optional key set away from its default."""
-    alternatives = {"size": [2, 3], "nonneg": 1, "padding": [1, 0], "count": 2, "bool": None, "prob": 0.3,
-                    "float": -0.25, "positive_float": 0.003, "size_or_none": 3}
+    alternatives = {
+        "size": [2, 3],
+        "nonneg": 1,
+        "padding": [1, 0],
+        "count": 2,
+        "bool": None,
+        "prob": 0.3,
+        "float": -0.25,
+        "positive_float": 0.003,
+        "size_or_none": 3,
+    }
     for kind, spec_type in LAYER_TYPES.items():
         layer = {"type": kind}
         for f in spec_type.fields:
@@ -178,4 +220,4 @@ def test_required_fields_are_listed_first_in_format():
     for kind, spec_type in LAYER_TYPES.items():
         names = [f.name for f in spec_type.fields]
         required = [f.name for f in spec_type.fields if f.default is REQUIRED]
-        assert names[:len(required)] == required, kind
+        assert names[: len(required)] == required, kind

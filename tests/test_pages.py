@@ -23,6 +23,7 @@ def test_home_page_links_to_tools():
 
 # ---------------------------------------------------------------- shape calculator
 
+
 @pytest.fixture()
 def calc() -> AppTest:
     return open_page("app_pages/shape_calculator.py")
@@ -59,13 +60,16 @@ def test_calculator_shows_what_the_floor_drops(calc):
     assert not calc.exception
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"calc_k": 9}, "smaller than kernel"),
-    ({"calc_kind": "maxpool2d", "calc_k": 2, "calc_p": 2}, "more than half"),
-    ({"calc_kind": "conv_transpose2d", "calc_op": 3}, "output_padding"),
-    ({"calc_kind": "avgpool2d", "calc_pad_mode": "same"}, "padding"),
-    ({"calc_c": 3, "calc_oc": 4, "calc_k": 1, "calc_h": 1, "calc_w": 1}, None),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"calc_k": 9}, "smaller than kernel"),
+        ({"calc_kind": "maxpool2d", "calc_k": 2, "calc_p": 2}, "more than half"),
+        ({"calc_kind": "conv_transpose2d", "calc_op": 3}, "output_padding"),
+        ({"calc_kind": "avgpool2d", "calc_pad_mode": "same"}, "padding"),
+        ({"calc_c": 3, "calc_oc": 4, "calc_k": 1, "calc_h": 1, "calc_w": 1}, None),
+    ],
+)
 def test_calculator_invalid_and_extreme_inputs_explain_themselves(calc, settings, message):
     for key, value in settings.items():
         widget = calc.radio(key=key) if key in ("calc_kind", "calc_pad_mode") else calc.number_input(key=key)
@@ -93,11 +97,20 @@ def test_calculator_every_kind_renders_with_ceil_and_dilation(calc, kind):
 
 def test_calculator_chain_reports_sizes_and_the_breaking_layer(calc):
     table = calc.dataframe[0].value
-    assert list(table["output (C×H×W)"]) == ["32×26×26", "32×26×26", "32×13×13", "64×11×11", "64×11×11",
-                                             "64×5×5", "1600", "10"]
+    assert list(table["output (C×H×W)"]) == [
+        "32×26×26",
+        "32×26×26",
+        "32×13×13",
+        "64×11×11",
+        "64×11×11",
+        "64×5×5",
+        "1600",
+        "10",
+    ]
     calc.text_area(key="chain_text").set_value(
         "conv2d out_channels=4, kernel_size=3, stride=4\nrelu\nmaxpool2d kernel_size=2\n"
-        "maxpool2d kernel_size=2\nmaxpool2d kernel_size=2").run()
+        "maxpool2d kernel_size=2\nmaxpool2d kernel_size=2"
+    ).run()
     assert not calc.exception
     assert any("layer 5 (maxpool2d)" in e and "layer 1" in e for e in errors(calc)), errors(calc)
     calc.text_area(key="chain_text").set_value("conv2d out_channels=4 kernel_size=(3,").run()
@@ -109,6 +122,7 @@ def test_calculator_chain_reports_sizes_and_the_breaking_layer(calc):
 
 
 # ---------------------------------------------------------------- architecture builder
+
 
 @pytest.fixture()
 def builder() -> AppTest:
@@ -151,10 +165,17 @@ def test_builder_insert_move_and_bad_settings(builder):
 
 
 def test_builder_shows_the_offending_layer_of_an_invalid_spec(builder):
-    builder.session_state["builder_spec"] = {"input_shape": [1, 8, 8], "num_classes": 10, "layers": [
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2},
-        {"type": "maxpool2d", "kernel_size": 2}, {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+    builder.session_state["builder_spec"] = {
+        "input_shape": [1, 8, 8],
+        "num_classes": 10,
+        "layers": [
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2},
+            {"type": "maxpool2d", "kernel_size": 2},
+            {"type": "maxpool2d", "kernel_size": 2},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 10},
+        ],
+    }
     builder.session_state["editor_version"] = 99
     builder.run()
     assert not builder.exception
@@ -164,8 +185,12 @@ def test_builder_shows_the_offending_layer_of_an_invalid_spec(builder):
 
 
 def test_builder_survives_garbage_in_the_spec(builder):
-    builder.session_state["builder_spec"] = {"input_shape": "big", "num_classes": -3, "layers": [
-        {"type": "conv9d"}, {"type": "linear", "out_features": 2.5}], "colour": "blue"}
+    builder.session_state["builder_spec"] = {
+        "input_shape": "big",
+        "num_classes": -3,
+        "layers": [{"type": "conv9d"}, {"type": "linear", "out_features": 2.5}],
+        "colour": "blue",
+    }
     builder.session_state["editor_version"] = 7
     builder.run()
     assert not builder.exception

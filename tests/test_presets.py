@@ -3,6 +3,7 @@
 Module i of the built nn.Sequential is spec layer i, so a forward hook on each child gives the
 real output shape of every summary row.
 """
+
 import urllib.error
 
 import pytest
@@ -25,8 +26,10 @@ def test_preset_keys_split_as_expected():
 
 def run_with_hooks(model: nn.Sequential, input_shape):
     outputs = {}
-    handles = [child.register_forward_hook(lambda m, i, o, n=n: outputs.__setitem__(n, tuple(o.shape)))
-               for n, child in enumerate(model)]
+    handles = [
+        child.register_forward_hook(lambda m, i, o, n=n: outputs.__setitem__(n, tuple(o.shape)))
+        for n, child in enumerate(model)
+    ]
     try:
         with torch.no_grad():
             out = model.eval()(torch.zeros(2, *input_shape))
@@ -47,8 +50,9 @@ def test_layer_preset_matches_torch(key):
     for row, module in zip(summary.rows, model):
         assert outputs[row.index] == (2, *row.output_shape), f"layer {row.index + 1} ({row.type})"
         assert row.params == sum(p.numel() for p in module.parameters()), f"layer {row.index + 1} ({row.type})"
-        assert row.input_shape == (tuple(spec["input_shape"]) if row.index == 0
-                                   else summary.rows[row.index - 1].output_shape)
+        assert row.input_shape == (
+            tuple(spec["input_shape"]) if row.index == 0 else summary.rows[row.index - 1].output_shape
+        )
     assert summary.total_params == sum(p.numel() for p in model.parameters())
     assert summary.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert summary.activation_bytes == 4 * sum(int(torch.tensor(s[1:]).prod()) for s in outputs.values())
@@ -72,6 +76,7 @@ def test_get_preset_unknown_key():
 
 
 # ---------------------------------------------------------------- backbones (offline)
+
 
 def offline_spec(key, **options):
     spec = preset_spec(key)
@@ -116,8 +121,11 @@ def test_backbone_unfrozen_and_gray_input(key):
 
 
 def test_backbone_keeps_imagenet_head_when_asked():
-    spec = {"input_shape": [3, 32, 32], "num_classes": 1000,
-            "backbone": {"name": "resnet18", "pretrained": False, "replace_head": False}}
+    spec = {
+        "input_shape": [3, 32, 32],
+        "num_classes": 1000,
+        "backbone": {"name": "resnet18", "pretrained": False, "replace_head": False},
+    }
     assert summarize(spec).output_shape == (1000,)
     assert summarize(spec).trainable_params == 0  # frozen by default, original head kept
 
@@ -131,6 +139,7 @@ def test_pretrained_weights_offline_message(monkeypatch):
 
     # torchvision binds the name at import, so patch where it is looked up as well
     import torchvision.models._api as tv_api
+
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline, raising=False)
     spec = preset_spec("resnet18_transfer")
@@ -148,6 +157,7 @@ def test_pretrained_weights_offline_message(monkeypatch):
 
 # ---------------------------------------------------------------- the seeds' worked examples
 
+
 def one_layer(layer, input_shape):
     return {"input_shape": list(input_shape), "layers": [layer]}
 
@@ -163,14 +173,16 @@ def check_against_torch(spec, module: nn.Module):
 
 
 def test_5x5_input_3x3_kernel_gives_3x3():
-    s = check_against_torch(one_layer({"type": "conv2d", "out_channels": 1, "kernel_size": 3}, (1, 5, 5)),
-                            nn.Conv2d(1, 1, 3))
+    s = check_against_torch(
+        one_layer({"type": "conv2d", "out_channels": 1, "kernel_size": 3}, (1, 5, 5)), nn.Conv2d(1, 1, 3)
+    )
     assert s.output_shape == (1, 3, 3)
 
 
 def test_32_filters_on_5x5_gives_32x3x3():
-    s = check_against_torch(one_layer({"type": "conv2d", "out_channels": 32, "kernel_size": 3}, (1, 5, 5)),
-                            nn.Conv2d(1, 32, 3))
+    s = check_against_torch(
+        one_layer({"type": "conv2d", "out_channels": 32, "kernel_size": 3}, (1, 5, 5)), nn.Conv2d(1, 32, 3)
+    )
     assert s.output_shape == (32, 3, 3)
     assert s.total_params == 32 * 9 + 32
 
@@ -179,23 +191,32 @@ def test_same_padding_stride_2_is_padding_1_numerically():
     with pytest.raises(ValueError):  # torch refuses 'same' with stride 2 ...
         nn.Conv2d(1, 1, 3, stride=2, padding="same")
     with pytest.raises(SpecError, match="'same' only works with stride 1"):  # ... and so does the spec
-        summarize(one_layer({"type": "conv2d", "out_channels": 1, "kernel_size": 3, "stride": 2,
-                             "padding": "same"}, (1, 5, 5)))
-    s = check_against_torch(one_layer({"type": "conv2d", "out_channels": 1, "kernel_size": 3, "stride": 2,
-                                       "padding": 1}, (1, 5, 5)), nn.Conv2d(1, 1, 3, stride=2, padding=1))
+        summarize(
+            one_layer(
+                {"type": "conv2d", "out_channels": 1, "kernel_size": 3, "stride": 2, "padding": "same"}, (1, 5, 5)
+            )
+        )
+    s = check_against_torch(
+        one_layer({"type": "conv2d", "out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1}, (1, 5, 5)),
+        nn.Conv2d(1, 1, 3, stride=2, padding=1),
+    )
     assert s.output_shape == (1, 3, 3)
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 def test_same_padding_stride_1_keeps_size():
-    s = check_against_torch(one_layer({"type": "conv2d", "out_channels": 2, "kernel_size": 4, "padding": "same"},
-                                      (1, 7, 7)), nn.Conv2d(1, 2, 4, padding="same"))
+    s = check_against_torch(
+        one_layer({"type": "conv2d", "out_channels": 2, "kernel_size": 4, "padding": "same"}, (1, 7, 7)),
+        nn.Conv2d(1, 2, 4, padding="same"),
+    )
     assert s.output_shape == (2, 7, 7)
 
 
 def test_28_to_26_to_13():
-    spec = {"input_shape": [1, 28, 28], "layers": [
-        {"type": "conv2d", "out_channels": 32, "kernel_size": 3}, {"type": "maxpool2d", "kernel_size": 2}]}
+    spec = {
+        "input_shape": [1, 28, 28],
+        "layers": [{"type": "conv2d", "out_channels": 32, "kernel_size": 3}, {"type": "maxpool2d", "kernel_size": 2}],
+    }
     s = check_against_torch(spec, nn.Sequential(nn.Conv2d(1, 32, 3), nn.MaxPool2d(2)))
     assert [r.output_shape for r in s.rows] == [(32, 26, 26), (32, 13, 13)]  # 13, not 25: stride = kernel
 
@@ -231,14 +252,19 @@ def test_4x4x64_flatten_1024_linear_128():
 
 # ---------------------------------------------------------------- receptive fields
 
+
 def test_receptive_field_hand_computed_chain():
-    spec = {"input_shape": [1, 32, 32], "layers": [
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 3},
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 3},
-        {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 3},
-        {"type": "relu"},
-        {"type": "flatten"}]}
+    spec = {
+        "input_shape": [1, 32, 32],
+        "layers": [
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 3},
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 3},
+            {"type": "maxpool2d", "kernel_size": 2},
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 3},
+            {"type": "relu"},
+            {"type": "flatten"},
+        ],
+    }
     rows = summarize(spec).rows
     assert [r.receptive_field for r in rows[:5]] == [(3, 3), (5, 5), (6, 6), (10, 10), (10, 10)]
     assert [r.jump for r in rows[:5]] == [(1, 1), (1, 1), (2, 2), (2, 2), (2, 2)]
@@ -248,10 +274,14 @@ def test_receptive_field_hand_computed_chain():
 
 
 def test_receptive_field_with_padding_stride_and_dilation():
-    spec = {"input_shape": [1, 32, 32], "layers": [
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},  # rf 3, jump 2
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "dilation": 2},  # eff 5: rf 3 + 4·2 = 11
-        {"type": "avgpool2d", "kernel_size": [2, 1]}]}  # rf 11 + 1·2 = 13 / 11, jump 4 / 2
+    spec = {
+        "input_shape": [1, 32, 32],
+        "layers": [
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},  # rf 3, jump 2
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "dilation": 2},  # eff 5: rf 3 + 4·2 = 11
+            {"type": "avgpool2d", "kernel_size": [2, 1]},
+        ],
+    }  # rf 11 + 1·2 = 13 / 11, jump 4 / 2
     rows = summarize(spec).rows
     assert rows[0].receptive_field == (3, 3) and rows[0].jump == (2, 2) and rows[0].start == (0, 0)
     assert rows[1].receptive_field == (11, 11) and rows[1].jump == (2, 2)
@@ -260,11 +290,15 @@ def test_receptive_field_with_padding_stride_and_dilation():
 
 def test_receptive_field_brute_force_against_torch_gradients():
     """The rf of the last layer equals the span of input pixels with a non-zero gradient."""
-    spec = {"input_shape": [1, 40, 40], "layers": [
-        {"type": "conv2d", "out_channels": 2, "kernel_size": 3},
-        {"type": "conv2d", "out_channels": 2, "kernel_size": 3, "stride": 2},
-        {"type": "avgpool2d", "kernel_size": 2},
-        {"type": "conv2d", "out_channels": 2, "kernel_size": 3, "dilation": 2}]}
+    spec = {
+        "input_shape": [1, 40, 40],
+        "layers": [
+            {"type": "conv2d", "out_channels": 2, "kernel_size": 3},
+            {"type": "conv2d", "out_channels": 2, "kernel_size": 3, "stride": 2},
+            {"type": "avgpool2d", "kernel_size": 2},
+            {"type": "conv2d", "out_channels": 2, "kernel_size": 3, "dilation": 2},
+        ],
+    }
     row = summarize(spec).rows[-1]
     model = build_model(spec)
     for m in model:

@@ -1,5 +1,6 @@
 """Run directories: ids that cannot escape the runs root, metrics.jsonl that survives a torn
 write, and read_status that reports dead or silent workers as interrupted. Torch-free and fast."""
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,17 @@ from cnn_core.runs.metrics import MetricsCorrupt, append_metrics, read_metrics, 
 
 # ---------------------------------------------------------------- metrics.jsonl
 
+
 def _records():
-    return [{"kind": "step", "step": 1, "loss": 2.0}, {"kind": "step", "step": 2, "loss": 1.5},
-            {"kind": "epoch", "epoch": 1, "step": 2}, {"kind": "step", "step": 3, "loss": 1.2},
-            {"kind": "step", "step": 4, "loss": 1.0}, {"kind": "epoch", "epoch": 2, "step": 4},
-            {"kind": "test", "step": 4, "test_acc": 0.5}]
+    return [
+        {"kind": "step", "step": 1, "loss": 2.0},
+        {"kind": "step", "step": 2, "loss": 1.5},
+        {"kind": "epoch", "epoch": 1, "step": 2},
+        {"kind": "step", "step": 3, "loss": 1.2},
+        {"kind": "step", "step": 4, "loss": 1.0},
+        {"kind": "epoch", "epoch": 2, "step": 4},
+        {"kind": "test", "step": 4, "test_acc": 0.5},
+    ]
 
 
 def test_metrics_round_trip(tmp_path):
@@ -58,8 +65,9 @@ def test_truncate_drops_later_records_and_the_torn_tail(tmp_path):
         f.write('{"kind":"step","st')
     truncate_metrics(tmp_path, step=3, epoch=1)
     kept = read_metrics(tmp_path)
-    assert kept == [r for r in _records() if (r["kind"] == "step" and r["step"] <= 3)
-                    or (r["kind"] == "epoch" and r["epoch"] <= 1)]
+    assert kept == [
+        r for r in _records() if (r["kind"] == "step" and r["step"] <= 3) or (r["kind"] == "epoch" and r["epoch"] <= 1)
+    ]
     text = (tmp_path / "metrics.jsonl").read_text(encoding="utf-8")
     assert text.endswith("\n") and len(text.splitlines()) == len(kept)  # the torn line is gone
     assert not list(tmp_path.glob(".metrics*"))  # no temporary file left
@@ -70,8 +78,11 @@ def test_truncate_drops_later_records_and_the_torn_tail(tmp_path):
 
 # ---------------------------------------------------------------- run ids and paths
 
-@pytest.mark.parametrize("bad", ["../x", "..", ".", "a/b", "/etc", "Upper", "ABC", "a" * 65, "", "-lead",
-                                 "a b", "a\x00b", "run/../../etc", "x\n"])
+
+@pytest.mark.parametrize(
+    "bad",
+    ["../x", "..", ".", "a/b", "/etc", "Upper", "ABC", "a" * 65, "", "-lead", "a b", "a\x00b", "run/../../etc", "x\n"],
+)
 def test_run_path_refuses_bad_ids(bad, tmp_path):
     with pytest.raises(RunError):
         runs.run_path(bad, tmp_path)
@@ -112,6 +123,7 @@ def test_resolve_run_dir_refuses_dirs_outside_the_root(tmp_path):
 
 # ---------------------------------------------------------------- read_status
 
+
 def _write_status(run_dir, **fields):
     run_dir.mkdir(exist_ok=True)
     (run_dir / "status.json").write_text(json.dumps(asdict(Status(**fields))))
@@ -148,6 +160,7 @@ def test_running_with_a_dead_pid_is_interrupted(tmp_path):
 
 def test_running_with_a_live_non_worker_pid_is_interrupted(tmp_path):
     import os
+
     run_dir = tmp_path / "r1"
     _write_status(run_dir, state="running", pid=os.getpid(), heartbeat=time.time())  # pytest: not a worker
     assert read_status(run_dir).state == "interrupted"
@@ -185,7 +198,15 @@ def test_final_states_are_left_alone_and_junk_is_tolerated(tmp_path):
     # status.json is replaced atomically, but junk in it must not crash a reader
     for junk in (b'{"state": "runn', b"[1, 2]", b"\xff\xfe", b"null"):
         (run_dir / "status.json").write_bytes(junk)
-        assert read_status(run_dir).state in ("queued", "running", "stopping", "stopped", "interrupted", "completed", "failed")
+        assert read_status(run_dir).state in (
+            "queued",
+            "running",
+            "stopping",
+            "stopped",
+            "interrupted",
+            "completed",
+            "failed",
+        )
 
 
 def test_list_runs_skips_what_is_not_a_run(tmp_path):
@@ -205,6 +226,7 @@ def test_write_json_atomic_from_two_threads(tmp_path, monkeypatch):
     """The worker's heartbeat thread and its training loop both rewrite status.json."""
     import os
     import threading
+
     real_fsync = os.fsync
 
     def slow_fsync(fd):  # a real disk: the other thread gets to run while this one syncs

@@ -5,6 +5,7 @@ are built directly from the drawn keywords (not through cnn_core.arch.model) and
 runs, shapes and parameter counts must match; where torch refuses, summarize must have
 raised SpecError first.
 """
+
 import warnings
 
 import torch
@@ -22,28 +23,42 @@ maybe_pair = lambda inner: st.one_of(inner, st.tuples(inner, inner).map(list))
 @st.composite
 def conv_layer(draw):
     groups = draw(st.sampled_from([1, 1, 2, 3]))
-    return {"type": "conv2d", "out_channels": draw(st.integers(1, 6)),
-            "kernel_size": draw(maybe_pair(small)), "stride": draw(maybe_pair(stride)),
-            "padding": draw(st.one_of(maybe_pair(st.integers(0, 3)), st.sampled_from(["valid", "same"]))),
-            "dilation": draw(maybe_pair(st.integers(1, 3))), "groups": groups,
-            "bias": draw(st.booleans())}
+    return {
+        "type": "conv2d",
+        "out_channels": draw(st.integers(1, 6)),
+        "kernel_size": draw(maybe_pair(small)),
+        "stride": draw(maybe_pair(stride)),
+        "padding": draw(st.one_of(maybe_pair(st.integers(0, 3)), st.sampled_from(["valid", "same"]))),
+        "dilation": draw(maybe_pair(st.integers(1, 3))),
+        "groups": groups,
+        "bias": draw(st.booleans()),
+    }
 
 
 @st.composite
 def transpose_layer(draw):
-    return {"type": "conv_transpose2d", "out_channels": draw(st.integers(1, 6)),
-            "kernel_size": draw(maybe_pair(small)), "stride": draw(maybe_pair(stride)),
-            "padding": draw(maybe_pair(st.integers(0, 3))),
-            "output_padding": draw(maybe_pair(st.sampled_from([0, 0, 0, 1, 2]))),
-            "dilation": draw(maybe_pair(st.integers(1, 2))), "groups": draw(st.sampled_from([1, 1, 2])),
-            "bias": draw(st.booleans())}
+    return {
+        "type": "conv_transpose2d",
+        "out_channels": draw(st.integers(1, 6)),
+        "kernel_size": draw(maybe_pair(small)),
+        "stride": draw(maybe_pair(stride)),
+        "padding": draw(maybe_pair(st.integers(0, 3))),
+        "output_padding": draw(maybe_pair(st.sampled_from([0, 0, 0, 1, 2]))),
+        "dilation": draw(maybe_pair(st.integers(1, 2))),
+        "groups": draw(st.sampled_from([1, 1, 2])),
+        "bias": draw(st.booleans()),
+    }
 
 
 @st.composite
 def pool_layer(draw):
     kind = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
-    layer = {"type": kind, "kernel_size": draw(maybe_pair(small)),
-             "padding": draw(maybe_pair(st.sampled_from([0, 0, 1, 2]))), "ceil_mode": draw(st.booleans())}
+    layer = {
+        "type": kind,
+        "kernel_size": draw(maybe_pair(small)),
+        "padding": draw(maybe_pair(st.sampled_from([0, 0, 1, 2]))),
+        "ceil_mode": draw(st.booleans()),
+    }
     if draw(st.booleans()):
         layer["stride"] = draw(maybe_pair(stride))
     if kind == "maxpool2d":
@@ -83,8 +98,12 @@ def torch_forward(spec):
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(channels=st.sampled_from([1, 2, 3, 6]), h=st.integers(1, 24), w=st.integers(1, 24),
-       layers=st.lists(st.one_of(conv_layer(), transpose_layer(), pool_layer()), min_size=1, max_size=4))
+@given(
+    channels=st.sampled_from([1, 2, 3, 6]),
+    h=st.integers(1, 24),
+    w=st.integers(1, 24),
+    layers=st.lists(st.one_of(conv_layer(), transpose_layer(), pool_layer()), min_size=1, max_size=4),
+)
 def test_shape_engine_matches_torch(channels, h, w, layers):
     spec = {"input_shape": [channels, h, w], "layers": layers}
     try:
@@ -107,20 +126,40 @@ def plausible_layer(draw):
     k = draw(st.integers(1, 5))
     kind = draw(st.sampled_from(["conv2d", "conv2d", "maxpool2d", "avgpool2d", "conv_transpose2d"]))
     if kind == "conv2d":
-        return {"type": kind, "out_channels": draw(st.integers(1, 8)), "kernel_size": k,
-                "stride": draw(st.sampled_from([1, 1, 2])), "padding": draw(st.integers(0, k // 2)),
-                "dilation": draw(st.sampled_from([1, 1, 2]))}
+        return {
+            "type": kind,
+            "out_channels": draw(st.integers(1, 8)),
+            "kernel_size": k,
+            "stride": draw(st.sampled_from([1, 1, 2])),
+            "padding": draw(st.integers(0, k // 2)),
+            "dilation": draw(st.sampled_from([1, 1, 2])),
+        }
     if kind == "conv_transpose2d":
         s = draw(st.sampled_from([1, 2]))
-        return {"type": kind, "out_channels": draw(st.integers(1, 8)), "kernel_size": k, "stride": s,
-                "padding": draw(st.integers(0, (k - 1) // 2)), "output_padding": draw(st.integers(0, s - 1))}
-    return {"type": kind, "kernel_size": k, "stride": draw(st.sampled_from([None, 1, 2])),
-            "padding": draw(st.integers(0, k // 2)), "ceil_mode": draw(st.booleans())}
+        return {
+            "type": kind,
+            "out_channels": draw(st.integers(1, 8)),
+            "kernel_size": k,
+            "stride": s,
+            "padding": draw(st.integers(0, (k - 1) // 2)),
+            "output_padding": draw(st.integers(0, s - 1)),
+        }
+    return {
+        "type": kind,
+        "kernel_size": k,
+        "stride": draw(st.sampled_from([None, 1, 2])),
+        "padding": draw(st.integers(0, k // 2)),
+        "ceil_mode": draw(st.booleans()),
+    }
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(channels=st.sampled_from([1, 3]), h=st.integers(8, 32), w=st.integers(8, 32),
-       layers=st.lists(plausible_layer(), min_size=2, max_size=6))
+@given(
+    channels=st.sampled_from([1, 3]),
+    h=st.integers(8, 32),
+    w=st.integers(8, 32),
+    layers=st.lists(plausible_layer(), min_size=2, max_size=6),
+)
 def test_deep_plausible_chains_match_torch(channels, h, w, layers):
     layers = [{k: v for k, v in layer.items() if v is not None} for layer in layers]
     test_shape_engine_matches_torch.hypothesis.inner_test(channels, h, w, layers)

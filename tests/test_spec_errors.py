@@ -4,6 +4,7 @@ Each case goes through both `summarize` (torch-free) and `build_model` (torch), 
 torch error can reach the user. Messages read "layer N (type): reason — fix" for a layer,
 or "spec: reason — fix" for the spec as a whole.
 """
+
 import json
 import subprocess
 import sys
@@ -49,20 +50,49 @@ def raise_both(bad) -> list[SpecError]:
 
 # (spec, layer number or None for the whole spec, layer type, substrings of the message)
 CASES = [
-    pytest.param(spec({"type": "convolution"}), 1, "convolution", ["unknown layer type", "use one of", "conv2d"],
-                 id="unknown-type"),
-    pytest.param(spec(conv(), {"type": "conv2"}), 2, "conv2", ["unknown layer type \"conv2\"", "did you mean 'conv2d'"],
-                 id="near-miss-type"),
-    pytest.param(spec({"type": "conv2d", "out_channels": 4, "kernal_size": 3}), 1, "conv2d",
-                 ["unknown key 'kernal_size'", "did you mean 'kernel_size'"], id="mistyped-key"),
-    pytest.param(spec(RELU, {"type": "relu", "inplace": True}), 2, "relu", ["unknown key 'inplace'"],
-                 id="unknown-key"),
-    pytest.param(spec({"type": "conv2d", "out_channels": 4}), 1, "conv2d", ["'kernel_size' is required", "add"],
-                 id="missing-kernel"),
-    pytest.param(spec({"type": "conv2d", "kernel_size": 3}), 1, "conv2d", ["'out_channels' is required"],
-                 id="missing-out-channels"),
-    pytest.param(spec(conv(), RELU, FLAT, {"type": "linear"}), 4, "linear", ["'out_features' is required"],
-                 id="missing-out-features"),
+    pytest.param(
+        spec({"type": "convolution"}),
+        1,
+        "convolution",
+        ["unknown layer type", "use one of", "conv2d"],
+        id="unknown-type",
+    ),
+    pytest.param(
+        spec(conv(), {"type": "conv2"}),
+        2,
+        "conv2",
+        ['unknown layer type "conv2"', "did you mean 'conv2d'"],
+        id="near-miss-type",
+    ),
+    pytest.param(
+        spec({"type": "conv2d", "out_channels": 4, "kernal_size": 3}),
+        1,
+        "conv2d",
+        ["unknown key 'kernal_size'", "did you mean 'kernel_size'"],
+        id="mistyped-key",
+    ),
+    pytest.param(spec(RELU, {"type": "relu", "inplace": True}), 2, "relu", ["unknown key 'inplace'"], id="unknown-key"),
+    pytest.param(
+        spec({"type": "conv2d", "out_channels": 4}),
+        1,
+        "conv2d",
+        ["'kernel_size' is required", "add"],
+        id="missing-kernel",
+    ),
+    pytest.param(
+        spec({"type": "conv2d", "kernel_size": 3}),
+        1,
+        "conv2d",
+        ["'out_channels' is required"],
+        id="missing-out-channels",
+    ),
+    pytest.param(
+        spec(conv(), RELU, FLAT, {"type": "linear"}),
+        4,
+        "linear",
+        ["'out_features' is required"],
+        id="missing-out-features",
+    ),
     pytest.param(spec(conv(k=0)), 1, "conv2d", ["kernel_size", "at least 1", "got 0"], id="kernel-zero"),
     pytest.param(spec(conv(out=-1)), 1, "conv2d", ["out_channels", "at least 1", "got -1"], id="out-channels-negative"),
     pytest.param(spec(conv(stride=0)), 1, "conv2d", ["stride", "at least 1", "got 0"], id="stride-zero"),
@@ -76,98 +106,247 @@ CASES = [
     pytest.param(spec(conv(bias="yes")), 1, "conv2d", ["bias", "true or false"], id="bias-not-bool"),
     pytest.param(spec(conv(padding="full")), 1, "conv2d", ["padding", "'valid' or 'same'"], id="padding-word"),
     pytest.param(spec(conv(out=4, groups=3)), 1, "conv2d", ["divisible by groups=3"], id="groups-input"),
-    pytest.param(spec(conv(out=2), conv(out=5, groups=2)), 2, "conv2d", ["divisible by groups=2"],
-                 id="groups-output"),
-    pytest.param(spec({"type": "conv_transpose2d", "out_channels": 3, "kernel_size": 3, "groups": 2},
-                      input_shape=(4, 8, 8)), 1, "conv_transpose2d", ["divisible by groups=2"], id="groups-transpose"),
-    pytest.param(spec(conv(stride=2, padding="same")), 1, "conv2d", ["'same' only works with stride 1", "stride"],
-                 id="same-strided"),
-    pytest.param(spec({"type": "linear", "out_features": 10}), 1, "linear",
-                 ["flat vector", "1×28×28", "add a flatten"], id="linear-before-flatten"),
-    pytest.param(spec(conv(), FLAT, {"type": "batchnorm2d"}), 3, "batchnorm2d", ["flat vector", "batchnorm1d"],
-                 id="batchnorm2d-on-flat"),
-    pytest.param(spec(conv(), {"type": "batchnorm1d"}), 2, "batchnorm1d", ["4×26×26", "batchnorm2d"],
-                 id="batchnorm1d-on-map"),
-    pytest.param(spec(conv(), FLAT, {"type": "dropout2d"}), 3, "dropout2d", ["flat vector", "use dropout"],
-                 id="dropout2d-on-flat"),
-    pytest.param(spec(FLAT, conv()), 2, "conv2d", ["flat vector of 784", "before the flatten"], id="conv-after-flatten"),
-    pytest.param(spec(FLAT, {"type": "maxpool2d", "kernel_size": 2}), 2, "maxpool2d", ["flat vector"],
-                 id="pool-after-flatten"),
-    pytest.param(spec(conv(), RELU, FLAT, {"type": "linear", "out_features": 5}), 4, "linear",
-                 ["gives 5 values but num_classes is 10", "set out_features of layer 4 to 10"], id="wrong-width"),
-    pytest.param(spec(FLAT, {"type": "linear", "out_features": 10}, RELU, {"type": "linear", "out_features": 7},
-                      {"type": "softmax"}), 5, "softmax", ["gives 7 values", "set out_features of layer 4 to 10"],
-                 id="wrong-width-after-activation"),
-    pytest.param(spec({"type": "global_avgpool"}, input_shape=(3, 8, 8)), 1, "global_avgpool",
-                 ["gives 3 values", "add a linear layer with out_features=10"], id="wrong-width-no-linear"),
-    pytest.param(spec(conv(), RELU), 2, "relu", ["ends with a 4×26×26 feature map", "flatten and linear(out_features=10)"],
-                 id="output-spatial"),
-    pytest.param(spec(conv(k=5), input_shape=(1, 4, 4)), 1, "conv2d",
-                 ["input 4×4 (with padding) is smaller than kernel 5", "use a larger input"], id="input-smaller-than-kernel"),
-    pytest.param(spec(conv(k=3, dilation=3), input_shape=(1, 6, 6)), 1, "conv2d",
-                 ["smaller than kernel 7"], id="dilated-kernel-too-large"),
-    pytest.param(spec({"type": "maxpool2d", "kernel_size": 2, "padding": 2}), 1, "maxpool2d",
-                 ["padding 2 is more than half the kernel 2", "at most 1"], id="pool-padding"),
-    pytest.param(spec({"type": "avgpool2d", "kernel_size": 3, "padding": 2}), 1, "avgpool2d",
-                 ["padding 2 is more than half the kernel 3", "at most 1"], id="avgpool-padding"),
-    pytest.param(spec({"type": "conv_transpose2d", "out_channels": 2, "kernel_size": 3, "stride": 2,
-                       "output_padding": 2}), 1, "conv_transpose2d",
-                 ["output_padding 2 must be smaller than stride 2 or dilation 1"], id="output-padding-stride"),
-    pytest.param(spec({"type": "conv_transpose2d", "out_channels": 2, "kernel_size": 3, "output_padding": 1}),
-                 1, "conv_transpose2d", ["output_padding 1 must be smaller than stride 1 or dilation 1"],
-                 id="output-padding-stride-1"),
-    pytest.param(spec({"type": "conv_transpose2d", "out_channels": 2, "kernel_size": 1, "padding": 3},
-                      input_shape=(1, 2, 2)), 1, "conv_transpose2d", ["the output would be"],
-                 id="transpose-nonpositive"),
-    pytest.param(spec(conv(), {"type": "dropout", "p": 1.5}), 2, "dropout", ["p must be between 0 and 1", "1.5"],
-                 id="dropout-p"),
+    pytest.param(spec(conv(out=2), conv(out=5, groups=2)), 2, "conv2d", ["divisible by groups=2"], id="groups-output"),
+    pytest.param(
+        spec({"type": "conv_transpose2d", "out_channels": 3, "kernel_size": 3, "groups": 2}, input_shape=(4, 8, 8)),
+        1,
+        "conv_transpose2d",
+        ["divisible by groups=2"],
+        id="groups-transpose",
+    ),
+    pytest.param(
+        spec(conv(stride=2, padding="same")),
+        1,
+        "conv2d",
+        ["'same' only works with stride 1", "stride"],
+        id="same-strided",
+    ),
+    pytest.param(
+        spec({"type": "linear", "out_features": 10}),
+        1,
+        "linear",
+        ["flat vector", "1×28×28", "add a flatten"],
+        id="linear-before-flatten",
+    ),
+    pytest.param(
+        spec(conv(), FLAT, {"type": "batchnorm2d"}),
+        3,
+        "batchnorm2d",
+        ["flat vector", "batchnorm1d"],
+        id="batchnorm2d-on-flat",
+    ),
+    pytest.param(
+        spec(conv(), {"type": "batchnorm1d"}), 2, "batchnorm1d", ["4×26×26", "batchnorm2d"], id="batchnorm1d-on-map"
+    ),
+    pytest.param(
+        spec(conv(), FLAT, {"type": "dropout2d"}),
+        3,
+        "dropout2d",
+        ["flat vector", "use dropout"],
+        id="dropout2d-on-flat",
+    ),
+    pytest.param(
+        spec(FLAT, conv()), 2, "conv2d", ["flat vector of 784", "before the flatten"], id="conv-after-flatten"
+    ),
+    pytest.param(
+        spec(FLAT, {"type": "maxpool2d", "kernel_size": 2}), 2, "maxpool2d", ["flat vector"], id="pool-after-flatten"
+    ),
+    pytest.param(
+        spec(conv(), RELU, FLAT, {"type": "linear", "out_features": 5}),
+        4,
+        "linear",
+        ["gives 5 values but num_classes is 10", "set out_features of layer 4 to 10"],
+        id="wrong-width",
+    ),
+    pytest.param(
+        spec(
+            FLAT,
+            {"type": "linear", "out_features": 10},
+            RELU,
+            {"type": "linear", "out_features": 7},
+            {"type": "softmax"},
+        ),
+        5,
+        "softmax",
+        ["gives 7 values", "set out_features of layer 4 to 10"],
+        id="wrong-width-after-activation",
+    ),
+    pytest.param(
+        spec({"type": "global_avgpool"}, input_shape=(3, 8, 8)),
+        1,
+        "global_avgpool",
+        ["gives 3 values", "add a linear layer with out_features=10"],
+        id="wrong-width-no-linear",
+    ),
+    pytest.param(
+        spec(conv(), RELU),
+        2,
+        "relu",
+        ["ends with a 4×26×26 feature map", "flatten and linear(out_features=10)"],
+        id="output-spatial",
+    ),
+    pytest.param(
+        spec(conv(k=5), input_shape=(1, 4, 4)),
+        1,
+        "conv2d",
+        ["input 4×4 (with padding) is smaller than kernel 5", "use a larger input"],
+        id="input-smaller-than-kernel",
+    ),
+    pytest.param(
+        spec(conv(k=3, dilation=3), input_shape=(1, 6, 6)),
+        1,
+        "conv2d",
+        ["smaller than kernel 7"],
+        id="dilated-kernel-too-large",
+    ),
+    pytest.param(
+        spec({"type": "maxpool2d", "kernel_size": 2, "padding": 2}),
+        1,
+        "maxpool2d",
+        ["padding 2 is more than half the kernel 2", "at most 1"],
+        id="pool-padding",
+    ),
+    pytest.param(
+        spec({"type": "avgpool2d", "kernel_size": 3, "padding": 2}),
+        1,
+        "avgpool2d",
+        ["padding 2 is more than half the kernel 3", "at most 1"],
+        id="avgpool-padding",
+    ),
+    pytest.param(
+        spec({"type": "conv_transpose2d", "out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 2}),
+        1,
+        "conv_transpose2d",
+        ["output_padding 2 must be smaller than stride 2 or dilation 1"],
+        id="output-padding-stride",
+    ),
+    pytest.param(
+        spec({"type": "conv_transpose2d", "out_channels": 2, "kernel_size": 3, "output_padding": 1}),
+        1,
+        "conv_transpose2d",
+        ["output_padding 1 must be smaller than stride 1 or dilation 1"],
+        id="output-padding-stride-1",
+    ),
+    pytest.param(
+        spec({"type": "conv_transpose2d", "out_channels": 2, "kernel_size": 1, "padding": 3}, input_shape=(1, 2, 2)),
+        1,
+        "conv_transpose2d",
+        ["the output would be"],
+        id="transpose-nonpositive",
+    ),
+    pytest.param(
+        spec(conv(), {"type": "dropout", "p": 1.5}), 2, "dropout", ["p must be between 0 and 1", "1.5"], id="dropout-p"
+    ),
     pytest.param(spec({"type": "dropout", "p": "half"}), 1, "dropout", ["p must be a number"], id="dropout-p-text"),
-    pytest.param(spec(conv(), {"type": "batchnorm2d", "eps": 0}), 2, "batchnorm2d", ["eps", "greater than 0"],
-                 id="batchnorm-eps"),
-    pytest.param(spec(conv(), {"type": "gelu", "approximate": "fast"}), 2, "gelu",
-                 ['approximate got "fast"', "none, tanh"], id="gelu-choice"),
+    pytest.param(
+        spec(conv(), {"type": "batchnorm2d", "eps": 0}), 2, "batchnorm2d", ["eps", "greater than 0"], id="batchnorm-eps"
+    ),
+    pytest.param(
+        spec(conv(), {"type": "gelu", "approximate": "fast"}),
+        2,
+        "gelu",
+        ['approximate got "fast"', "none, tanh"],
+        id="gelu-choice",
+    ),
     pytest.param(spec("relu"), 1, "?", ["must be a JSON object"], id="layer-not-object"),
     # whole-spec errors
-    pytest.param(spec(input_shape=(28, 28)), None, None, ["input_shape", "[28, 28]", "[1, 28, 28]"],
-                 id="input-shape-2-dims"),
-    pytest.param(spec(input_shape=(1, 0, 28)), None, None, ["input_shape", "positive whole numbers"],
-                 id="input-shape-zero"),
-    pytest.param({"input_shape": "1x28x28", "num_classes": 10, "layers": []}, None, None, ["input_shape"],
-                 id="input-shape-string"),
+    pytest.param(
+        spec(input_shape=(28, 28)), None, None, ["input_shape", "[28, 28]", "[1, 28, 28]"], id="input-shape-2-dims"
+    ),
+    pytest.param(
+        spec(input_shape=(1, 0, 28)), None, None, ["input_shape", "positive whole numbers"], id="input-shape-zero"
+    ),
+    pytest.param(
+        {"input_shape": "1x28x28", "num_classes": 10, "layers": []},
+        None,
+        None,
+        ["input_shape"],
+        id="input-shape-string",
+    ),
     pytest.param(spec(input_shape=(1, 28.5, 28)), None, None, ["input_shape"], id="input-shape-fraction"),
     pytest.param(spec(input_shape=(True, 28, 28)), None, None, ["input_shape"], id="input-shape-bool"),
     pytest.param(spec(*head(), num_classes=0), None, None, ["num_classes", "got 0"], id="num-classes-zero"),
     pytest.param(spec(*head(), num_classes=-3), None, None, ["num_classes"], id="num-classes-negative"),
     pytest.param(spec(*head(), num_classes="10"), None, None, ["num_classes", '"10"'], id="num-classes-string"),
     pytest.param(spec(*head(), num_classes=2.5), None, None, ["num_classes"], id="num-classes-fraction"),
-    pytest.param(spec(*head(), layer=[]), None, None, ["unknown key 'layer'", "did you mean 'layers'"],
-                 id="unknown-top-key-near-miss"),
-    pytest.param(spec(*head(), optimizer="adam"), None, None, ["unknown key 'optimizer'", "input_shape"],
-                 id="unknown-top-key"),
+    pytest.param(
+        spec(*head(), layer=[]),
+        None,
+        None,
+        ["unknown key 'layer'", "did you mean 'layers'"],
+        id="unknown-top-key-near-miss",
+    ),
+    pytest.param(
+        spec(*head(), optimizer="adam"), None, None, ["unknown key 'optimizer'", "input_shape"], id="unknown-top-key"
+    ),
     pytest.param(spec(*head(), name=3), None, None, ["'name' must be text"], id="name-not-text"),
     pytest.param([conv(), *head()], None, None, ["must be a JSON object"], id="spec-a-list"),
     pytest.param("conv2d", None, None, ["must be a JSON object"], id="spec-a-string"),
     pytest.param(None, None, None, ["must be a JSON object"], id="spec-none"),
-    pytest.param({"input_shape": [1, 28, 28], "num_classes": 10, "layers": {"type": "relu"}}, None, None,
-                 ["'layers' must be a list"], id="layers-not-list"),
-    pytest.param({"input_shape": [1, 28, 28], "num_classes": 10}, None, None, ["'layers' must be a list"],
-                 id="layers-missing"),
+    pytest.param(
+        {"input_shape": [1, 28, 28], "num_classes": 10, "layers": {"type": "relu"}},
+        None,
+        None,
+        ["'layers' must be a list"],
+        id="layers-not-list",
+    ),
+    pytest.param(
+        {"input_shape": [1, 28, 28], "num_classes": 10}, None, None, ["'layers' must be a list"], id="layers-missing"
+    ),
     # backbone specs
-    pytest.param({"input_shape": [3, 32, 32], "num_classes": 10, "backbone": {"name": "resnet50"}}, None, None,
-                 ["name", "resnet18, mobilenet_v2"], id="backbone-unknown"),
-    pytest.param({"input_shape": [3, 32, 32], "num_classes": 10, "backbone": {"name": "resnet18", "frozen": True}},
-                 None, None, ["unknown key 'frozen'"], id="backbone-unknown-key"),
-    pytest.param({"input_shape": [3, 32, 32], "num_classes": 10, "backbone": "resnet18", "layers": []}, None, None,
-                 ["either 'layers' or a 'backbone'"], id="backbone-and-layers"),
-    pytest.param({"input_shape": [3, 32, 32], "num_classes": 10, "backbone": 18}, None, None,
-                 ["'backbone' must be an object"], id="backbone-not-object"),
-    pytest.param({"input_shape": [2, 32, 32], "num_classes": 10, "backbone": {"name": "resnet18", "pretrained": False}},
-                 None, None, ["1- or 3-channel", "got 2 channels"], id="backbone-channels"),
-    pytest.param({"input_shape": [3, 8, 8], "num_classes": 10, "backbone": {"name": "resnet18", "pretrained": False}},
-                 None, None, ["at least 16×16", "got 8×8"], id="backbone-small"),
-    pytest.param({"input_shape": [3, 32, 32], "num_classes": 10,
-                  "backbone": {"name": "mobilenet_v2", "pretrained": False, "replace_head": False}}, None, None,
-                 ["1000 outputs but num_classes is 10", "replace_head"], id="backbone-head"),
+    pytest.param(
+        {"input_shape": [3, 32, 32], "num_classes": 10, "backbone": {"name": "resnet50"}},
+        None,
+        None,
+        ["name", "resnet18, mobilenet_v2"],
+        id="backbone-unknown",
+    ),
+    pytest.param(
+        {"input_shape": [3, 32, 32], "num_classes": 10, "backbone": {"name": "resnet18", "frozen": True}},
+        None,
+        None,
+        ["unknown key 'frozen'"],
+        id="backbone-unknown-key",
+    ),
+    pytest.param(
+        {"input_shape": [3, 32, 32], "num_classes": 10, "backbone": "resnet18", "layers": []},
+        None,
+        None,
+        ["either 'layers' or a 'backbone'"],
+        id="backbone-and-layers",
+    ),
+    pytest.param(
+        {"input_shape": [3, 32, 32], "num_classes": 10, "backbone": 18},
+        None,
+        None,
+        ["'backbone' must be an object"],
+        id="backbone-not-object",
+    ),
+    pytest.param(
+        {"input_shape": [2, 32, 32], "num_classes": 10, "backbone": {"name": "resnet18", "pretrained": False}},
+        None,
+        None,
+        ["1- or 3-channel", "got 2 channels"],
+        id="backbone-channels",
+    ),
+    pytest.param(
+        {"input_shape": [3, 8, 8], "num_classes": 10, "backbone": {"name": "resnet18", "pretrained": False}},
+        None,
+        None,
+        ["at least 16×16", "got 8×8"],
+        id="backbone-small",
+    ),
+    pytest.param(
+        {
+            "input_shape": [3, 32, 32],
+            "num_classes": 10,
+            "backbone": {"name": "mobilenet_v2", "pretrained": False, "replace_head": False},
+        },
+        None,
+        None,
+        ["1000 outputs but num_classes is 10", "replace_head"],
+        id="backbone-head",
+    ),
 ]
 
 
@@ -213,13 +392,19 @@ def test_near_miss_type_suggests_and_far_type_lists_choices():
 
 
 def test_integral_floats_are_accepted_everywhere():
-    good = spec({"type": "conv2d", "out_channels": 4.0, "kernel_size": 3.0, "stride": [1.0, 1], "padding": 1.0},
-                {"type": "maxpool2d", "kernel_size": 2.0}, FLAT, {"type": "linear", "out_features": 10.0},
-                input_shape=(1.0, 28.0, 28), num_classes=10.0)
+    good = spec(
+        {"type": "conv2d", "out_channels": 4.0, "kernel_size": 3.0, "stride": [1.0, 1], "padding": 1.0},
+        {"type": "maxpool2d", "kernel_size": 2.0},
+        FLAT,
+        {"type": "linear", "out_features": 10.0},
+        input_shape=(1.0, 28.0, 28),
+        num_classes=10.0,
+    )
     summary = summarize(good)
     assert summary.output_shape == (10,)
     assert [r.output_shape for r in summary.rows[:2]] == [(4, 28, 28), (4, 14, 14)]
     import torch
+
     model = build_model(good)
     assert model[0].kernel_size == (3, 3) and isinstance(model[0].out_channels, int)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
@@ -236,12 +421,18 @@ def test_caps_are_spec_errors(monkeypatch):
     monkeypatch.setenv("CNN_LAB_MAX_INPUT_SIDE", "64")
     error = raise_both(spec(input_shape=(1, 65, 65)))[0]
     assert "larger than this server allows" in str(error)
-    error = raise_both(spec({"type": "conv_transpose2d", "out_channels": 1, "kernel_size": 2, "stride": 3},
-                            input_shape=(1, 30, 30), num_classes=None))[0]
+    error = raise_both(
+        spec(
+            {"type": "conv_transpose2d", "out_channels": 1, "kernel_size": 2, "stride": 3},
+            input_shape=(1, 30, 30),
+            num_classes=None,
+        )
+    )[0]
     assert str(error).startswith("layer 1 (conv_transpose2d): output 1×89×89")
 
 
 # ---------------------------------------------------------------- load_spec_json
+
 
 def test_load_spec_json_bad_json_names_line_and_column():
     with pytest.raises(SpecError) as info:
@@ -295,6 +486,7 @@ def test_dump_and_load_round_trip(key):
 
 
 # ---------------------------------------------------------------- torch stays unloaded
+
 
 def test_summarize_does_not_import_torch():
     code = (

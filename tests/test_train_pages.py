@@ -1,4 +1,5 @@
 """The Train and Runs pages through AppTest: form validation and every run state."""
+
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,17 @@ from cnn_core.train.config import TrainConfig
 from tests.apptest import APP, open_app_page
 from tests.conftest import train_completed_run
 
-TINY_SPEC = {"name": "tiny", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2}, {"type": "relu"},
-    {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+TINY_SPEC = {
+    "name": "tiny",
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2},
+        {"type": "relu"},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ],
+}
 
 
 @pytest.fixture()
@@ -35,6 +44,7 @@ def open_page(page: str) -> AppTest:
 
 # ---------------------------------------------------------------- Train page
 
+
 def test_train_page_plans_the_default_run(runs_root):
     at = open_page("app_pages/train.py")
     metrics = {m.label: m.value for m in at.metric}
@@ -48,9 +58,17 @@ def test_train_page_plans_the_default_run(runs_root):
 
 def test_train_page_refuses_a_network_that_does_not_fit(runs_root):
     at = AppTest.from_file(APP, default_timeout=180)
-    at.session_state["builder_spec"] = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 7, "stride": 3}, {"type": "maxpool2d", "kernel_size": 4},
-        {"type": "maxpool2d", "kernel_size": 4}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
+    at.session_state["builder_spec"] = {
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 7, "stride": 3},
+            {"type": "maxpool2d", "kernel_size": 4},
+            {"type": "maxpool2d", "kernel_size": 4},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 10},
+        ],
+    }
     at.run()
     at.switch_page("app_pages/train.py").run()
     at.radio(key="t_source").set_value("builder").run()
@@ -64,6 +82,7 @@ def test_train_page_explains_a_missing_offline_dataset(runs_root, monkeypatch):
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("offline")
+
     monkeypatch.setattr(tv_mnist, "download_url", offline, raising=False)
     monkeypatch.setattr(tv_mnist.MNIST, "download", lambda self: offline())
     at = open_page("app_pages/train.py")
@@ -95,16 +114,20 @@ def test_train_page_launches_a_run(runs_root):
         assert TrainConfig.from_json((run_dirs[0] / "config.json").read_text()).epochs == 1
     finally:
         from tests.browser import kill_processes_mentioning
+
         kill_processes_mentioning(str(runs_root))
 
 
 # ---------------------------------------------------------------- Runs page, one state at a time
 
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A real, completed tiny run, trained in-process once for this module."""
-    return train_completed_run(tmp_path_factory.mktemp("template") / "20260101-000000-digits-aaaa",
-                               TrainConfig(spec=TINY_SPEC, preset=None, epochs=2, batch_size=128, name="template"))
+    return train_completed_run(
+        tmp_path_factory.mktemp("template") / "20260101-000000-digits-aaaa",
+        TrainConfig(spec=TINY_SPEC, preset=None, epochs=2, batch_size=128, name="template"),
+    )
 
 
 @pytest.fixture()
@@ -143,8 +166,13 @@ def test_runs_page_completed_run(runs_root, finished_run):
 
 
 def test_runs_page_failed_run_shows_its_error(runs_root, finished_run):
-    place_run(finished_run, runs_root, "20260101-000002-digits-fail", state="failed",
-              error="DatasetError: mnist is not in data/MNIST/raw")
+    place_run(
+        finished_run,
+        runs_root,
+        "20260101-000002-digits-fail",
+        state="failed",
+        error="DatasetError: mnist is not in data/MNIST/raw",
+    )
     at = open_page("app_pages/runs.py")
     assert any("DatasetError: mnist is not in" in e.value for e in at.error)
     assert at.button(key="r_resume")
@@ -152,8 +180,9 @@ def test_runs_page_failed_run_shows_its_error(runs_root, finished_run):
 
 def test_runs_page_stopped_and_interrupted_runs_offer_resume(runs_root, finished_run):
     place_run(finished_run, runs_root, "20260101-000003-digits-stop", state="stopped")
-    place_run(finished_run, runs_root, "20260101-000004-digits-dead", state="running", pid=2 ** 22 + 7,
-              heartbeat=time.time())
+    place_run(
+        finished_run, runs_root, "20260101-000004-digits-dead", state="running", pid=2**22 + 7, heartbeat=time.time()
+    )
     at = open_page("app_pages/runs.py")
     at.selectbox(key="r_select").set_value("20260101-000003-digits-stop").run()
     assert any("Stopped" in c.value for c in at.caption) and at.button(key="r_resume")
@@ -162,10 +191,23 @@ def test_runs_page_stopped_and_interrupted_runs_offer_resume(runs_root, finished
 
 
 def test_runs_page_running_and_queued_runs(runs_root, finished_run, fake_worker):
-    running = place_run(finished_run, runs_root, "20260101-000005-digits-live", state="running",
-                        pid=fake_worker.pid, heartbeat=time.time(), step=5)
-    place_run(finished_run, runs_root, "20260101-000006-digits-wait", state="queued", pid=fake_worker.pid,
-              heartbeat=time.time())
+    running = place_run(
+        finished_run,
+        runs_root,
+        "20260101-000005-digits-live",
+        state="running",
+        pid=fake_worker.pid,
+        heartbeat=time.time(),
+        step=5,
+    )
+    place_run(
+        finished_run,
+        runs_root,
+        "20260101-000006-digits-wait",
+        state="queued",
+        pid=fake_worker.pid,
+        heartbeat=time.time(),
+    )
     at = open_page("app_pages/runs.py")
     at.selectbox(key="r_select").set_value("20260101-000005-digits-live").run()
     assert any(c.value == "Running." for c in at.caption)

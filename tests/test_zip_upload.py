@@ -1,4 +1,5 @@
 """Uploading a zip of class folders: escapes refused, non-images skipped, size capped."""
+
 import io
 import zipfile
 
@@ -25,9 +26,16 @@ def make_zip(entries: dict[str, bytes]) -> bytes:
 
 
 def test_class_folders_unpack_and_train_data_loads(tmp_path):
-    data = make_zip({"pets/cat/a.png": png_bytes(10), "pets/cat/b.png": png_bytes(20),
-                     "pets/dog/c.png": png_bytes(200), "pets/dog/d.png": png_bytes(220),
-                     "pets/dog/notes.txt": b"not an image", "__MACOSX/pets/._a.png": b"junk"})
+    data = make_zip(
+        {
+            "pets/cat/a.png": png_bytes(10),
+            "pets/cat/b.png": png_bytes(20),
+            "pets/dog/c.png": png_bytes(200),
+            "pets/dog/d.png": png_bytes(220),
+            "pets/dog/notes.txt": b"not an image",
+            "__MACOSX/pets/._a.png": b"junk",
+        }
+    )
     root, skipped = extract_class_zip(data, tmp_path / "up", max_total_bytes=10**6)
     assert root.name == "pets" and skipped == 2
     splits = load_splits("folder", val_split=0.0, folder_path=str(root), image_size=16)

@@ -1,4 +1,5 @@
 """Concept 8: activation functions, softmax with a temperature, and vanishing gradients."""
+
 import numpy as np
 import streamlit as st
 
@@ -26,8 +27,13 @@ st.markdown(t("concept.act.intro"))
 st.subheader(t("concept.act.curves"))
 left, right = st.columns([1, 2])
 with left:
-    chosen = st.multiselect(t("concept.act.pick"), ACTIVATIONS, list(ACTIVATIONS), key="ca_pick",
-                            format_func=lambda n: t(f"concept.act.name.{n}"))
+    chosen = st.multiselect(
+        t("concept.act.pick"),
+        ACTIVATIONS,
+        list(ACTIVATIONS),
+        key="ca_pick",
+        format_func=lambda n: t(f"concept.act.name.{n}"),
+    )
     slope = st.slider(t("concept.act.slope"), 0.0, 0.5, 0.1, 0.01, key="ca_slope", help=t("concept.act.slope.help"))
     alpha = st.slider(t("concept.act.alpha"), 0.1, 3.0, 1.0, 0.1, key="ca_alpha", help=t("concept.act.alpha.help"))
     reach = st.slider(t("concept.act.range"), 1.0, 10.0, 5.0, 0.5, key="ca_range")
@@ -50,10 +56,18 @@ st.markdown(t("concept.act.softmax.intro"))
 st.latex(FORMULAS["softmax"][0])
 left, right = st.columns([1, 2])
 with left:
-    text = st.text_input(t("concept.act.logits"), "2.0 1.0 0.1 -1.0", key="ca_logits",
-                         help=t("concept.act.logits.help"))
-    temperature = st.number_input(t("concept.act.temperature"), 0.01, 100.0, 1.0, 0.1, key="ca_temperature",
-                                  help=t("concept.act.temperature.help"))
+    text = st.text_input(
+        t("concept.act.logits"), "2.0 1.0 0.1 -1.0", key="ca_logits", help=t("concept.act.logits.help")
+    )
+    temperature = st.number_input(
+        t("concept.act.temperature"),
+        0.01,
+        100.0,
+        1.0,
+        0.1,
+        key="ca_temperature",
+        help=t("concept.act.temperature.help"),
+    )
 with right:
     try:
         logits = parse_logits(text)
@@ -63,10 +77,22 @@ with right:
     else:
         labels = [f"z{i + 1} = {v:g}" for i, v in enumerate(logits)]
         g1, g2 = st.columns(2)
-        g1.plotly_chart(bars_figure(labels, probs, t("concept.act.probs", temperature=f"{temperature:g}"),
-                                    t("concept.act.probability"), percent=True), key="ca_fig_softmax")
-        g2.plotly_chart(grid_figure(softmax_jacobian(logits, temperature), t("concept.act.jacobian"), diverging=True,
-                                    decimals=3, height=300), key="ca_fig_jacobian")
+        g1.plotly_chart(
+            bars_figure(
+                labels,
+                probs,
+                t("concept.act.probs", temperature=f"{temperature:g}"),
+                t("concept.act.probability"),
+                percent=True,
+            ),
+            key="ca_fig_softmax",
+        )
+        g2.plotly_chart(
+            grid_figure(
+                softmax_jacobian(logits, temperature), t("concept.act.jacobian"), diverging=True, decimals=3, height=300
+            ),
+            key="ca_fig_jacobian",
+        )
         st.metric(t("concept.act.top"), f"{float(probs.max()):.1%}")
         if len(set(logits.tolist())) == 1:
             explain(t("concept.act.equal"))

@@ -1,4 +1,5 @@
 """Concept 9: batch size and speed — time one epoch for several batch sizes on this machine."""
+
 import pandas as pd
 import streamlit as st
 
@@ -20,10 +21,17 @@ st.latex(r"\text{updates per epoch} = \left\lceil \frac{N}{B} \right\rceil")
 cap_max = max(1, get_settings().concept_time_cap_s)
 left, right = st.columns([1, 2])
 with left:
-    sizes = st.multiselect(t("concept.batch.sizes"), OPTIONS, list(BATCH_SIZES), key="cb_sizes",
-                           help=t("concept.batch.sizes.help"))
-    cap = st.number_input(t("concept.batch.cap"), 1, cap_max, min(20, cap_max), key="cb_cap",
-                          help=t("concept.batch.cap.help", cap=cap_max))
+    sizes = st.multiselect(
+        t("concept.batch.sizes"), OPTIONS, list(BATCH_SIZES), key="cb_sizes", help=t("concept.batch.sizes.help")
+    )
+    cap = st.number_input(
+        t("concept.batch.cap"),
+        1,
+        cap_max,
+        min(20, cap_max),
+        key="cb_cap",
+        help=t("concept.batch.cap.help", cap=cap_max),
+    )
     clicked = st.button(t("concept.batch.run"), type="primary", key="cb_run", disabled=not sizes)
 
 
@@ -32,28 +40,56 @@ def show(timings, device: str, used_cap: int) -> None:
     m1, m2 = st.columns(2)
     m1.metric(t("concept.batch.device"), device)
     fastest = max(timings, key=lambda r: r.images_per_second)
-    m2.metric(t("concept.batch.fastest"), t("concept.batch.fastest.value", batch=fastest.batch_size,
-                                                 rate=f"{fastest.images_per_second:,.0f}"))
-    table = pd.DataFrame([{
-        t("concept.batch.col.batch"): r.batch_size,
-        t("concept.batch.col.updates"): r.updates_per_epoch,
-        t("concept.batch.col.seconds"): round(r.seconds_per_epoch, 3),
-        t("concept.batch.col.ms"): round(r.seconds_per_update * 1000, 3),
-        t("concept.batch.col.rate"): round(r.images_per_second),
-        t("concept.batch.col.how"): t("concept.batch.estimated" if r.estimated else "concept.batch.measured",
-                                      timed=r.updates_timed, total=r.updates_per_epoch),
-    } for r in timings])
+    m2.metric(
+        t("concept.batch.fastest"),
+        t("concept.batch.fastest.value", batch=fastest.batch_size, rate=f"{fastest.images_per_second:,.0f}"),
+    )
+    table = pd.DataFrame(
+        [
+            {
+                t("concept.batch.col.batch"): r.batch_size,
+                t("concept.batch.col.updates"): r.updates_per_epoch,
+                t("concept.batch.col.seconds"): round(r.seconds_per_epoch, 3),
+                t("concept.batch.col.ms"): round(r.seconds_per_update * 1000, 3),
+                t("concept.batch.col.rate"): round(r.images_per_second),
+                t("concept.batch.col.how"): t(
+                    "concept.batch.estimated" if r.estimated else "concept.batch.measured",
+                    timed=r.updates_timed,
+                    total=r.updates_per_epoch,
+                ),
+            }
+            for r in timings
+        ]
+    )
     st.dataframe(table, hide_index=True)
     st.caption(t("concept.batch.caption", device=device, cap=used_cap))
     labels = [r.batch_size for r in timings]
     g1, g2 = st.columns(2)
-    g1.plotly_chart(timing_figure(labels, [r.seconds_per_epoch for r in timings], title=t("concept.batch.fig.epoch"),
-                                  x_title=t("concept.batch.col.batch"), y_title=t("concept.batch.fig.seconds")),
-                    key="cb_fig_epoch")
-    g2.plotly_chart(bars_figure(labels, [r.updates_per_epoch for r in timings], t("concept.batch.fig.updates"),
-                                t("concept.batch.col.updates")), key="cb_fig_updates")
-    st.plotly_chart(bars_figure(labels, [r.images_per_second for r in timings], t("concept.batch.fig.rate"),
-                                t("concept.batch.col.rate")), key="cb_fig_rate")
+    g1.plotly_chart(
+        timing_figure(
+            labels,
+            [r.seconds_per_epoch for r in timings],
+            title=t("concept.batch.fig.epoch"),
+            x_title=t("concept.batch.col.batch"),
+            y_title=t("concept.batch.fig.seconds"),
+        ),
+        key="cb_fig_epoch",
+    )
+    g2.plotly_chart(
+        bars_figure(
+            labels,
+            [r.updates_per_epoch for r in timings],
+            t("concept.batch.fig.updates"),
+            t("concept.batch.col.updates"),
+        ),
+        key="cb_fig_updates",
+    )
+    st.plotly_chart(
+        bars_figure(
+            labels, [r.images_per_second for r in timings], t("concept.batch.fig.rate"), t("concept.batch.col.rate")
+        ),
+        key="cb_fig_rate",
+    )
     if any(r.estimated for r in timings):
         explain(t("concept.batch.some_estimated"))
 
@@ -64,8 +100,9 @@ with right:
     elif clicked:
         bar = st.progress(0.0, text=t("concept.batch.starting"))
         try:
-            timings, device = measure_batch_sizes(sizes, time_cap_s=float(cap),
-                                                  on_progress=lambda done, text: bar.progress(done, text=text))
+            timings, device = measure_batch_sizes(
+                sizes, time_cap_s=float(cap), on_progress=lambda done, text: bar.progress(done, text=text)
+            )
             st.session_state[RESULT] = (timings, device, int(cap))
         except ConceptError as exc:
             explain(str(exc))

@@ -1,4 +1,5 @@
 """Concept 1: convolution step by step — the window, its element-wise products and their sum."""
+
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
@@ -10,8 +11,10 @@ from cnn_core.i18n import t
 
 st.title(t("concept.steps.title"))
 st.markdown(t("concept.steps.intro"))
-st.latex(r"y[i, j] = \sum_{m=0}^{k_h-1} \sum_{n=0}^{k_w-1} x[i s + m,\ j s + n]\; w[m, n]"
-         r"\qquad H_{out} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1")
+st.latex(
+    r"y[i, j] = \sum_{m=0}^{k_h-1} \sum_{n=0}^{k_w-1} x[i s + m,\ j s + n]\; w[m, n]"
+    r"\qquad H_{out} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1"
+)
 
 left, right = st.columns([1, 2])
 with left:
@@ -37,8 +40,19 @@ def move(delta: int) -> None:
 
 
 with right:
-    st.markdown(t("concept.steps.sizes", h=image.shape[0], w=image.shape[1], p=padding, kh=kernel.shape[0],
-                  kw=kernel.shape[1], s=stride, rows=rows, cols=cols))
+    st.markdown(
+        t(
+            "concept.steps.sizes",
+            h=image.shape[0],
+            w=image.shape[1],
+            p=padding,
+            kh=kernel.shape[0],
+            kw=kernel.shape[1],
+            s=stride,
+            rows=rows,
+            cols=cols,
+        )
+    )
     if st.session_state.get("cs_step", 0) >= positions:
         st.session_state["cs_step"] = 0
     b1, b2, b3 = st.columns([1, 1, 6])
@@ -48,13 +62,24 @@ with right:
     step = walk.step(*divmod(step_number, cols))
     kh, kw = kernel.shape
     g1, g2 = st.columns(2)
-    g1.plotly_chart(grid_figure(walk.padded, t("concept.steps.input", p=padding), box=(step.top, step.left, kh, kw)),
-                    key="cs_fig_input")
+    g1.plotly_chart(
+        grid_figure(walk.padded, t("concept.steps.input", p=padding), box=(step.top, step.left, kh, kw)),
+        key="cs_fig_input",
+    )
     g2.plotly_chart(grid_figure(kernel, t("concept.steps.kernel"), diverging=True), key="cs_fig_kernel")
-    g1.plotly_chart(grid_figure(step.products, t("concept.steps.products", total=f"{step.total:.3f}"),
-                                diverging=True), key="cs_fig_products")
-    g2.plotly_chart(grid_figure(walk.output, t("concept.steps.output", row=step.row, col=step.col),
-                                box=(step.row, step.col, 1, 1), diverging=True), key="cs_fig_output")
+    g1.plotly_chart(
+        grid_figure(step.products, t("concept.steps.products", total=f"{step.total:.3f}"), diverging=True),
+        key="cs_fig_products",
+    )
+    g2.plotly_chart(
+        grid_figure(
+            walk.output,
+            t("concept.steps.output", row=step.row, col=step.col),
+            box=(step.row, step.col, 1, 1),
+            diverging=True,
+        ),
+        key="cs_fig_output",
+    )
     terms = " + ".join(f"{a:.2f}·{b:.2f}" for a, b in zip(step.window.ravel()[:9], kernel.ravel()[:9]))
     st.caption(t("concept.steps.sum", terms=terms + (" + …" if kernel.size > 9 else ""), total=f"{step.total:.3f}"))
     if not kernel.any():

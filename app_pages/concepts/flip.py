@@ -1,4 +1,5 @@
 """Concept 2: convolution vs cross-correlation — the same kernel with and without its 180° flip."""
+
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
@@ -10,9 +11,11 @@ from cnn_core.i18n import t
 
 st.title(t("concept.flip.title"))
 st.markdown(t("concept.flip.intro"))
-st.latex(r"\begin{aligned} \text{cross-correlation (torch): }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
-         r" w[m, n] \\ \text{convolution: }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
-         r" w[k_h{-}1{-}m,\ k_w{-}1{-}n] \end{aligned}")
+st.latex(
+    r"\begin{aligned} \text{cross-correlation (torch): }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
+    r" w[m, n] \\ \text{convolution: }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
+    r" w[k_h{-}1{-}m,\ k_w{-}1{-}n] \end{aligned}"
+)
 
 left, right = st.columns([1, 2])
 with left:
@@ -42,15 +45,29 @@ with right:
         st.warning(t("concept.flip.differs", diff=f"{result.max_difference:.3f}"), icon=":material/compare_arrows:")
 
 rows, cols = result.correlation.shape
-st.markdown(t("concept.flip.sizes", h=image.shape[0], w=image.shape[1], p=padding, kh=kernel.shape[0],
-              kw=kernel.shape[1], rows=rows, cols=cols))
+st.markdown(
+    t(
+        "concept.flip.sizes",
+        h=image.shape[0],
+        w=image.shape[1],
+        p=padding,
+        kh=kernel.shape[0],
+        kw=kernel.shape[1],
+        rows=rows,
+        cols=cols,
+    )
+)
 o0, o1, o2, o3 = st.columns(4)
 o0.plotly_chart(grid_figure(image, t("concept.flip.input")), key="cf_fig_input")
-o1.plotly_chart(grid_figure(result.correlation, t("concept.flip.correlation"), diverging=True),
-                key="cf_fig_correlation")
-o2.plotly_chart(grid_figure(result.convolution, t("concept.flip.convolution"), diverging=True),
-                key="cf_fig_convolution")
-o3.plotly_chart(grid_figure(result.difference, t("concept.flip.difference", diff=f"{result.max_difference:.3f}"),
-                            diverging=True), key="cf_fig_difference")
+o1.plotly_chart(
+    grid_figure(result.correlation, t("concept.flip.correlation"), diverging=True), key="cf_fig_correlation"
+)
+o2.plotly_chart(
+    grid_figure(result.convolution, t("concept.flip.convolution"), diverging=True), key="cf_fig_convolution"
+)
+o3.plotly_chart(
+    grid_figure(result.difference, t("concept.flip.difference", diff=f"{result.max_difference:.3f}"), diverging=True),
+    key="cf_fig_difference",
+)
 st.markdown(t("concept.flip.libraries"))
 st.markdown(t("concept.flip.learned"))

@@ -1,4 +1,5 @@
 """Concept 3: classic kernels on a real photo, the sign of an edge response, and a filter over RGB."""
+
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
@@ -20,8 +21,9 @@ with left:
 
 channels = to_rgb(image) if colour else to_gray(image)[None]
 with right:
-    st.plotly_chart(photo_figure(channels, t("concept.kernels.input", h=image.shape[1], w=image.shape[2])),
-                    key="ck_fig_input")
+    st.plotly_chart(
+        photo_figure(channels, t("concept.kernels.input", h=image.shape[1], w=image.shape[2])), key="ck_fig_input"
+    )
     try:
         response = apply_kernel(channels, kernel)
     except ConceptError as exc:
@@ -31,29 +33,56 @@ with right:
         explain(t("concept.note.zero_kernel"))
     elif response is not None:
         rows, cols = response.total.shape
-        title = t("concept.kernels.sum", rows=rows, cols=cols) if colour else t("concept.kernels.response", rows=rows,
-                                                                                  cols=cols)
+        title = (
+            t("concept.kernels.sum", rows=rows, cols=cols)
+            if colour
+            else t("concept.kernels.response", rows=rows, cols=cols)
+        )
         st.plotly_chart(map_figure(response.total, title, diverging=response.signed), key="ck_fig_response")
-        st.caption(t("concept.kernels.range", low=f"{response.total.min():.3f}", high=f"{response.total.max():.3f}")
-                   + " " + (t("concept.kernels.signed") if response.signed else t("concept.kernels.unsigned")))
+        st.caption(
+            t("concept.kernels.range", low=f"{response.total.min():.3f}", high=f"{response.total.max():.3f}")
+            + " "
+            + (t("concept.kernels.signed") if response.signed else t("concept.kernels.unsigned"))
+        )
 
 if colour and response is not None and not response.all_zero:
     st.subheader(t("concept.kernels.channels_title"))
     st.markdown(t("concept.kernels.channels_intro"))
     for column, name, channel_map in zip(st.columns(3), ("red", "green", "blue"), response.channel_maps):
-        column.plotly_chart(map_figure(channel_map, t(f"concept.kernels.channel.{name}"), diverging=response.signed,
-                                       height=260), key=f"ck_fig_channel_{name}")
+        column.plotly_chart(
+            map_figure(channel_map, t(f"concept.kernels.channel.{name}"), diverging=response.signed, height=260),
+            key=f"ck_fig_channel_{name}",
+        )
 
 st.subheader(t("concept.kernels.edges_title"))
 st.markdown(t("concept.kernels.edges_intro"))
-size = int(st.slider(t("concept.kernels.edges_size"), 6, 20, 12, key="ck_edge_size", help=t("concept.kernels.edges_size.help")))
+size = int(
+    st.slider(t("concept.kernels.edges_size"), 6, 20, 12, key="ck_edge_size", help=t("concept.kernels.edges_size.help"))
+)
 edges = edge_signs(size)
 e1, e2, e3 = st.columns([2, 1, 2])
 e1.plotly_chart(grid_figure(edges.image, t("concept.kernels.edges_image"), decimals=1), key="ck_fig_edge_image")
-e2.plotly_chart(grid_figure(KERNELS["edge_vertical"], t("concept.kernels.edges_kernel"), diverging=True, decimals=0),
-                key="ck_fig_edge_kernel")
-e3.plotly_chart(grid_figure(edges.response, t("concept.kernels.edges_response"), diverging=True, decimals=1,
-                            box=(edges.row, edges.left_col, 1, edges.right_col - edges.left_col + 1)),
-                key="ck_fig_edge_response")
-st.markdown(t("concept.kernels.edges_signs", left=f"{edges.left_value:+.1f}", right=f"{edges.right_value:+.1f}",
-              row=edges.row, lcol=edges.left_col, rcol=edges.right_col))
+e2.plotly_chart(
+    grid_figure(KERNELS["edge_vertical"], t("concept.kernels.edges_kernel"), diverging=True, decimals=0),
+    key="ck_fig_edge_kernel",
+)
+e3.plotly_chart(
+    grid_figure(
+        edges.response,
+        t("concept.kernels.edges_response"),
+        diverging=True,
+        decimals=1,
+        box=(edges.row, edges.left_col, 1, edges.right_col - edges.left_col + 1),
+    ),
+    key="ck_fig_edge_response",
+)
+st.markdown(
+    t(
+        "concept.kernels.edges_signs",
+        left=f"{edges.left_value:+.1f}",
+        right=f"{edges.right_value:+.1f}",
+        row=edges.row,
+        lcol=edges.left_col,
+        rcol=edges.right_col,
+    )
+)

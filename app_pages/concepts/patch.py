@@ -1,4 +1,5 @@
 """Concept 4: a patch of the photo used as the kernel lights up where that patch sits."""
+
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image
@@ -11,9 +12,11 @@ from cnn_core.settings import get_settings
 
 st.title(t("concept.patch.title"))
 st.markdown(t("concept.patch.intro"))
-st.latex(r"\text{raw: } y[i, j] = \sum_{m, n} x[i + m,\ j + n]\; p[m, n]"
-         r"\qquad \text{normalised: } y[i, j] = \frac{\sum (x_{ij} - \bar{x}_{ij})(p - \bar{p})}"
-         r"{\lVert x_{ij} - \bar{x}_{ij} \rVert\, \lVert p - \bar{p} \rVert} \in [-1, 1]")
+st.latex(
+    r"\text{raw: } y[i, j] = \sum_{m, n} x[i + m,\ j + n]\; p[m, n]"
+    r"\qquad \text{normalised: } y[i, j] = \frac{\sum (x_{ij} - \bar{x}_{ij})(p - \bar{p})}"
+    r"{\lVert x_{ij} - \bar{x}_{ij} \rVert\, \lVert p - \bar{p} \rVert} \in [-1, 1]"
+)
 
 biggest = get_settings().concept_max_side
 left, right = st.columns([1, 2])
@@ -21,11 +24,20 @@ with left:
     image = pick_image("cp", default_source="photo", default_side=200)
     c1, c2, c3 = st.columns(3)
     top = int(c1.number_input(t("concept.patch.top"), 0, biggest, 4, key="cp_top", help=t("concept.patch.place.help")))
-    lft = int(c2.number_input(t("concept.patch.left"), 0, biggest, 54, key="cp_left",
-                              help=t("concept.patch.place.help")))
-    size = int(c3.number_input(t("concept.patch.size"), 1, biggest, 20, key="cp_size", help=t("concept.patch.size.help")))
-    method = st.radio(t("concept.patch.method"), MATCH_METHODS, horizontal=True, key="cp_method",
-                      format_func=lambda m: t(f"concept.patch.method.{m}"), help=t("concept.patch.method.help"))
+    lft = int(
+        c2.number_input(t("concept.patch.left"), 0, biggest, 54, key="cp_left", help=t("concept.patch.place.help"))
+    )
+    size = int(
+        c3.number_input(t("concept.patch.size"), 1, biggest, 20, key="cp_size", help=t("concept.patch.size.help"))
+    )
+    method = st.radio(
+        t("concept.patch.method"),
+        MATCH_METHODS,
+        horizontal=True,
+        key="cp_method",
+        format_func=lambda m: t(f"concept.patch.method.{m}"),
+        help=t("concept.patch.method.help"),
+    )
     st.caption(t("concept.patch.default_note"))
 
 try:
@@ -33,17 +45,27 @@ try:
 except ConceptError as exc:
     with right:
         explain(str(exc))
-        st.plotly_chart(photo_figure(image, t("concept.patch.photo_only", h=image.shape[1], w=image.shape[2])),
-                        key="cp_fig_photo_only")
+        st.plotly_chart(
+            photo_figure(image, t("concept.patch.photo_only", h=image.shape[1], w=image.shape[2])),
+            key="cp_fig_photo_only",
+        )
     st.stop()
 
 peak = match.peak
 with right:
     p1, p2 = st.columns([2, 1])
-    p1.plotly_chart(photo_figure(image, t("concept.patch.photo"), box=(top, lft, size, size),
-                                 marker=(peak[0] + (size - 1) / 2, peak[1] + (size - 1) / 2)), key="cp_fig_photo")
-    p2.plotly_chart(photo_figure(match.patch[None], t("concept.patch.patch", size=size), height=220),
-                    key="cp_fig_patch")
+    p1.plotly_chart(
+        photo_figure(
+            image,
+            t("concept.patch.photo"),
+            box=(top, lft, size, size),
+            marker=(peak[0] + (size - 1) / 2, peak[1] + (size - 1) / 2),
+        ),
+        key="cp_fig_photo",
+    )
+    p2.plotly_chart(
+        photo_figure(match.patch[None], t("concept.patch.patch", size=size), height=220), key="cp_fig_patch"
+    )
     if match.response.size == 1:
         note = t("concept.patch.one_position")
     else:
@@ -52,20 +74,31 @@ with right:
         explain(note)
     else:
         rows, cols = match.response.shape
-        st.plotly_chart(map_figure(match.response, t(f"concept.patch.response.{method}", rows=rows, cols=cols),
-                                   marker=peak, box=(top, lft, 1, 1),
-                                   zrange=(-1.0, 1.0) if method == "normalised" else None), key="cp_fig_response")
+        st.plotly_chart(
+            map_figure(
+                match.response,
+                t(f"concept.patch.response.{method}", rows=rows, cols=cols),
+                marker=peak,
+                box=(top, lft, 1, 1),
+                zrange=(-1.0, 1.0) if method == "normalised" else None,
+            ),
+            key="cp_fig_response",
+        )
 
 if not note:
     score, own = f"{match.peak_score:.3f}", f"{match.own_score:.3f}"
     if match.peak == match.origin:
         st.success(t("concept.patch.found", row=peak[0], col=peak[1], score=score), icon=":material/check_circle:")
     elif match.found_itself:
-        st.success(t("concept.patch.tie", row=peak[0], col=peak[1], score=score, top=top, left=lft),
-                   icon=":material/check_circle:")
+        st.success(
+            t("concept.patch.tie", row=peak[0], col=peak[1], score=score, top=top, left=lft),
+            icon=":material/check_circle:",
+        )
     else:
-        st.warning(t("concept.patch.elsewhere", row=peak[0], col=peak[1], score=score, top=top, left=lft, own=own),
-                   icon=":material/warning:")
+        st.warning(
+            t("concept.patch.elsewhere", row=peak[0], col=peak[1], score=score, top=top, left=lft, own=own),
+            icon=":material/warning:",
+        )
     if method == "raw" and match.flat:
         explain(t("concept.patch.flat_raw"))
 st.markdown(t(f"concept.patch.explain.{method}"))

@@ -1,4 +1,5 @@
 """Concept 10: receptive fields — which input pixels one unit of a deeper layer can see."""
+
 import pandas as pd
 import streamlit as st
 
@@ -31,9 +32,14 @@ def new_network() -> None:
 
 left, right = st.columns([1, 2])
 with left:
-    choice = st.selectbox(t("concept.rf.network"), choices, key="crf_network", help=t("concept.rf.network.help"),
-                          format_func=lambda k: t("concept.rf.builder") if k == BUILDER else PRESETS[k].title,
-                          on_change=new_network)
+    choice = st.selectbox(
+        t("concept.rf.network"),
+        choices,
+        key="crf_network",
+        help=t("concept.rf.network.help"),
+        format_func=lambda k: t("concept.rf.builder") if k == BUILDER else PRESETS[k].title,
+        on_change=new_network,
+    )
     spec = builder if choice == BUILDER else PRESETS[choice].spec
     try:
         layers = spatial_layers(spec)
@@ -44,10 +50,16 @@ with left:
         explain(t("concept.rf.no_layers"))
         st.stop()
     by_index = {row.index: row for row in layers}
-    layer_index = st.selectbox(t("concept.rf.layer"), list(by_index), len(by_index) - 1, key="crf_layer",
-                               help=t("concept.rf.layer.help"),
-                               format_func=lambda i: t("concept.rf.layer.option", number=i + 1, type=by_index[i].type,
-                                                       shape=format_shape(by_index[i].output_shape)))
+    layer_index = st.selectbox(
+        t("concept.rf.layer"),
+        list(by_index),
+        len(by_index) - 1,
+        key="crf_layer",
+        help=t("concept.rf.layer.help"),
+        format_func=lambda i: t(
+            "concept.rf.layer.option", number=i + 1, type=by_index[i].type, shape=format_shape(by_index[i].output_shape)
+        ),
+    )
     if layer_index not in by_index:  # a stale choice from another network
         layer_index = layers[-1].index
     layer = by_index[layer_index]
@@ -72,28 +84,50 @@ with right:
     m3.metric(t("concept.rf.jump"), f"{region.jump[0]:g}×{region.jump[1]:g}")
     picture = sample_input(channels, height, width)
     title = t("concept.rf.picture", number=layer_index + 1, row=row, col=col, h=height, w=width)
-    st.plotly_chart(photo_figure(picture, title, box=(top, left_px, bottom - top + 1, right_px - left_px + 1),
-                                 height=420), key="crf_fig_picture")
+    st.plotly_chart(
+        photo_figure(picture, title, box=(top, left_px, bottom - top + 1, right_px - left_px + 1), height=420),
+        key="crf_fig_picture",
+    )
     clipped = region.clipped
-    st.caption(t("concept.rf.extent_clipped" if clipped else "concept.rf.extent", top=region.top, left=region.left,
-                 bottom=region.bottom, right=region.right, vtop=top, vleft=left_px, vbottom=bottom, vright=right_px))
+    st.caption(
+        t(
+            "concept.rf.extent_clipped" if clipped else "concept.rf.extent",
+            top=region.top,
+            left=region.left,
+            bottom=region.bottom,
+            right=region.right,
+            vtop=top,
+            vleft=left_px,
+            vbottom=bottom,
+            vright=right_px,
+        )
+    )
     if out_h == out_w == 1:
         explain(t("concept.rf.single", number=layer_index + 1, fh=fh, fw=fw))
     if clipped:
-        explain(t("concept.rf.clipped", fh=fh, fw=fw, h=height, w=width,
-                  share=f"{region.visible_share:.0%}"))
+        explain(t("concept.rf.clipped", fh=fh, fw=fw, h=height, w=width, share=f"{region.visible_share:.0%}"))
     if fh >= height and fw >= width:
         explain(t("concept.rf.whole", fh=fh, fw=fw, h=height, w=width))
 
 st.subheader(t("concept.rf.growth"))
 labels = [f"{r.index + 1} {r.type}" for r in layers]
-st.plotly_chart(bars_figure(labels, [r.receptive_field[0] for r in layers], t("concept.rf.growth.title"),
-                            t("concept.rf.growth.y")), key="crf_fig_growth")
-st.dataframe(pd.DataFrame([{
-    t("concept.rf.col.layer"): r.index + 1,
-    t("concept.rf.col.type"): r.type,
-    t("concept.rf.col.output"): format_shape(r.output_shape),
-    t("concept.rf.col.field"): f"{r.receptive_field[0]}×{r.receptive_field[1]}",
-    t("concept.rf.col.jump"): f"{r.jump[0]:g}×{r.jump[1]:g}",
-} for r in layers]), hide_index=True)
+st.plotly_chart(
+    bars_figure(labels, [r.receptive_field[0] for r in layers], t("concept.rf.growth.title"), t("concept.rf.growth.y")),
+    key="crf_fig_growth",
+)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                t("concept.rf.col.layer"): r.index + 1,
+                t("concept.rf.col.type"): r.type,
+                t("concept.rf.col.output"): format_shape(r.output_shape),
+                t("concept.rf.col.field"): f"{r.receptive_field[0]}×{r.receptive_field[1]}",
+                t("concept.rf.col.jump"): f"{r.jump[0]:g}×{r.jump[1]:g}",
+            }
+            for r in layers
+        ]
+    ),
+    hide_index=True,
+)
 st.markdown(t("concept.rf.takeaway"))

@@ -1,4 +1,5 @@
 """Concept 6: ReLU with a bias — the bias decides which responses of a filter get through."""
+
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
@@ -19,8 +20,14 @@ st.latex(r"y = \max(0,\ x + b) \qquad y > 0 \iff x > -b")
 left, right = st.columns([1, 2])
 with left:
     image = to_gray(pick_image("cr", default_source="photo", default_side=160))
-    source = st.radio(t("concept.relu.source"), SOURCES, horizontal=True, key="cr_from",
-                      format_func=lambda s: t(f"concept.relu.source.{s}"), help=t("concept.relu.source.help"))
+    source = st.radio(
+        t("concept.relu.source"),
+        SOURCES,
+        horizontal=True,
+        key="cr_from",
+        format_func=lambda s: t(f"concept.relu.source.{s}"),
+        help=t("concept.relu.source.help"),
+    )
     if source == "kernel":
         kernel = pick_kernel("cr")
     else:
@@ -41,16 +48,26 @@ except ConceptError as exc:
 
 low, high, step = bias_range(response)
 with right:
-    bias = st.slider(t("concept.relu.bias"), low, high, 0.0, step, format="%.4g", key="cr_bias",
-                     help=t("concept.relu.bias.help"))
+    bias = st.slider(
+        t("concept.relu.bias"), low, high, 0.0, step, format="%.4g", key="cr_bias", help=t("concept.relu.bias.help")
+    )
     result = relu_with_bias(response, bias)
     rows, cols = response.shape
     m1, m2, m3 = st.columns(3)
     m1.metric(t("concept.relu.surviving"), f"{result.surviving_fraction:.1%}")
     m2.metric(t("concept.relu.threshold"), f"{result.threshold + 0.0:.4g}")
     m3.metric(t("concept.relu.strongest"), f"{float(response.max()):.4g}")
-    st.caption(t("concept.relu.sizes", h=image.shape[0], w=image.shape[1], rows=rows, cols=cols,
-                 low=f"{float(response.min()):.4g}", high=f"{float(response.max()):.4g}"))
+    st.caption(
+        t(
+            "concept.relu.sizes",
+            h=image.shape[0],
+            w=image.shape[1],
+            rows=rows,
+            cols=cols,
+            low=f"{float(response.min()):.4g}",
+            high=f"{float(response.max()):.4g}",
+        )
+    )
     if float(response.min()) == float(response.max()):
         value = float(response.flat[0])
         key = "concept.relu.flat_zero" if value == 0 else "concept.relu.flat"
@@ -60,8 +77,10 @@ with right:
     g1.plotly_chart(map_figure(response, t("concept.relu.response"), diverging=True), key="cr_fig_response")
     g2.plotly_chart(map_figure(result.output, t("concept.relu.output", bias=f"{bias:.4g}")), key="cr_fig_output")
     line = t("concept.relu.line", value=f"{result.threshold + 0.0:.4g}")
-    st.plotly_chart(histogram_figure(response, result.threshold, line, t("concept.relu.histogram"),
-                                     t("concept.relu.histogram.x")), key="cr_fig_hist")
+    st.plotly_chart(
+        histogram_figure(response, result.threshold, line, t("concept.relu.histogram"), t("concept.relu.histogram.x")),
+        key="cr_fig_hist",
+    )
     if result.surviving_fraction == 0:
         explain(t("concept.relu.none_survive", threshold=f"{result.threshold + 0.0:.4g}"))
     elif result.surviving_fraction == 1:

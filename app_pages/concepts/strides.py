@@ -1,4 +1,5 @@
 """Concept 5: stride — the same kernel at several strides: smaller maps, about s² less work."""
+
 import streamlit as st
 
 from app_pages._concepts import explain, pick_image, pick_kernel
@@ -16,25 +17,39 @@ PER_ROW = 3
 
 st.title(t("concept.strides.title"))
 st.markdown(t("concept.strides.intro"))
-st.latex(r"H_{out} = \left\lfloor \frac{H - k}{s} \right\rfloor + 1 \qquad"
-         r"\text{MACs} = H_{out}\, W_{out}\, k^2 \approx \frac{(H - k)(W - k)\, k^2}{s^2}")
+st.latex(
+    r"H_{out} = \left\lfloor \frac{H - k}{s} \right\rfloor + 1 \qquad"
+    r"\text{MACs} = H_{out}\, W_{out}\, k^2 \approx \frac{(H - k)(W - k)\, k^2}{s^2}"
+)
 
 biggest = get_settings().concept_max_side
 left, right = st.columns([1, 2])
 with left:
     image = pick_image("cst", default_source="photo", default_side=320)
-    source = st.radio(t("concept.strides.source"), SOURCES, horizontal=True, key="cst_kernel_source",
-                      format_func=lambda s: t(f"concept.strides.source.{s}"))
+    source = st.radio(
+        t("concept.strides.source"),
+        SOURCES,
+        horizontal=True,
+        key="cst_kernel_source",
+        format_func=lambda s: t(f"concept.strides.source.{s}"),
+    )
     if source == "patch":
         size = int(st.slider(t("concept.strides.size"), 1, 70, 32, key="cst_size", help=t("concept.strides.size.help")))
         c1, c2 = st.columns(2)
         top = int(c1.number_input(t("concept.patch.top"), 0, biggest, 30, key="cst_top"))
         lft = int(c2.number_input(t("concept.patch.left"), 0, biggest, 60, key="cst_left"))
-        centred = st.checkbox(t("concept.strides.centred"), True, key="cst_centred", help=t("concept.strides.centred.help"))
+        centred = st.checkbox(
+            t("concept.strides.centred"), True, key="cst_centred", help=t("concept.strides.centred.help")
+        )
     else:
         kernel = pick_kernel("cst", default="edge_vertical")
-    strides = st.multiselect(t("concept.strides.pick"), CHOICES, default=[1, 2, 4, 8, 16], key="cst_strides",
-                             help=t("concept.strides.pick.help"))
+    strides = st.multiselect(
+        t("concept.strides.pick"),
+        CHOICES,
+        default=[1, 2, 4, 8, 16],
+        key="cst_strides",
+        help=t("concept.strides.pick.help"),
+    )
 
 gray = to_gray(image)
 try:
@@ -59,35 +74,60 @@ ref = rows[0]
 with right:
     box = (top, lft, size, size) if source == "patch" else None
     kh, kw = kernel.shape
-    st.plotly_chart(photo_figure(image, t("concept.strides.photo", h=gray.shape[0], w=gray.shape[1], kh=kh, kw=kw),
-                                 box=box, marker=(results[0].peak[0] + (kh - 1) / 2, results[0].peak[1] + (kw - 1) / 2)),
-                    key="cst_fig_photo")
+    st.plotly_chart(
+        photo_figure(
+            image,
+            t("concept.strides.photo", h=gray.shape[0], w=gray.shape[1], kh=kh, kw=kw),
+            box=box,
+            marker=(results[0].peak[0] + (kh - 1) / 2, results[0].peak[1] + (kw - 1) / 2),
+        ),
+        key="cst_fig_photo",
+    )
     st.markdown(t("concept.strides.summary", s=ref.stride, macs=f"{ref.macs:,}", ms=f"{ref.ms:.2f}"))
 
 for start in range(0, len(results), PER_ROW):
     for column, result, row in zip(st.columns(PER_ROW), results[start:], rows[start:]):
         marker = (result.peak[0] // result.stride, result.peak[1] // result.stride)
-        figure = map_figure(result.output, t("concept.strides.map", s=row.stride, h=row.height, w=row.width),
-                            marker=marker, height=280).update_traces(showscale=False, selector=dict(type="heatmap"))
+        figure = map_figure(
+            result.output, t("concept.strides.map", s=row.stride, h=row.height, w=row.width), marker=marker, height=280
+        ).update_traces(showscale=False, selector=dict(type="heatmap"))
         column.plotly_chart(figure, key=f"cst_fig_map_{row.stride}")
 
 st.button(t("concept.strides.again"), key="cst_again", icon=":material/timer:", help=t("concept.strides.again.help"))
-st.plotly_chart(timing_figure([r.stride for r in rows], [r.ms / 1000 for r in rows],
-                              ideal=[r.ideal_seconds for r in rows], title=t("concept.strides.timing", s=ref.stride),
-                              x_title=t("concept.strides.col.stride"), y_title=t("concept.strides.seconds")),
-                key="cst_fig_timing")
-st.dataframe({
-    t("concept.strides.col.stride"): [r.stride for r in rows],
-    t("concept.strides.col.output"): [f"{r.height}×{r.width}" for r in rows],
-    t("concept.strides.col.macs"): [r.macs for r in rows],
-    t("concept.strides.col.ms"): [round(r.ms, 3) for r in rows],
-    t("concept.strides.col.speedup", s=ref.stride): [round(r.speedup, 1) for r in rows],
-    t("concept.strides.col.mac_ratio", s=ref.stride): [round(r.mac_ratio, 1) for r in rows],
-    t("concept.strides.col.ideal", s=ref.stride): [round(r.ideal, 1) for r in rows],
-}, hide_index=True, key="cst_fig_table")
+st.plotly_chart(
+    timing_figure(
+        [r.stride for r in rows],
+        [r.ms / 1000 for r in rows],
+        ideal=[r.ideal_seconds for r in rows],
+        title=t("concept.strides.timing", s=ref.stride),
+        x_title=t("concept.strides.col.stride"),
+        y_title=t("concept.strides.seconds"),
+    ),
+    key="cst_fig_timing",
+)
+st.dataframe(
+    {
+        t("concept.strides.col.stride"): [r.stride for r in rows],
+        t("concept.strides.col.output"): [f"{r.height}×{r.width}" for r in rows],
+        t("concept.strides.col.macs"): [r.macs for r in rows],
+        t("concept.strides.col.ms"): [round(r.ms, 3) for r in rows],
+        t("concept.strides.col.speedup", s=ref.stride): [round(r.speedup, 1) for r in rows],
+        t("concept.strides.col.mac_ratio", s=ref.stride): [round(r.mac_ratio, 1) for r in rows],
+        t("concept.strides.col.ideal", s=ref.stride): [round(r.ideal, 1) for r in rows],
+    },
+    hide_index=True,
+    key="cst_fig_table",
+)
 st.markdown(t("concept.strides.explain"))
-st.markdown(t("concept.strides.peaks", shift=max(r.peak_shift for r in rows), s=ref.stride,
-              row=results[0].peak[0], col=results[0].peak[1]))
+st.markdown(
+    t(
+        "concept.strides.peaks",
+        shift=max(r.peak_shift for r in rows),
+        s=ref.stride,
+        row=results[0].peak[0],
+        col=results[0].peak[1],
+    )
+)
 single = [str(r.stride) for r in rows if r.height * r.width == 1 and r.stride > 1]
 if single:
     explain(t("concept.strides.one_window", strides=", ".join(single), h=gray.shape[0], w=gray.shape[1], kh=kh, kw=kw))

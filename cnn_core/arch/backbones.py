@@ -5,6 +5,7 @@ Pretrained weights come through torchvision's own loader when the machine is onl
 file is already cached; otherwise PretrainedWeightsUnavailable says so, and switching
 'pretrained' off continues with random initialisation.
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,7 +53,9 @@ def _validated(spec: dict) -> tuple[dict, tuple[int, int, int], int]:
     if c not in (1, 3):
         raise SpecError(t("spec.err.backbone_channels", name=name, c=c), t("spec.fix.backbone_channels"))
     if min(h, w) < MIN_SIDE:
-        raise SpecError(t("spec.err.backbone_small", name=name, minimum=MIN_SIDE, h=h, w=w), t("spec.fix.backbone_small"))
+        raise SpecError(
+            t("spec.err.backbone_small", name=name, minimum=MIN_SIDE, h=h, w=w), t("spec.fix.backbone_small")
+        )
     if not options["replace_head"] and n != 1000:
         raise SpecError(t("spec.err.backbone_head", name=name, n=n), t("spec.fix.backbone_head"))
     return options, (c, h, w), n
@@ -71,8 +74,12 @@ def build_backbone(spec: dict, load_weights: bool = True) -> TransferNet:
     try:
         net = ctor(weights=want)
     except (OSError, RuntimeError, ValueError) as exc:
-        message = t("weights.unavailable", name=options["name"], reason=type(exc).__name__ + ": " + str(exc)[:200],
-                    cache=torch.hub.get_dir())
+        message = t(
+            "weights.unavailable",
+            name=options["name"],
+            reason=type(exc).__name__ + ": " + str(exc)[:200],
+            cache=torch.hub.get_dir(),
+        )
         raise PretrainedWeightsUnavailable(message + " " + t("weights.fallback")) from exc
     if options["freeze_backbone"]:
         for p in net.parameters():
@@ -104,8 +111,13 @@ def summarize_backbone(spec: dict) -> Summary:
         macs = 0
         name = names[module]
         if isinstance(module, nn.Conv2d):
-            macs = output.numel() // output.shape[0] * (module.in_channels // module.groups) * \
-                module.kernel_size[0] * module.kernel_size[1]
+            macs = (
+                output.numel()
+                // output.shape[0]
+                * (module.in_channels // module.groups)
+                * module.kernel_size[0]
+                * module.kernel_size[1]
+            )
         elif isinstance(module, nn.Linear):
             macs = module.in_features * module.out_features
         if len(out_shape) != 3:
@@ -119,12 +131,22 @@ def summarize_backbone(spec: dict) -> Summary:
             elif isinstance(module, nn.AdaptiveAvgPool2d):
                 field = field.through(in_shape[1:], (1, 1), (0, 0))
         spatial = len(out_shape) == 3 and not flat
-        rows.append(LayerSummary(
-            index=len(rows), type=type(module).__name__.lower(), description=name, input_shape=in_shape,
-            output_shape=out_shape, params=params, trainable_params=trainable, macs=macs,
-            activation_bytes=output.numel() // output.shape[0] * BYTES_PER_VALUE,
-            receptive_field=field.rf if spatial else None, jump=field.jump if spatial else None,
-            start=field.start if spatial else None))
+        rows.append(
+            LayerSummary(
+                index=len(rows),
+                type=type(module).__name__.lower(),
+                description=name,
+                input_shape=in_shape,
+                output_shape=out_shape,
+                params=params,
+                trainable_params=trainable,
+                macs=macs,
+                activation_bytes=output.numel() // output.shape[0] * BYTES_PER_VALUE,
+                receptive_field=field.rf if spatial else None,
+                jump=field.jump if spatial else None,
+                start=field.start if spatial else None,
+            )
+        )
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
     try:
@@ -133,10 +155,15 @@ def summarize_backbone(spec: dict) -> Summary:
     finally:
         for handle in handles:
             handle.remove()
-    return Summary(input_shape=(c, h, w), output_shape=rows[-1].output_shape, rows=rows,
-                   total_params=sum(p.numel() for p in model.parameters()),
-                   trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-                   total_macs=sum(r.macs for r in rows), activation_bytes=sum(r.activation_bytes for r in rows))
+    return Summary(
+        input_shape=(c, h, w),
+        output_shape=rows[-1].output_shape,
+        rows=rows,
+        total_params=sum(p.numel() for p in model.parameters()),
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        total_macs=sum(r.macs for r in rows),
+        activation_bytes=sum(r.activation_bytes for r in rows),
+    )
 
 
 def _pair(value) -> tuple[int, int]:
@@ -149,24 +176,41 @@ def export_backbone_code(spec: dict, class_name: str = "Net") -> str:
     head_name = _BUILDERS[name][2]
     weights = '"DEFAULT"' if options["pretrained"] else "None"
     head = head_name.replace(".1", "[1]")
-    lines = [f'"""{spec.get("name", name)}: {name} for transfer learning, generated by CNN Lab.',
-             "",
-             "Needs torchvision; pretrained weights download on first use when weights=\"DEFAULT\".",
-             '"""', "import torch", "from torch import nn", "from torchvision import models", "", "",
-             f"class {class_name}(nn.Module):",
-             "    def __init__(self, weights=" + weights + "):",
-             "        super().__init__()",
-             f"        self.backbone = models.{name}(weights=weights)"]
+    lines = [
+        f'"""{spec.get("name", name)}: {name} for transfer learning, generated by CNN Lab.',
+        "",
+        'Needs torchvision; pretrained weights download on first use when weights="DEFAULT".',
+        '"""',
+        "import torch",
+        "from torch import nn",
+        "from torchvision import models",
+        "",
+        "",
+        f"class {class_name}(nn.Module):",
+        "    def __init__(self, weights=" + weights + "):",
+        "        super().__init__()",
+        f"        self.backbone = models.{name}(weights=weights)",
+    ]
     if options["freeze_backbone"]:
-        lines += ["        for p in self.backbone.parameters():  # train the new head only",
-                  "            p.requires_grad_(False)"]
+        lines += [
+            "        for p in self.backbone.parameters():  # train the new head only",
+            "            p.requires_grad_(False)",
+        ]
     if options["replace_head"]:
         lines.append(f"        self.backbone.{head} = nn.Linear(self.backbone.{head}.in_features, {n})")
-    lines += [f"        self.gray_input = {c == 1}", "", "    def forward(self, x):",
-              "        if self.gray_input:  # repeat the gray channel to the RGB input the backbone expects",
-              "            x = x.expand(-1, 3, -1, -1)", "        return self.backbone(x)", "", "",
-              'if __name__ == "__main__":', f"    model = {class_name}(weights=None).eval()",
-              f"    out = model(torch.zeros(2, {c}, {h}, {w}))",
-              '    print("output", tuple(out.shape[1:]), "parameters", sum(p.numel() for p in model.parameters()))',
-              ""]
+    lines += [
+        f"        self.gray_input = {c == 1}",
+        "",
+        "    def forward(self, x):",
+        "        if self.gray_input:  # repeat the gray channel to the RGB input the backbone expects",
+        "            x = x.expand(-1, 3, -1, -1)",
+        "        return self.backbone(x)",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        f"    model = {class_name}(weights=None).eval()",
+        f"    out = model(torch.zeros(2, {c}, {h}, {w}))",
+        '    print("output", tuple(out.shape[1:]), "parameters", sum(p.numel() for p in model.parameters()))',
+        "",
+    ]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ drops, and the sliding-window picture (which input cells each output position re
 Validation goes through the same spec code as the builder, so a setting the calculator
 accepts is exactly one that PyTorch accepts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,8 +35,7 @@ class LayerQuery:
     output_padding: int = 0
 
     def layer(self) -> dict:
-        layer: dict = {"type": self.kind, "kernel_size": self.kernel, "stride": self.stride,
-                       "padding": self.padding}
+        layer: dict = {"type": self.kind, "kernel_size": self.kernel, "stride": self.stride, "padding": self.padding}
         if self.kind in ("conv2d", "conv_transpose2d"):
             layer.update(out_channels=self.out_channels, dilation=self.dilation)
         if self.kind == "conv_transpose2d":
@@ -73,7 +73,7 @@ def _conv_axis(size, k, s, p_before, p_after, d) -> AxisExplanation:
     span = size + p_before + p_after - d * (k - 1) - 1
     out = shapes.conv_out(size, k, s, p_before, d, pad_after=p_after)
     pad_text = f"2·{p_before}" if p_before == p_after else f"{p_before} + {p_after}"
-    filled = (f"⌊({size} + {pad_text} − {d}·({k}−1) − 1) / {s}⌋ + 1 = ⌊{span} / {s}⌋ + 1 = {out}")
+    filled = f"⌊({size} + {pad_text} − {d}·({k}−1) − 1) / {s}⌋ + 1 = ⌊{span} / {s}⌋ + 1 = {out}"
     dropped = shapes.conv_remainder(size, k, s, p_before, d, pad_after=p_after)
     note = t("calc.dropped", n=dropped, span=span, s=s) if dropped else t("calc.exact")
     return AxisExplanation("⌊(n + 2p − d·(k−1) − 1) / s⌋ + 1", filled, out, dropped, note)
@@ -115,12 +115,14 @@ def calculate(query: LayerQuery) -> CalculatorResult:
         if query.kind == "conv2d":
             d = layer["dilation"][a]
             pad = layer["padding"]
-            before, after = (shapes.same_padding(k, d) if pad == "same" else (0, 0) if pad == "valid"
-                             else (pad[a], pad[a]))
+            before, after = (
+                shapes.same_padding(k, d) if pad == "same" else (0, 0) if pad == "valid" else (pad[a], pad[a])
+            )
             axes.append(_conv_axis(size, k, s, before, after, d))
         elif query.kind == "conv_transpose2d":
-            axes.append(_transpose_axis(size, k, s, layer["padding"][a], layer["dilation"][a],
-                                        layer["output_padding"][a]))
+            axes.append(
+                _transpose_axis(size, k, s, layer["padding"][a], layer["dilation"][a], layer["output_padding"][a])
+            )
         else:
             d = layer.get("dilation", (1, 1))[a]
             axes.append(_pool_axis(size, k, s, layer["padding"][a], d, layer["ceil_mode"]))
@@ -130,6 +132,7 @@ def calculate(query: LayerQuery) -> CalculatorResult:
 @dataclass
 class WindowPicture:
     """Cell roles over the frame the window slides on, and the cells one output reads."""
+
     roles: list[list[int]]
     highlight: list[tuple[int, int]]
     out_h: int
@@ -145,8 +148,9 @@ def _axes(query: LayerQuery):
         d = layer.get("dilation", (1, 1))[a]
         if query.kind == "conv2d":
             pad = layer["padding"]
-            before_after = (shapes.same_padding(k, d) if pad == "same" else (0, 0) if pad == "valid"
-                            else (pad[a], pad[a]))
+            before_after = (
+                shapes.same_padding(k, d) if pad == "same" else (0, 0) if pad == "valid" else (pad[a], pad[a])
+            )
             g = shapes.conv_axis(size, k, s, before_after, d)
             geoms.append(g)
             reals.append(list(range(g.pad_before, g.pad_before + size)))

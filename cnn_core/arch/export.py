@@ -1,5 +1,4 @@
-"""Standalone PyTorch source code for a spec: the file a user downloads and runs on its own.
-"""
+"""Standalone PyTorch source code for a spec: the file a user downloads and runs on its own."""
 
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ def export_pytorch_code(spec: dict, class_name: str = "Net") -> str:
     """Standalone Python source defining the network, each layer's output shape in a comment."""
     if is_backbone(spec):
         from cnn_core.arch.backbones import export_backbone_code
+
         return export_backbone_code(spec, class_name)
     summary = summarize(spec)
     c, h, w = summary.input_shape

@@ -76,8 +76,17 @@ def _pair_text(pair) -> str:
 def summary_table(summary) -> list[dict]:
     """One dict per layer of a cnn_core.arch.summary.Summary, with translated column names, ready
     for a DataFrame. (Not annotated: the summary module imports this one for describe_layer.)"""
-    return [{t("col.number"): r.index + 1, t("col.layer"): r.type, t("col.details"): r.description,
-             t("col.output"): format_shape(r.output_shape), t("col.params"): r.params,
-             t("col.macs"): r.macs, t("col.memory"): format_bytes(r.activation_bytes),
-             t("col.rf"): _pair_text(r.receptive_field), t("col.jump"): _pair_text(r.jump)}
-            for r in summary.rows]
+    return [
+        {
+            t("col.number"): r.index + 1,
+            t("col.layer"): r.type,
+            t("col.details"): r.description,
+            t("col.output"): format_shape(r.output_shape),
+            t("col.params"): r.params,
+            t("col.macs"): r.macs,
+            t("col.memory"): format_bytes(r.activation_bytes),
+            t("col.rf"): _pair_text(r.receptive_field),
+            t("col.jump"): _pair_text(r.jump),
+        }
+        for r in summary.rows
+    ]

@@ -4,6 +4,7 @@ Used by the builder's table (one cell of key=value pairs per layer) and the calc
 chain editor (one layer per line). Parsing produces plain spec dicts; checking them is the
 spec module's job.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,10 @@ def format_params(layer: dict) -> str:
             continue
         value = layer[f.name]
         default = f.default
-        same = (default is not REQUIRED and (value == default or
-                (isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1] == default)))
+        same = default is not REQUIRED and (
+            value == default
+            or (isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1] == default)
+        )
         if not same:
             parts.append(f"{f.name}={_format_value(value)}")
     return ", ".join(parts)
@@ -93,8 +96,9 @@ def parse_chain(text: str) -> list[dict]:
         try:
             layers = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            raise SpecError(t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg),
-                            t("spec.fix.layers_list")) from exc
+            raise SpecError(
+                t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg), t("spec.fix.layers_list")
+            ) from exc
         if not isinstance(layers, list):
             raise SpecError(t("spec.err.layers_list"), t("spec.fix.layers_list"))
         return layers

@@ -35,36 +35,64 @@ def _layer_args(layer: dict, in_shape: tuple[int, ...]) -> tuple[str, dict]:
     """torch class name and keyword arguments for one normalised layer."""
     kind = layer["type"]
     if kind == "conv2d":
-        return "Conv2d", dict(in_channels=in_shape[0], out_channels=layer["out_channels"],
-                              kernel_size=tuple(layer["kernel_size"]), stride=tuple(layer["stride"]),
-                              padding=_padding(layer["padding"]), dilation=tuple(layer["dilation"]),
-                              groups=layer["groups"], bias=layer["bias"])
+        return "Conv2d", dict(
+            in_channels=in_shape[0],
+            out_channels=layer["out_channels"],
+            kernel_size=tuple(layer["kernel_size"]),
+            stride=tuple(layer["stride"]),
+            padding=_padding(layer["padding"]),
+            dilation=tuple(layer["dilation"]),
+            groups=layer["groups"],
+            bias=layer["bias"],
+        )
     if kind == "conv_transpose2d":
-        return "ConvTranspose2d", dict(in_channels=in_shape[0], out_channels=layer["out_channels"],
-                                       kernel_size=tuple(layer["kernel_size"]), stride=tuple(layer["stride"]),
-                                       padding=tuple(layer["padding"]), output_padding=tuple(layer["output_padding"]),
-                                       groups=layer["groups"], bias=layer["bias"], dilation=tuple(layer["dilation"]))
+        return "ConvTranspose2d", dict(
+            in_channels=in_shape[0],
+            out_channels=layer["out_channels"],
+            kernel_size=tuple(layer["kernel_size"]),
+            stride=tuple(layer["stride"]),
+            padding=tuple(layer["padding"]),
+            output_padding=tuple(layer["output_padding"]),
+            groups=layer["groups"],
+            bias=layer["bias"],
+            dilation=tuple(layer["dilation"]),
+        )
     if kind in ("batchnorm2d", "batchnorm1d"):
         return ("BatchNorm2d" if kind == "batchnorm2d" else "BatchNorm1d"), dict(
-            num_features=in_shape[0], eps=layer["eps"], momentum=layer["momentum"], affine=layer["affine"])
+            num_features=in_shape[0], eps=layer["eps"], momentum=layer["momentum"], affine=layer["affine"]
+        )
     if kind == "maxpool2d":
-        return "MaxPool2d", dict(kernel_size=tuple(layer["kernel_size"]), stride=tuple(layer["stride"]),
-                                 padding=tuple(layer["padding"]), dilation=tuple(layer["dilation"]),
-                                 ceil_mode=layer["ceil_mode"])
+        return "MaxPool2d", dict(
+            kernel_size=tuple(layer["kernel_size"]),
+            stride=tuple(layer["stride"]),
+            padding=tuple(layer["padding"]),
+            dilation=tuple(layer["dilation"]),
+            ceil_mode=layer["ceil_mode"],
+        )
     if kind == "avgpool2d":
-        return "AvgPool2d", dict(kernel_size=tuple(layer["kernel_size"]), stride=tuple(layer["stride"]),
-                                 padding=tuple(layer["padding"]), ceil_mode=layer["ceil_mode"],
-                                 count_include_pad=layer["count_include_pad"])
+        return "AvgPool2d", dict(
+            kernel_size=tuple(layer["kernel_size"]),
+            stride=tuple(layer["stride"]),
+            padding=tuple(layer["padding"]),
+            ceil_mode=layer["ceil_mode"],
+            count_include_pad=layer["count_include_pad"],
+        )
     if kind == "adaptive_avgpool2d":
         return "AdaptiveAvgPool2d", dict(output_size=tuple(layer["output_size"]))
     if kind == "linear":
         return "Linear", dict(in_features=in_shape[0], out_features=layer["out_features"], bias=layer["bias"])
-    simple = {"relu": ("ReLU", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
-              "softmax": ("Softmax", {"dim": 1}), "flatten": ("Flatten", {}),
-              "leaky_relu": ("LeakyReLU", {"negative_slope": layer.get("negative_slope")}),
-              "elu": ("ELU", {"alpha": layer.get("alpha")}),
-              "gelu": ("GELU", {"approximate": layer.get("approximate")}),
-              "dropout": ("Dropout", {"p": layer.get("p")}), "dropout2d": ("Dropout2d", {"p": layer.get("p")})}
+    simple = {
+        "relu": ("ReLU", {}),
+        "sigmoid": ("Sigmoid", {}),
+        "tanh": ("Tanh", {}),
+        "softmax": ("Softmax", {"dim": 1}),
+        "flatten": ("Flatten", {}),
+        "leaky_relu": ("LeakyReLU", {"negative_slope": layer.get("negative_slope")}),
+        "elu": ("ELU", {"alpha": layer.get("alpha")}),
+        "gelu": ("GELU", {"approximate": layer.get("approximate")}),
+        "dropout": ("Dropout", {"p": layer.get("p")}),
+        "dropout2d": ("Dropout2d", {"p": layer.get("p")}),
+    }
     return simple[kind]
 
 
@@ -79,8 +107,10 @@ def build_model(spec: dict) -> nn.Module:
     """An nn.Module for a spec; raises SpecError (never a torch error) for an invalid one."""
     if is_backbone(spec):
         from cnn_core.arch.backbones import build_backbone
+
         return build_backbone(spec)
     summary = summarize(spec)
-    modules = [_module(normalize_layer(row.index, raw), row.input_shape)
-               for row, raw in zip(summary.rows, spec["layers"])]
+    modules = [
+        _module(normalize_layer(row.index, raw), row.input_shape) for row, raw in zip(summary.rows, spec["layers"])
+    ]
     return nn.Sequential(*modules)

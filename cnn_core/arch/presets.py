@@ -2,6 +2,7 @@
 and torchvision backbones for transfer learning. Each carries a one-line description and
 where it comes from.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,62 +47,166 @@ def _fc(n):
 
 
 def _seed000(variant: str) -> dict:
-    block = lambda out: ([_conv(out, padding=1), {"type": "batchnorm2d"}, RELU, _pool()] if variant == "bn"
-                         else [_conv(out, padding=1), RELU, _pool()])
+    block = lambda out: (
+        [_conv(out, padding=1), {"type": "batchnorm2d"}, RELU, _pool()]
+        if variant == "bn"
+        else [_conv(out, padding=1), RELU, _pool()]
+    )
     head = [FLAT, _fc(128), RELU] + ([{"type": "dropout", "p": 0.5}] if variant == "dropout" else []) + [_fc(10)]
     return {"input_shape": [3, 32, 32], "num_classes": 10, "layers": block(32) + block(64) + head}
 
 
-PRESETS: dict[str, Preset] = {p.key: p for p in [
-    Preset("seed002_mnist_cnn", "seed 002",
-           {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-               _conv(32), RELU, _pool(), _conv(64), RELU, _pool(), FLAT, _fc(10)]}),
-    Preset("seed000_cifar_cnn", "seed 000", _seed000("plain")),
-    Preset("seed000_cifar_cnn_dropout", "seed 000", _seed000("dropout")),
-    Preset("seed000_cifar_cnn_batchnorm", "seed 000", _seed000("bn")),
-    Preset("seed004_leaky_cnn", "seed 004",
-           {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-               _conv(10, 5, stride=2), {"type": "leaky_relu", "negative_slope": 0.02}, {"type": "batchnorm2d"},
-               _conv(10, 3, stride=2), {"type": "leaky_relu", "negative_slope": 0.02}, {"type": "batchnorm2d"},
-               FLAT, _fc(10), {"type": "sigmoid"}]}),
-    Preset("lenet5", "LeCun et al. 1998; seed 003",
-           {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-               _conv(6, 5, padding=2), {"type": "tanh"}, {"type": "avgpool2d", "kernel_size": 2},
-               _conv(16, 5), {"type": "tanh"}, {"type": "avgpool2d", "kernel_size": 2},
-               FLAT, _fc(120), {"type": "tanh"}, _fc(84), {"type": "tanh"}, _fc(10)]}),
-    Preset("vgg_small", "Simonyan & Zisserman 2014; seed 003",
-           {"input_shape": [3, 32, 32], "num_classes": 10, "layers": [
-               layer for out in (32, 64, 128) for layer in (
-                   _conv(out, padding=1), {"type": "batchnorm2d"}, RELU,
-                   _conv(out, padding=1), {"type": "batchnorm2d"}, RELU, _pool())
-           ] + [FLAT, _fc(256), RELU, {"type": "dropout", "p": 0.5}, _fc(10)]}),
-    Preset("alexnet_32", "Krizhevsky et al. 2012; seeds 001 and 003",
-           {"input_shape": [3, 32, 32], "num_classes": 10, "layers": [
-               _conv(64, 5, padding=2), RELU, _pool(3, stride=2),
-               _conv(192, 5, padding=2), RELU, _pool(3, stride=2),
-               _conv(384, padding=1), RELU, _conv(256, padding=1), RELU, _conv(256, padding=1), RELU,
-               _pool(3, stride=2), FLAT, {"type": "dropout", "p": 0.5}, _fc(512), RELU,
-               {"type": "dropout", "p": 0.5}, _fc(512), RELU, _fc(10)]}),
-    Preset("resnet18_transfer", "seed 000; He et al. 2015",
-           {"input_shape": [3, 32, 32], "num_classes": 10,
-            "backbone": {"name": "resnet18", "pretrained": True, "freeze_backbone": True, "replace_head": True}}),
-    Preset("mobilenet_v2_transfer", "seed 003; Sandler et al. 2018",
-           {"input_shape": [3, 32, 32], "num_classes": 10,
-            "backbone": {"name": "mobilenet_v2", "pretrained": True, "freeze_backbone": True, "replace_head": True}}),
-]}
+PRESETS: dict[str, Preset] = {
+    p.key: p
+    for p in [
+        Preset(
+            "seed002_mnist_cnn",
+            "seed 002",
+            {
+                "input_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [_conv(32), RELU, _pool(), _conv(64), RELU, _pool(), FLAT, _fc(10)],
+            },
+        ),
+        Preset("seed000_cifar_cnn", "seed 000", _seed000("plain")),
+        Preset("seed000_cifar_cnn_dropout", "seed 000", _seed000("dropout")),
+        Preset("seed000_cifar_cnn_batchnorm", "seed 000", _seed000("bn")),
+        Preset(
+            "seed004_leaky_cnn",
+            "seed 004",
+            {
+                "input_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [
+                    _conv(10, 5, stride=2),
+                    {"type": "leaky_relu", "negative_slope": 0.02},
+                    {"type": "batchnorm2d"},
+                    _conv(10, 3, stride=2),
+                    {"type": "leaky_relu", "negative_slope": 0.02},
+                    {"type": "batchnorm2d"},
+                    FLAT,
+                    _fc(10),
+                    {"type": "sigmoid"},
+                ],
+            },
+        ),
+        Preset(
+            "lenet5",
+            "LeCun et al. 1998; seed 003",
+            {
+                "input_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [
+                    _conv(6, 5, padding=2),
+                    {"type": "tanh"},
+                    {"type": "avgpool2d", "kernel_size": 2},
+                    _conv(16, 5),
+                    {"type": "tanh"},
+                    {"type": "avgpool2d", "kernel_size": 2},
+                    FLAT,
+                    _fc(120),
+                    {"type": "tanh"},
+                    _fc(84),
+                    {"type": "tanh"},
+                    _fc(10),
+                ],
+            },
+        ),
+        Preset(
+            "vgg_small",
+            "Simonyan & Zisserman 2014; seed 003",
+            {
+                "input_shape": [3, 32, 32],
+                "num_classes": 10,
+                "layers": [
+                    layer
+                    for out in (32, 64, 128)
+                    for layer in (
+                        _conv(out, padding=1),
+                        {"type": "batchnorm2d"},
+                        RELU,
+                        _conv(out, padding=1),
+                        {"type": "batchnorm2d"},
+                        RELU,
+                        _pool(),
+                    )
+                ]
+                + [FLAT, _fc(256), RELU, {"type": "dropout", "p": 0.5}, _fc(10)],
+            },
+        ),
+        Preset(
+            "alexnet_32",
+            "Krizhevsky et al. 2012; seeds 001 and 003",
+            {
+                "input_shape": [3, 32, 32],
+                "num_classes": 10,
+                "layers": [
+                    _conv(64, 5, padding=2),
+                    RELU,
+                    _pool(3, stride=2),
+                    _conv(192, 5, padding=2),
+                    RELU,
+                    _pool(3, stride=2),
+                    _conv(384, padding=1),
+                    RELU,
+                    _conv(256, padding=1),
+                    RELU,
+                    _conv(256, padding=1),
+                    RELU,
+                    _pool(3, stride=2),
+                    FLAT,
+                    {"type": "dropout", "p": 0.5},
+                    _fc(512),
+                    RELU,
+                    {"type": "dropout", "p": 0.5},
+                    _fc(512),
+                    RELU,
+                    _fc(10),
+                ],
+            },
+        ),
+        Preset(
+            "resnet18_transfer",
+            "seed 000; He et al. 2015",
+            {
+                "input_shape": [3, 32, 32],
+                "num_classes": 10,
+                "backbone": {"name": "resnet18", "pretrained": True, "freeze_backbone": True, "replace_head": True},
+            },
+        ),
+        Preset(
+            "mobilenet_v2_transfer",
+            "seed 003; Sandler et al. 2018",
+            {
+                "input_shape": [3, 32, 32],
+                "num_classes": 10,
+                "backbone": {"name": "mobilenet_v2", "pretrained": True, "freeze_backbone": True, "replace_head": True},
+            },
+        ),
+    ]
+}
 
 DEFAULT_PRESET = "seed002_mnist_cnn"
 
 # Presets that come in regularisation variants (seed 000): variant name -> preset key.
 VARIANTS: dict[str, dict[str, str]] = {
-    key: {"plain": "seed000_cifar_cnn", "dropout": "seed000_cifar_cnn_dropout", "batchnorm": "seed000_cifar_cnn_batchnorm"}
-    for key in ("seed000_cifar_cnn", "seed000_cifar_cnn_dropout", "seed000_cifar_cnn_batchnorm")}
+    key: {
+        "plain": "seed000_cifar_cnn",
+        "dropout": "seed000_cifar_cnn_dropout",
+        "batchnorm": "seed000_cifar_cnn_batchnorm",
+    }
+    for key in ("seed000_cifar_cnn", "seed000_cifar_cnn_dropout", "seed000_cifar_cnn_batchnorm")
+}
 
 
 def scratch_spec() -> dict:
     """The smallest useful start: one conv, one classifier layer."""
-    return {"name": t("preset.scratch.name"), "input_shape": [1, 28, 28], "num_classes": 10,
-            "layers": [_conv(8), RELU, FLAT, _fc(10)]}
+    return {
+        "name": t("preset.scratch.name"),
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [_conv(8), RELU, FLAT, _fc(10)],
+    }
 
 
 def get_preset(key: str) -> Preset:

@@ -4,6 +4,7 @@ Torch-free on purpose: the calculator, the spec validator and the builder use it
 shapes and to explain errors before any tensor exists. Every formula here is checked against
 torch's own layers by the property test in tests/test_shape_property.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
-             pad_after: int | None = None) -> int:
+def conv_out(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, pad_after: int | None = None
+) -> int:
     """floor((size + pad_before + pad_after - dilation·(kernel-1) - 1) / stride) + 1.
 
     May return a value < 1: the caller decides how to report an impossible layer.
@@ -31,22 +33,23 @@ def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation
     return span // stride + 1 if span >= 0 else 0
 
 
-def conv_remainder(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
-                   pad_after: int | None = None) -> int:
+def conv_remainder(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, pad_after: int | None = None
+) -> int:
     """Padded rows (or columns) at the far edge that no window reaches because of the floor."""
     after = padding if pad_after is None else pad_after
     span = size + padding + after - effective_kernel(kernel, dilation)
     return span % stride if span >= 0 else 0
 
 
-def conv_transpose_out(size: int, kernel: int, stride: int = 1, padding: int = 0,
-                       dilation: int = 1, output_padding: int = 0) -> int:
+def conv_transpose_out(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, output_padding: int = 0
+) -> int:
     """(size-1)·stride - 2·padding + dilation·(kernel-1) + output_padding + 1."""
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-def pool_out(size: int, kernel: int, stride: int, padding: int = 0, dilation: int = 1,
-             ceil_mode: bool = False) -> int:
+def pool_out(size: int, kernel: int, stride: int, padding: int = 0, dilation: int = 1, ceil_mode: bool = False) -> int:
     """torch's pooling_output_shape, including its ceil_mode rule.
 
     With ceil_mode a last, partial window is kept, unless it would start inside the right
@@ -71,6 +74,7 @@ class AxisGeometry:
     Coordinates are in the padded frame: index 0 is the first padding cell, real input cells
     are [pad_before, pad_before + size).
     """
+
     size: int
     kernel: int
     stride: int
@@ -86,8 +90,7 @@ class AxisGeometry:
     def taps(self, position: int) -> list[int]:
         """Padded-frame indices read by output `position`, clipped to the padded frame."""
         start = position * self.stride
-        return [start + k * self.dilation for k in range(self.kernel)
-                if start + k * self.dilation < self.padded]
+        return [start + k * self.dilation for k in range(self.kernel) if start + k * self.dilation < self.padded]
 
     def reached(self) -> set[int]:
         cells: set[int] = set()
@@ -96,15 +99,15 @@ class AxisGeometry:
         return cells
 
 
-def conv_axis(size: int, kernel: int, stride: int, padding: int | tuple[int, int], dilation: int = 1
-              ) -> AxisGeometry:
+def conv_axis(size: int, kernel: int, stride: int, padding: int | tuple[int, int], dilation: int = 1) -> AxisGeometry:
     before, after = (padding, padding) if isinstance(padding, int) else padding
     out = conv_out(size, kernel, stride, before, dilation, pad_after=after)
     return AxisGeometry(size, kernel, stride, before, after, dilation, max(out, 0))
 
 
-def pool_axis(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
-              ceil_mode: bool = False) -> AxisGeometry:
+def pool_axis(
+    size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
+) -> AxisGeometry:
     out = pool_out(size, kernel, stride, padding, dilation, ceil_mode)
     # A ceil_mode window may run past the right padding; torch clips it, and so do we.
     needed = (max(out, 1) - 1) * stride + effective_kernel(kernel, dilation)
@@ -112,8 +115,9 @@ def pool_axis(size: int, kernel: int, stride: int, padding: int, dilation: int =
     return AxisGeometry(size, kernel, stride, padding, after, dilation, max(out, 0))
 
 
-def transpose_axis(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
-                   output_padding: int = 0) -> tuple[AxisGeometry, list[int]]:
+def transpose_axis(
+    size: int, kernel: int, stride: int, padding: int, dilation: int = 1, output_padding: int = 0
+) -> tuple[AxisGeometry, list[int]]:
     """A transposed convolution as a stride-1 convolution over a zero-stuffed input.
 
     Returns the geometry over the stuffed frame and the stuffed-frame indices that hold real

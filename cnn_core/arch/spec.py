@@ -6,6 +6,7 @@ A spec is a JSON-serialisable dict ``{"input_shape": [C, H, W], "num_classes": N
 names and defaults; input channels and in_features are inferred, never written.
 Torch-free, so the builder can validate on every keystroke.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -22,12 +23,14 @@ REQUIRED = object()
 class SpecError(CnnLabError, ValueError):
     """An invalid spec, with the layer it concerns, the reason and a fix."""
 
-    def __init__(self, reason: str, fix: str = "", layer_index: int | None = None,
-                 layer_type: str | None = None):
+    def __init__(self, reason: str, fix: str = "", layer_index: int | None = None, layer_type: str | None = None):
         self.reason, self.fix = reason, fix
         self.layer_index, self.layer_type = layer_index, layer_type
-        where = t("spec.where_spec") if layer_index is None else t(
-            "spec.where_layer", number=layer_index + 1, type=layer_type or "?")
+        where = (
+            t("spec.where_spec")
+            if layer_index is None
+            else t("spec.where_layer", number=layer_index + 1, type=layer_type or "?")
+        )
         super().__init__(f"{where}: {reason}" + (f" — {fix}" if fix else ""))
 
 
@@ -35,6 +38,7 @@ class SpecError(CnnLabError, ValueError):
 class Field:
     """One keyword of a layer. kind: size | nonneg | padding | count | bool | prob | float |
     positive_float | choice | size_or_none."""
+
     name: str
     kind: str
     default: Any = REQUIRED
@@ -56,50 +60,69 @@ class LayerType:
 def _conv_fields(transposed: bool) -> tuple[Field, ...]:
     padding = Field("padding", "nonneg", 0) if transposed else Field("padding", "padding", 0)
     extra = (Field("output_padding", "nonneg", 0),) if transposed else ()
-    return (Field("out_channels", "count"), Field("kernel_size", "size"), Field("stride", "size", 1),
-            padding, *extra, Field("dilation", "size", 1), Field("groups", "count", 1),
-            Field("bias", "bool", True))
+    return (
+        Field("out_channels", "count"),
+        Field("kernel_size", "size"),
+        Field("stride", "size", 1),
+        padding,
+        *extra,
+        Field("dilation", "size", 1),
+        Field("groups", "count", 1),
+        Field("bias", "bool", True),
+    )
 
 
 def _pool_fields(with_dilation: bool) -> tuple[Field, ...]:
     extra = (Field("dilation", "size", 1),) if with_dilation else (Field("count_include_pad", "bool", True),)
-    return (Field("kernel_size", "size"), Field("stride", "size_or_none", None),
-            Field("padding", "nonneg", 0), *extra, Field("ceil_mode", "bool", False))
+    return (
+        Field("kernel_size", "size"),
+        Field("stride", "size_or_none", None),
+        Field("padding", "nonneg", 0),
+        *extra,
+        Field("ceil_mode", "bool", False),
+    )
 
 
-_NORM_FIELDS = (Field("eps", "positive_float", 1e-5), Field("momentum", "prob", 0.1),
-                Field("affine", "bool", True))
+_NORM_FIELDS = (Field("eps", "positive_float", 1e-5), Field("momentum", "prob", 0.1), Field("affine", "bool", True))
 
-LAYER_TYPES: dict[str, LayerType] = {lt.name: lt for lt in [
-    LayerType("conv2d", _conv_fields(False), "spatial", "layer.conv2d"),
-    LayerType("conv_transpose2d", _conv_fields(True), "spatial", "layer.conv_transpose2d"),
-    LayerType("batchnorm2d", _NORM_FIELDS, "spatial", "layer.batchnorm2d"),
-    LayerType("batchnorm1d", _NORM_FIELDS, "flat", "layer.batchnorm1d"),
-    LayerType("relu", (), "any", "layer.relu"),
-    LayerType("leaky_relu", (Field("negative_slope", "float", 0.01),), "any", "layer.leaky_relu"),
-    LayerType("elu", (Field("alpha", "positive_float", 1.0),), "any", "layer.elu"),
-    LayerType("gelu", (Field("approximate", "choice", "none", ("none", "tanh")),), "any", "layer.gelu"),
-    LayerType("sigmoid", (), "any", "layer.sigmoid"),
-    LayerType("tanh", (), "any", "layer.tanh"),
-    LayerType("softmax", (), "any", "layer.softmax"),
-    LayerType("maxpool2d", _pool_fields(True), "spatial", "layer.maxpool2d"),
-    LayerType("avgpool2d", _pool_fields(False), "spatial", "layer.avgpool2d"),
-    LayerType("adaptive_avgpool2d", (Field("output_size", "size"),), "spatial", "layer.adaptive_avgpool2d"),
-    LayerType("global_avgpool", (), "spatial", "layer.global_avgpool"),
-    LayerType("global_maxpool", (), "spatial", "layer.global_maxpool"),
-    LayerType("dropout", (Field("p", "prob", 0.5),), "any", "layer.dropout"),
-    LayerType("dropout2d", (Field("p", "prob", 0.5),), "spatial", "layer.dropout2d"),
-    LayerType("flatten", (), "any", "layer.flatten"),
-    LayerType("linear", (Field("out_features", "count"), Field("bias", "bool", True)), "flat", "layer.linear"),
-]}
+LAYER_TYPES: dict[str, LayerType] = {
+    lt.name: lt
+    for lt in [
+        LayerType("conv2d", _conv_fields(False), "spatial", "layer.conv2d"),
+        LayerType("conv_transpose2d", _conv_fields(True), "spatial", "layer.conv_transpose2d"),
+        LayerType("batchnorm2d", _NORM_FIELDS, "spatial", "layer.batchnorm2d"),
+        LayerType("batchnorm1d", _NORM_FIELDS, "flat", "layer.batchnorm1d"),
+        LayerType("relu", (), "any", "layer.relu"),
+        LayerType("leaky_relu", (Field("negative_slope", "float", 0.01),), "any", "layer.leaky_relu"),
+        LayerType("elu", (Field("alpha", "positive_float", 1.0),), "any", "layer.elu"),
+        LayerType("gelu", (Field("approximate", "choice", "none", ("none", "tanh")),), "any", "layer.gelu"),
+        LayerType("sigmoid", (), "any", "layer.sigmoid"),
+        LayerType("tanh", (), "any", "layer.tanh"),
+        LayerType("softmax", (), "any", "layer.softmax"),
+        LayerType("maxpool2d", _pool_fields(True), "spatial", "layer.maxpool2d"),
+        LayerType("avgpool2d", _pool_fields(False), "spatial", "layer.avgpool2d"),
+        LayerType("adaptive_avgpool2d", (Field("output_size", "size"),), "spatial", "layer.adaptive_avgpool2d"),
+        LayerType("global_avgpool", (), "spatial", "layer.global_avgpool"),
+        LayerType("global_maxpool", (), "spatial", "layer.global_maxpool"),
+        LayerType("dropout", (Field("p", "prob", 0.5),), "any", "layer.dropout"),
+        LayerType("dropout2d", (Field("p", "prob", 0.5),), "spatial", "layer.dropout2d"),
+        LayerType("flatten", (), "any", "layer.flatten"),
+        LayerType("linear", (Field("out_features", "count"), Field("bias", "bool", True)), "flat", "layer.linear"),
+    ]
+}
 
 BACKBONES = ("resnet18", "mobilenet_v2")
-BACKBONE_FIELDS = (Field("name", "choice", REQUIRED, BACKBONES), Field("pretrained", "bool", True),
-                   Field("freeze_backbone", "bool", True), Field("replace_head", "bool", True))
+BACKBONE_FIELDS = (
+    Field("name", "choice", REQUIRED, BACKBONES),
+    Field("pretrained", "bool", True),
+    Field("freeze_backbone", "bool", True),
+    Field("replace_head", "bool", True),
+)
 TOP_LEVEL_KEYS = ("input_shape", "num_classes", "layers", "backbone", "name", "description")
 
 
 # ---------------------------------------------------------------- value checks
+
 
 def _whole(value: Any) -> int | None:
     """An int, or a float with no fractional part; bools and everything else are not."""
@@ -200,9 +223,12 @@ def normalize_layer(index: int, raw: Any) -> dict:
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
         hint = _closest(str(kind), LAYER_TYPES) if isinstance(kind, str) else ""
-        raise SpecError(t("spec.err.unknown_type", got=json.dumps(kind)),
-                        hint or t("spec.fix.types", types=", ".join(LAYER_TYPES)), index,
-                        kind if isinstance(kind, str) else "?")
+        raise SpecError(
+            t("spec.err.unknown_type", got=json.dumps(kind)),
+            hint or t("spec.fix.types", types=", ".join(LAYER_TYPES)),
+            index,
+            kind if isinstance(kind, str) else "?",
+        )
 
     def err(reason, fix=""):
         return SpecError(reason, fix, index, kind)
@@ -218,8 +244,10 @@ def _check_top_level(spec: Any) -> None:
         raise SpecError(t("spec.err.not_object"), t("spec.fix.spec_object"))
     for key in spec:
         if key not in TOP_LEVEL_KEYS:
-            raise SpecError(t("spec.err.unknown_top_key", key=key),
-                            _closest(str(key), TOP_LEVEL_KEYS) or t("spec.fix.allowed_top_keys", keys=", ".join(TOP_LEVEL_KEYS)))
+            raise SpecError(
+                t("spec.err.unknown_top_key", key=key),
+                _closest(str(key), TOP_LEVEL_KEYS) or t("spec.fix.allowed_top_keys", keys=", ".join(TOP_LEVEL_KEYS)),
+            )
     for key in ("name", "description"):
         if key in spec and not isinstance(spec[key], str):
             raise SpecError(t("spec.err.not_text", key=key), t("spec.fix.text"))
@@ -261,6 +289,7 @@ def is_backbone(spec: dict) -> bool:
 def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
     """Parse an uploaded or pasted spec; every failure is a SpecError with a readable reason."""
     from cnn_core.settings import get_settings
+
     limit = get_settings().max_spec_upload_bytes if max_bytes is None else max_bytes
     size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
     if size > limit:
@@ -273,8 +302,9 @@ def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError(t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg),
-                        t("spec.fix.json_file")) from exc
+        raise SpecError(
+            t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg), t("spec.fix.json_file")
+        ) from exc
     _check_top_level(spec)
     return spec
 

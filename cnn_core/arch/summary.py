@@ -5,11 +5,11 @@ summarised by a real forward pass with hooks (cnn_core.arch.backbones).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from cnn_core.arch import shapes
-from cnn_core.arch.formatting import describe_layer, format_bytes, format_shape
+from cnn_core.arch.formatting import describe_layer, format_shape
 from cnn_core.arch.spec import (
     LAYER_TYPES,
     SpecError,
@@ -55,11 +55,12 @@ class Summary:
 @dataclass
 class _Field:
     """Receptive-field state along both axes, in input pixels."""
+
     rf: tuple[int, int] = (1, 1)
     jump: tuple[float, float] = (1.0, 1.0)
     start: tuple[float, float] = (0.0, 0.0)
 
-    def through(self, kernel, stride, pad_before) -> "_Field":
+    def through(self, kernel, stride, pad_before) -> _Field:
         rf = tuple(int(self.rf[a] + (kernel[a] - 1) * self.jump[a]) for a in range(2))
         start = tuple(self.start[a] + ((kernel[a] - 1) / 2 - pad_before[a]) * self.jump[a] for a in range(2))
         jump = tuple(self.jump[a] * stride[a] for a in range(2))
@@ -79,8 +80,9 @@ def _earlier_stride_hint(rows: list[LayerSummary]) -> int | None:
 
 def _too_small(index, kind, h, w, kh, kw, rows) -> SpecError:
     culprit = _earlier_stride_hint(rows)
-    fix = (t("spec.fix.too_small_input_with", number=culprit + 1) if culprit is not None
-           else t("spec.fix.too_small_input"))
+    fix = (
+        t("spec.fix.too_small_input_with", number=culprit + 1) if culprit is not None else t("spec.fix.too_small_input")
+    )
     size = f"{kh}" if kh == kw else f"{kh}×{kw}"
     return SpecError(t("spec.err.smaller_than_kernel", h=h, w=w, k=size), fix, index, kind)
 
@@ -91,8 +93,15 @@ def walk(spec: dict, check_output: bool = True) -> Iterator[LayerSummary]:
     settings = get_settings()
     shape: tuple[int, ...] = parse_input_shape(spec.get("input_shape"))
     if max(shape[1:]) > settings.max_input_side or shape[0] > settings.max_channels:
-        raise SpecError(t("spec.err.input_cap", shape=format_shape(shape), side=settings.max_input_side,
-                          channels=settings.max_channels), t("spec.fix.caps"))
+        raise SpecError(
+            t(
+                "spec.err.input_cap",
+                shape=format_shape(shape),
+                side=settings.max_input_side,
+                channels=settings.max_channels,
+            ),
+            t("spec.fix.caps"),
+        )
     num_classes = parse_num_classes(spec)
     layers = spec.get("layers")
     if not isinstance(layers, list):
@@ -117,17 +126,25 @@ def _check_output(shape, num_classes, rows) -> None:
     last = rows[-1].index if rows else None
     last_type = rows[-1].type if rows else None
     if len(shape) == 3:
-        raise SpecError(t("spec.err.ends_spatial", shape=format_shape(shape), n=num_classes),
-                        t("spec.fix.ends_spatial", n=num_classes), last, last_type)
+        raise SpecError(
+            t("spec.err.ends_spatial", shape=format_shape(shape), n=num_classes),
+            t("spec.fix.ends_spatial", n=num_classes),
+            last,
+            last_type,
+        )
     if shape[0] != num_classes:
         linears = [r.index for r in rows if r.type == "linear"]
-        fix = (t("spec.fix.set_out_features", number=linears[-1] + 1, n=num_classes) if linears
-               else t("spec.fix.add_linear", n=num_classes))
+        fix = (
+            t("spec.fix.set_out_features", number=linears[-1] + 1, n=num_classes)
+            if linears
+            else t("spec.fix.add_linear", n=num_classes)
+        )
         raise SpecError(t("spec.err.wrong_width", got=shape[0], n=num_classes), fix, last, last_type)
 
 
-def _layer_step(index: int, layer: dict, shape: tuple[int, ...], field: _Field,
-                rows: list[LayerSummary], settings) -> LayerSummary:
+def _layer_step(
+    index: int, layer: dict, shape: tuple[int, ...], field: _Field, rows: list[LayerSummary], settings
+) -> LayerSummary:
     kind = layer["type"]
     needs = LAYER_TYPES[kind].needs
 
@@ -135,8 +152,11 @@ def _layer_step(index: int, layer: dict, shape: tuple[int, ...], field: _Field,
         return SpecError(reason, fix, index, kind)
 
     if needs == "spatial" and len(shape) != 3:
-        fix = t("spec.fix.use_batchnorm1d") if kind == "batchnorm2d" else (
-            t("spec.fix.use_dropout") if kind == "dropout2d" else t("spec.fix.move_before_flatten"))
+        fix = (
+            t("spec.fix.use_batchnorm1d")
+            if kind == "batchnorm2d"
+            else (t("spec.fix.use_dropout") if kind == "dropout2d" else t("spec.fix.move_before_flatten"))
+        )
         raise err(t("spec.err.needs_spatial", n=shape[0]), fix)
     if needs == "flat" and len(shape) != 1:
         fix = t("spec.fix.use_batchnorm2d") if kind == "batchnorm1d" else t("spec.fix.add_flatten")
@@ -147,7 +167,13 @@ def _layer_step(index: int, layer: dict, shape: tuple[int, ...], field: _Field,
     new_field: _Field | None = field if len(shape) == 3 else None
     if kind == "conv2d":
         c, h, w = shape
-        k, s, d, g, oc = layer["kernel_size"], layer["stride"], layer["dilation"], layer["groups"], layer["out_channels"]
+        k, s, d, g, oc = (
+            layer["kernel_size"],
+            layer["stride"],
+            layer["dilation"],
+            layer["groups"],
+            layer["out_channels"],
+        )
         _check_groups(c, oc, g, err)
         pad = layer["padding"]
         if pad == "same" and s != (1, 1):
@@ -169,7 +195,13 @@ def _layer_step(index: int, layer: dict, shape: tuple[int, ...], field: _Field,
         new_field = field.through(eff, s, (before[0][0], before[1][0]))
     elif kind == "conv_transpose2d":
         c, h, w = shape
-        k, s, d, g, oc = layer["kernel_size"], layer["stride"], layer["dilation"], layer["groups"], layer["out_channels"]
+        k, s, d, g, oc = (
+            layer["kernel_size"],
+            layer["stride"],
+            layer["dilation"],
+            layer["groups"],
+            layer["out_channels"],
+        )
         p, op = layer["padding"], layer["output_padding"]
         _check_groups(c, oc, g, err)
         for a in range(2):
@@ -185,9 +217,11 @@ def _layer_step(index: int, layer: dict, shape: tuple[int, ...], field: _Field,
         eff = tuple(shapes.effective_kernel(k[a], d[a]) for a in range(2))
         # Each output reads about ceil(span/stride) inputs; the map grows, so jump shrinks.
         reach = tuple(-(-eff[a] // s[a]) for a in range(2))
-        new_field = _Field(tuple(int(field.rf[a] + (reach[a] - 1) * field.jump[a]) for a in range(2)),
-                           tuple(field.jump[a] / s[a] for a in range(2)),
-                           tuple(field.start[a] - (eff[a] - 1 - p[a]) * field.jump[a] / s[a] for a in range(2)))
+        new_field = _Field(
+            tuple(int(field.rf[a] + (reach[a] - 1) * field.jump[a]) for a in range(2)),
+            tuple(field.jump[a] / s[a] for a in range(2)),
+            tuple(field.start[a] - (eff[a] - 1 - p[a]) * field.jump[a] / s[a] for a in range(2)),
+        )
     elif kind in ("maxpool2d", "avgpool2d"):
         c, h, w = shape
         k, s, p = layer["kernel_size"], layer["stride"], layer["padding"]
@@ -223,13 +257,29 @@ def _layer_step(index: int, layer: dict, shape: tuple[int, ...], field: _Field,
         params = 2 * shape[0] if layer["affine"] else 0
 
     if len(out) == 3 and (max(out[1:]) > settings.max_input_side or out[0] > settings.max_channels):
-        raise err(t("spec.err.output_cap", shape=format_shape(out), side=settings.max_input_side,
-                    channels=settings.max_channels), t("spec.fix.caps"))
+        raise err(
+            t(
+                "spec.err.output_cap",
+                shape=format_shape(out),
+                side=settings.max_input_side,
+                channels=settings.max_channels,
+            ),
+            t("spec.fix.caps"),
+        )
     return LayerSummary(
-        index=index, type=kind, description=describe_layer(layer), input_shape=shape, output_shape=out,
-        params=params, trainable_params=params, macs=macs, activation_bytes=_product(out) * BYTES_PER_VALUE,
-        receptive_field=new_field.rf if new_field else None, jump=new_field.jump if new_field else None,
-        start=new_field.start if new_field else None)
+        index=index,
+        type=kind,
+        description=describe_layer(layer),
+        input_shape=shape,
+        output_shape=out,
+        params=params,
+        trainable_params=params,
+        macs=macs,
+        activation_bytes=_product(out) * BYTES_PER_VALUE,
+        receptive_field=new_field.rf if new_field else None,
+        jump=new_field.jump if new_field else None,
+        start=new_field.start if new_field else None,
+    )
 
 
 def _check_groups(c: int, oc: int, g: int, err) -> None:
@@ -246,16 +296,21 @@ def _product(shape) -> int:
 
 def _totals(input_shape, rows: list[LayerSummary]) -> Summary:
     return Summary(
-        input_shape=tuple(input_shape), output_shape=rows[-1].output_shape if rows else tuple(input_shape),
-        rows=rows, total_params=sum(r.params for r in rows),
-        trainable_params=sum(r.trainable_params for r in rows), total_macs=sum(r.macs for r in rows),
-        activation_bytes=sum(r.activation_bytes for r in rows))
+        input_shape=tuple(input_shape),
+        output_shape=rows[-1].output_shape if rows else tuple(input_shape),
+        rows=rows,
+        total_params=sum(r.params for r in rows),
+        trainable_params=sum(r.trainable_params for r in rows),
+        total_macs=sum(r.macs for r in rows),
+        activation_bytes=sum(r.activation_bytes for r in rows),
+    )
 
 
 def summarize(spec: dict) -> Summary:
     """The model summary of a spec; raises SpecError for any invalid spec."""
     if is_backbone(spec):
         from cnn_core.arch.backbones import summarize_backbone
+
         return summarize_backbone(spec)
     rows = list(walk(spec))
     return _totals(parse_input_shape(spec["input_shape"]), rows)

@@ -5,6 +5,7 @@ receptive fields). Functions take numpy arrays and plain numbers and return data
 the pages only draw them. An input that makes an experiment meaningless (a kernel larger than
 the image, a flat patch) raises ConceptError with an explanation the page shows instead of a plot.
 """
+
 from __future__ import annotations
 
 from cnn_core.errors import CnnLabError

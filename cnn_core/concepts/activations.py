@@ -2,6 +2,7 @@
 their derivatives (closed forms, checked against autograd by the tests), softmax with a
 temperature, and how gradients shrink through a real stack of sigmoid vs ReLU layers.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,17 +22,24 @@ FORMULAS: dict[str, tuple[str, str]] = {
     "sigmoid": (r"\sigma(x) = \frac{1}{1 + e^{-x}}", r"\sigma'(x) = \sigma(x)\,(1 - \sigma(x))"),
     "tanh": (r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", r"\tanh'(x) = 1 - \tanh^2(x)"),
     "relu": (r"\mathrm{ReLU}(x) = \max(0, x)", r"\mathrm{ReLU}'(x) = \begin{cases}1 & x > 0\\0 & x \le 0\end{cases}"),
-    "leaky_relu": (r"f(x) = \begin{cases}x & x > 0\\ a x & x \le 0\end{cases}",
-                   r"f'(x) = \begin{cases}1 & x > 0\\ a & x \le 0\end{cases}"),
-    "elu": (r"f(x) = \begin{cases}x & x > 0\\ \alpha (e^{x} - 1) & x \le 0\end{cases}",
-            r"f'(x) = \begin{cases}1 & x > 0\\ \alpha e^{x} & x \le 0\end{cases}"),
+    "leaky_relu": (
+        r"f(x) = \begin{cases}x & x > 0\\ a x & x \le 0\end{cases}",
+        r"f'(x) = \begin{cases}1 & x > 0\\ a & x \le 0\end{cases}",
+    ),
+    "elu": (
+        r"f(x) = \begin{cases}x & x > 0\\ \alpha (e^{x} - 1) & x \le 0\end{cases}",
+        r"f'(x) = \begin{cases}1 & x > 0\\ \alpha e^{x} & x \le 0\end{cases}",
+    ),
     "gelu": (r"\mathrm{GELU}(x) = x\,\Phi(x)", r"\mathrm{GELU}'(x) = \Phi(x) + x\,\varphi(x)"),
-    "softmax": (r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}",
-                r"\frac{\partial p_i}{\partial z_j} = \frac{p_i\,(\delta_{ij} - p_j)}{T}"),
+    "softmax": (
+        r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}",
+        r"\frac{\partial p_i}{\partial z_j} = \frac{p_i\,(\delta_{ij} - p_j)}{T}",
+    ),
 }
 
 
 # ---------------------------------------------------------------- ReLU with a bias
+
 
 @dataclass
 class Thresholded:
@@ -50,15 +58,21 @@ def relu_with_bias(response: np.ndarray, bias: float) -> Thresholded:
 
 # ---------------------------------------------------------------- curves
 
+
 def _torch_activation(name: str, slope: float, alpha: float):
-    return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-            "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, slope),
-            "elu": lambda x: torch.nn.functional.elu(x, alpha),
-            "gelu": torch.nn.functional.gelu}[name]
+    return {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, slope),
+        "elu": lambda x: torch.nn.functional.elu(x, alpha),
+        "gelu": torch.nn.functional.gelu,
+    }[name]
 
 
-def activation_curve(name: str, x: np.ndarray, slope: float = 0.01, alpha: float = 1.0
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def activation_curve(
+    name: str, x: np.ndarray, slope: float = 0.01, alpha: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Values (by torch) and derivative (by the closed form in FORMULAS) at the points x.
 
     At x = 0 ReLU-like derivatives take the value for x ≤ 0, as autograd does.
@@ -71,7 +85,7 @@ def activation_curve(name: str, x: np.ndarray, slope: float = 0.01, alpha: float
     if name == "sigmoid":
         derivative = values * (1 - values)
     elif name == "tanh":
-        derivative = 1 - values ** 2
+        derivative = 1 - values**2
     elif name == "relu":
         derivative = (x > 0).astype(np.float64)
     elif name == "leaky_relu":
@@ -80,7 +94,7 @@ def activation_curve(name: str, x: np.ndarray, slope: float = 0.01, alpha: float
         derivative = np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
     else:
         cdf = 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
-        pdf = np.exp(-x ** 2 / 2) / math.sqrt(2 * math.pi)
+        pdf = np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)
         derivative = cdf + x * pdf
     return values, derivative
 
@@ -149,8 +163,9 @@ def stacked_network(activation: str, depth: int, width: int, init: str, seed: in
     return nn.Sequential(*layers)
 
 
-def gradients_through_depth(activation: str, depth: int, width: int = 64, batch: int = 256,
-                            init: str = "kaiming", seed: int = 0) -> DepthGradients:
+def gradients_through_depth(
+    activation: str, depth: int, width: int = 64, batch: int = 256, init: str = "kaiming", seed: int = 0
+) -> DepthGradients:
     """One backward pass of a mean-squared-error loss on random data through a real stack;
     returns each hidden layer's weight-gradient norm, measured by autograd."""
     if activation not in ("sigmoid", "relu", "tanh"):

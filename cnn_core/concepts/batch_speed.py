@@ -2,12 +2,13 @@
 batch sizes on this machine's device. Larger batches mean fewer, bigger updates per epoch; on
 parallel hardware each update costs far less than batch-size times a single image.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -41,9 +42,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_batch_sizes(batch_sizes=BATCH_SIZES, device: str = "auto", time_cap_s: float = 30.0,
-                        on_progress: Callable[[float, str], None] | None = None, seed: int = 0,
-                        train_images: int | None = None) -> tuple[list[BatchTiming], str]:
+def measure_batch_sizes(
+    batch_sizes=BATCH_SIZES,
+    device: str = "auto",
+    time_cap_s: float = 30.0,
+    on_progress: Callable[[float, str], None] | None = None,
+    seed: int = 0,
+    train_images: int | None = None,
+) -> tuple[list[BatchTiming], str]:
     """One epoch of SGD per batch size, each given an equal share of time_cap_s; an epoch that
     would overrun its share is timed on the updates that fit and extrapolated (marked estimated).
     Returns the timings and the device name."""
@@ -51,6 +57,7 @@ def measure_batch_sizes(batch_sizes=BATCH_SIZES, device: str = "auto", time_cap_
     from cnn_core.arch.presets import preset_spec
     from cnn_core.data.loaders import load_splits
     from cnn_core.train.devices import resolve_device
+
     sizes = sorted({int(b) for b in batch_sizes})
     if not sizes or sizes[0] < 1:
         raise ConceptError(t("concept.err.batch_sizes"))
@@ -76,7 +83,7 @@ def measure_batch_sizes(batch_sizes=BATCH_SIZES, device: str = "auto", time_cap_
         updates = math.ceil(n / batch_size)
 
         def update(i: int) -> None:
-            idx = order[i * batch_size:(i + 1) * batch_size]
+            idx = order[i * batch_size : (i + 1) * batch_size]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -101,4 +108,3 @@ def measure_batch_sizes(batch_sizes=BATCH_SIZES, device: str = "auto", time_cap_
     if on_progress:
         on_progress(1.0, t("concept.batch.done"))
     return timings, str(dev)
-

@@ -6,6 +6,7 @@ Everything that produces a whole map goes through torch's F.conv2d, the operatio
 networks use; the step-by-step walk is written as explicit loops so that the tests can hold
 the two against each other.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,18 +24,21 @@ MAX_KERNEL_SIDE = 15
 
 # Sign convention: F.conv2d cross-correlates, so "edge_vertical" gives left minus right and is
 # positive where the picture goes from light (left) to dark (right).
-KERNELS: dict[str, np.ndarray] = {name: np.array(rows, dtype=np.float32) for name, rows in {
-    "edge_vertical": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
-    "edge_horizontal": [[1, 1, 1], [0, 0, 0], [-1, -1, -1]],
-    "sobel_x": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],
-    "sobel_y": [[1, 2, 1], [0, 0, 0], [-1, -2, -1]],
-    "box_blur": [[1 / 9] * 3] * 3,
-    "gaussian_blur": [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]],
-    "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
-    "laplacian": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
-    "emboss": [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
-    "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
-}.items()}
+KERNELS: dict[str, np.ndarray] = {
+    name: np.array(rows, dtype=np.float32)
+    for name, rows in {
+        "edge_vertical": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
+        "edge_horizontal": [[1, 1, 1], [0, 0, 0], [-1, -1, -1]],
+        "sobel_x": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],
+        "sobel_y": [[1, 2, 1], [0, 0, 0], [-1, -2, -1]],
+        "box_blur": [[1 / 9] * 3] * 3,
+        "gaussian_blur": [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]],
+        "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+        "laplacian": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+        "emboss": [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
+        "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+    }.items()
+}
 
 
 def parse_kernel(text: str) -> np.ndarray:
@@ -79,8 +83,17 @@ def check_fits(height: int, width: int, kernel: np.ndarray, stride: int = 1, pad
     if stride < 1 or padding < 0:
         raise ConceptError(t("concept.err.stride_padding", stride=stride, padding=padding))
     if height + 2 * padding < kh or width + 2 * padding < kw:
-        raise ConceptError(t("concept.err.kernel_too_big", h=height, w=width, p=padding, kh=kh, kw=kw,
-                             need=max(0, -(-(max(kh - height, kw - width)) // 2))))
+        raise ConceptError(
+            t(
+                "concept.err.kernel_too_big",
+                h=height,
+                w=width,
+                p=padding,
+                kh=kh,
+                kw=kw,
+                need=max(0, -(-(max(kh - height, kw - width)) // 2)),
+            )
+        )
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -100,8 +113,10 @@ def cross_correlate(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padd
 def cross_correlate64(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """cross_correlate (stride 1, no padding) in float64, for sums that must not lose precision."""
     with torch.no_grad():
-        out = F.conv2d(torch.from_numpy(np.array(image, dtype=np.float64, order="C"))[None, None],
-                       torch.from_numpy(np.array(kernel, dtype=np.float64, order="C"))[None, None])
+        out = F.conv2d(
+            torch.from_numpy(np.array(image, dtype=np.float64, order="C"))[None, None],
+            torch.from_numpy(np.array(kernel, dtype=np.float64, order="C"))[None, None],
+        )
     return out[0, 0].numpy()
 
 
@@ -116,6 +131,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: in
 
 
 # ---------------------------------------------------------------- step by step
+
 
 @dataclass
 class ConvStep:
@@ -157,7 +173,7 @@ class ConvWalk:
 def _step(padded: np.ndarray, kernel: np.ndarray, stride: int, row: int, col: int) -> ConvStep:
     kh, kw = kernel.shape
     top, left = row * stride, col * stride
-    window = padded[top:top + kh, left:left + kw]
+    window = padded[top : top + kh, left : left + kw]
     products = window * kernel
     total = 0.0
     for value in products.ravel():  # the sum the seed draws by hand, one product at a time
@@ -181,6 +197,7 @@ def conv_walk(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: i
 
 
 # ---------------------------------------------------------------- flip
+
 
 @dataclass
 class FlipComparison:
@@ -207,8 +224,14 @@ def compare_flip(image: np.ndarray, kernel: np.ndarray, padding: int = 0) -> Fli
     correlation = cross_correlate(image, kernel, padding=padding)
     convolution = convolve(image, kernel, padding=padding)
     flipped = flip(kernel)
-    return FlipComparison(kernel, flipped, correlation, convolution, bool(np.array_equal(kernel, flipped)),
-                          float(np.abs(correlation - convolution).max()))
+    return FlipComparison(
+        kernel,
+        flipped,
+        correlation,
+        convolution,
+        bool(np.array_equal(kernel, flipped)),
+        float(np.abs(correlation - convolution).max()),
+    )
 
 
 def edge_demo_image(size: int = 24, low: float = 0.1, high: float = 0.9) -> np.ndarray:
@@ -242,11 +265,12 @@ def edge_signs(size: int = 12, kernel: np.ndarray | None = None) -> EdgeSigns:
     line = response[row]
     half = max(1, (line.size + 1) // 2)
     left_col = int(np.argmax(np.abs(line[:half])))
-    right_col = (line.size - half) + int(np.argmax(np.abs(line[line.size - half:])))
+    right_col = (line.size - half) + int(np.argmax(np.abs(line[line.size - half :])))
     return EdgeSigns(image, kernel, response, row, left_col, right_col, float(line[left_col]), float(line[right_col]))
 
 
 # ---------------------------------------------------------------- kernels on a photo
+
 
 @dataclass
 class KernelResponse:

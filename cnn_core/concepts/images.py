@@ -1,6 +1,7 @@
 """Pictures for the concept lab: scikit-learn's two bundled photos, an embedded digit, a
 generated shape, or the user's upload, as float32 arrays in [0, 1] shaped (C, H, W).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -21,6 +22,7 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, what P
 @lru_cache(maxsize=2)
 def _photo_uint8(name: str) -> np.ndarray:
     from sklearn.datasets import load_sample_image
+
     return np.ascontiguousarray(load_sample_image(name).transpose(2, 0, 1))
 
 
@@ -34,6 +36,7 @@ def sample_photo(name: str = "china.jpg") -> np.ndarray:
 @lru_cache(maxsize=1)
 def _digits():
     from sklearn.datasets import load_digits
+
     bunch = load_digits()
     return bunch.images.astype(np.float32) / 16.0, bunch.target
 
@@ -49,6 +52,7 @@ def digit_image(index: int = 0) -> tuple[np.ndarray, int]:
 def shape_image(name: str = "cross", size: int = 64) -> np.ndarray:
     """A clean white shape from the generated `shapes` set on black, (1, size, size)."""
     from cnn_core.data.synthetic import shape_mask
+
     if name not in SHAPE_NAMES:
         raise ConceptError(t("concept.err.shape", name=name, choices=", ".join(SHAPE_NAMES)))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -60,6 +64,7 @@ def shape_image(name: str = "cross", size: int = 64) -> np.ndarray:
 def image_from_upload(data: bytes, max_bytes: int) -> np.ndarray:
     """An uploaded picture, (3, H, W) in [0, 1]; bad files raise ConceptError."""
     from cnn_core.data.uploads import UploadError, decode_upload  # PIL and torch: only when a picture is uploaded
+
     try:
         rgb = decode_upload(data, max_bytes)
     except UploadError as exc:
@@ -116,10 +121,10 @@ def sample_input(channels: int, height: int, width: int) -> np.ndarray:
     _, h, w = image.shape
     if h * width > w * height:  # too tall: crop rows
         keep = max(1, round(w * height / width))
-        image = image[:, (h - keep) // 2:(h - keep) // 2 + keep]
+        image = image[:, (h - keep) // 2 : (h - keep) // 2 + keep]
     else:
         keep = max(1, round(h * width / height))
-        image = image[:, :, (w - keep) // 2:(w - keep) // 2 + keep]
+        image = image[:, :, (w - keep) // 2 : (w - keep) // 2 + keep]
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
     y = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
     return y[0].clamp_(0, 1).numpy()

@@ -1,5 +1,6 @@
 """A patch of the picture used as the kernel: plain cross-correlation, as a conv layer computes
 it, and normalised cross-correlation, which scores shape alone and is 1 where the patch sits."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def cut_patch(image: np.ndarray, top: int, left: int, size: int, centred: bool =
         raise ConceptError(t("concept.err.patch_size", size=size, h=h, w=w))
     if not (0 <= top <= h - size and 0 <= left <= w - size):
         raise ConceptError(t("concept.err.patch_place", top=top, left=left, size=size, h=h, w=w))
-    patch = image[top:top + size, left:left + size].copy()
+    patch = image[top : top + size, left : left + size].copy()
     return patch - patch.mean(dtype=np.float64).astype(np.float32) if centred else patch
 
 
@@ -71,14 +72,14 @@ def match_patch(image: np.ndarray, top: int, left: int, size: int, method: str =
         # all in float64: Σx² − (Σx)²/n cancels badly in float32 on smooth regions
         image64 = image.astype(np.float64)
         centred = patch.astype(np.float64) - patch.astype(np.float64).mean()
-        patch_norm = float(np.sqrt((centred ** 2).sum()))
+        patch_norm = float(np.sqrt((centred**2).sum()))
         if patch_norm < 1e-6:
             raise ConceptError(t("concept.err.flat_patch", value=f"{patch.mean():.3f}"))
         ones = np.ones_like(centred)
         n = patch.size
         sums = cross_correlate64(image64, ones)
-        squares = cross_correlate64(image64 ** 2, ones)
-        window_norm = np.sqrt(np.maximum(squares - sums ** 2 / n, 0.0))
+        squares = cross_correlate64(image64**2, ones)
+        window_norm = np.sqrt(np.maximum(squares - sums**2 / n, 0.0))
         numerator = cross_correlate64(image64, centred)
         with np.errstate(divide="ignore", invalid="ignore"):
             response = np.where(window_norm > 1e-6 * max(1.0, patch_norm), numerator / (window_norm * patch_norm), 0.0)

@@ -1,6 +1,7 @@
 """Pooling lessons: max / average / global pooling on a small grid and on a feature map, and
 one conv layer's three stages (conv with stride, ReLU with bias, max pooling) for any settings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,10 +18,7 @@ POOL_KINDS = ("max", "avg", "global_max", "global_avg")
 
 # A 4×4 feature map whose 2×2 windows each have a different winner position, so max pooling's
 # choice is visible; its pooled values are checked by hand in the tests.
-EXAMPLE_4X4 = np.array([[1, 3, 2, 1],
-                        [4, 6, 5, 0],
-                        [3, 1, 1, 2],
-                        [0, 2, 7, 4]], dtype=np.float32)
+EXAMPLE_4X4 = np.array([[1, 3, 2, 1], [4, 6, 5, 0], [3, 1, 1, 2], [0, 2, 7, 4]], dtype=np.float32)
 
 
 @dataclass
@@ -41,7 +39,7 @@ def pool(feature_map: np.ndarray, kind: str, size: int = 2, stride: int | None =
     if kind.startswith("global"):
         size, stride = max(h, w), 1
         op = F.adaptive_max_pool2d if kind == "global_max" else F.adaptive_avg_pool2d
-        out, indices = (op(x, 1, return_indices=True) if kind == "global_max" else (op(x, 1), None))
+        out, indices = op(x, 1, return_indices=True) if kind == "global_max" else (op(x, 1), None)
     else:
         stride = size if stride is None else stride
         if size < 1 or stride < 1:
@@ -68,8 +66,9 @@ class LayerStages:
     note: str  # why pooled is missing, or ""
 
 
-def conv_relu_pool(image: np.ndarray, kernel: np.ndarray, conv_stride: int, bias: float, pool_size: int,
-                   pool_stride: int) -> LayerStages:
+def conv_relu_pool(
+    image: np.ndarray, kernel: np.ndarray, conv_stride: int, bias: float, pool_size: int, pool_stride: int
+) -> LayerStages:
     """The three stages of one conv layer (seed 001's figure 13), each with torch's ops."""
     check_fits(*image.shape, kernel, conv_stride)
     convolved = cross_correlate(image, kernel, stride=conv_stride)
@@ -92,6 +91,7 @@ def stage_grid(image: np.ndarray, kernel: np.ndarray, conv_strides, bias: float,
                 cells.append(conv_relu_pool(image, kernel, conv_stride, bias, pool_size, pool_stride))
             except ConceptError as exc:
                 empty = np.zeros((0, 0), dtype=np.float32)
-                cells.append(LayerStages(conv_stride, float(bias), pool_size, pool_stride, empty, empty, None,
-                                         str(exc)))
+                cells.append(
+                    LayerStages(conv_stride, float(bias), pool_size, pool_stride, empty, empty, None, str(exc))
+                )
     return cells

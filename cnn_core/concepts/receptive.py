@@ -1,5 +1,6 @@
 """Receptive fields: which input pixels one unit of a deep layer can see, from the spec's
 summary (field size, jump and start per layer, computed without torch)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """Stride: the same kernel at several strides, each output and its multiply-adds, with the
 convolution timed on this machine to show the ≈ s² saving."""
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,11 @@ def stride_sweep(image: np.ndarray, kernel: np.ndarray, strides=STRIDES, repeats
                 best = min(best, time.perf_counter() - start)
             output = out[0, 0].numpy()
             peak = np.unravel_index(int(np.argmax(output)), output.shape)
-            results.append(StrideResult(stride, output, output.size * kernel.size, best,
-                                        (int(peak[0]) * stride, int(peak[1]) * stride)))
+            results.append(
+                StrideResult(
+                    stride, output, output.size * kernel.size, best, (int(peak[0]) * stride, int(peak[1]) * stride)
+                )
+            )
     return results
 
 
@@ -71,7 +75,18 @@ def stride_summary(results: list[StrideResult]) -> list[StrideRow]:
     rows = []
     for r in results:
         ideal = (r.stride / ref.stride) ** 2
-        rows.append(StrideRow(r.stride, int(r.output.shape[0]), int(r.output.shape[1]), r.macs, r.seconds * 1000,
-                              ref.seconds / r.seconds if r.seconds > 0 else float("inf"), ref.macs / r.macs, ideal,
-                              ref.seconds / ideal, max(abs(r.peak[0] - ref.peak[0]), abs(r.peak[1] - ref.peak[1]))))
+        rows.append(
+            StrideRow(
+                r.stride,
+                int(r.output.shape[0]),
+                int(r.output.shape[1]),
+                r.macs,
+                r.seconds * 1000,
+                ref.seconds / r.seconds if r.seconds > 0 else float("inf"),
+                ref.macs / r.macs,
+                ideal,
+                ref.seconds / ideal,
+                max(abs(r.peak[0] - ref.peak[0]), abs(r.peak[1] - ref.peak[1])),
+            )
+        )
     return rows

@@ -2,6 +2,7 @@
 
 The command line, the config validator and the pages read this; cnn_core.data.loaders loads them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,13 +37,24 @@ class DatasetInfo:
 
 
 DIGIT_NAMES = tuple(str(i) for i in range(10))
-DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
-    DatasetInfo("digits", (1, 28, 28), DIGIT_NAMES),
-    DatasetInfo("shapes", (3, 32, 32), SHAPE_NAMES),
-    DatasetInfo("mnist", (1, 28, 28), DIGIT_NAMES, needs_download=True),
-    DatasetInfo("fashion_mnist", (1, 28, 28), ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                                                "Shirt", "Sneaker", "Bag", "Ankle boot"), needs_download=True),
-    DatasetInfo("cifar10", (3, 32, 32), ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                         "ship", "truck"), needs_download=True),
-    DatasetInfo("folder", None, ()),
-]}
+DATASETS: dict[str, DatasetInfo] = {
+    d.name: d
+    for d in [
+        DatasetInfo("digits", (1, 28, 28), DIGIT_NAMES),
+        DatasetInfo("shapes", (3, 32, 32), SHAPE_NAMES),
+        DatasetInfo("mnist", (1, 28, 28), DIGIT_NAMES, needs_download=True),
+        DatasetInfo(
+            "fashion_mnist",
+            (1, 28, 28),
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            needs_download=True,
+        ),
+        DatasetInfo(
+            "cifar10",
+            (3, 32, 32),
+            ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+            needs_download=True,
+        ),
+        DatasetInfo("folder", None, ()),
+    ]
+}

@@ -72,6 +72,7 @@ def _split_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, to
 def load_digits(**_) -> tuple:
     """scikit-learn's 1,797 8×8 digits (0–16 ink), scaled to 0–255 and upscaled to 28×28."""
     from sklearn.datasets import load_digits as sk_digits
+
     bunch = sk_digits()
     images = bunch.images[:, None].astype(np.float32) * (255.0 / 16.0)
     x = _resize_uint8(images, 28)
@@ -87,17 +88,27 @@ def load_shapes(train_size: int = 6000, test_size: int = 1000, **_) -> tuple:
 
 
 _TORCHVISION = {
-    "mnist": ("MNIST", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                        "t10k-labels-idx1-ubyte"], "MNIST/raw"),
-    "fashion_mnist": ("FashionMNIST", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                       "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"], "FashionMNIST/raw"),
-    "cifar10": ("CIFAR10", ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
-                            "test_batch", "batches.meta"], "cifar-10-batches-py"),
+    "mnist": (
+        "MNIST",
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
+        "MNIST/raw",
+    ),
+    "fashion_mnist": (
+        "FashionMNIST",
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
+        "FashionMNIST/raw",
+    ),
+    "cifar10": (
+        "CIFAR10",
+        ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch", "batches.meta"],
+        "cifar-10-batches-py",
+    ),
 }
 
 
 def _torchvision_pair(name: str, root: Path, download: bool):
     import torchvision.datasets as tvd
+
     cls = getattr(tvd, _TORCHVISION[name][0])
     return cls(str(root), train=True, download=download), cls(str(root), train=False, download=download)
 
@@ -125,8 +136,15 @@ def load_torchvision(name: str, data_dir: str | Path, **_) -> tuple:
                 os.replace(item, target)
         except Exception as exc:  # any download failure: no network, refused, corrupt
             folder, files = _TORCHVISION[name][2], _TORCHVISION[name][1]
-            raise DatasetError(t("dataset.err.download", name=name, dir=str(root / folder),
-                                 files=", ".join(files), reason=type(exc).__name__)) from exc
+            raise DatasetError(
+                t(
+                    "dataset.err.download",
+                    name=name,
+                    dir=str(root / folder),
+                    files=", ".join(files),
+                    reason=type(exc).__name__,
+                )
+            ) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         train, test = _torchvision_pair(name, root, download=False)
@@ -139,6 +157,7 @@ def load_torchvision(name: str, data_dir: str | Path, **_) -> tuple:
 def load_folder(folder_path: str | Path, image_size: int = 32, test_fraction: float = 0.2, **_) -> tuple:
     """One sub-folder per class; undecodable files are skipped and counted."""
     from PIL import Image, UnidentifiedImageError
+
     root = Path(folder_path)
     if not root.is_dir():
         raise DatasetError(t("dataset.err.folder_missing", path=str(root)))
@@ -186,26 +205,41 @@ LOADERS = {
 }
 
 
-def load_splits(name: str, val_split: float = 0.1, seed: int = 0, data_dir: str | Path | None = None,
-                folder_path: str | None = None, image_size: int = 32) -> Splits:
+def load_splits(
+    name: str,
+    val_split: float = 0.1,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    folder_path: str | None = None,
+    image_size: int = 32,
+) -> Splits:
     """Train / validation / test splits; the validation cut depends on the run's seed."""
     from cnn_core.settings import get_settings
+
     if name not in DATASETS:
         raise DatasetError(t("dataset.err.unknown", name=name, names=", ".join(DATASETS)))
     data_dir = Path(data_dir) if data_dir else get_settings().data_dir
     train_x, train_y, test_x, test_y, classes, skipped = LOADERS[name](
-        data_dir=data_dir, folder_path=folder_path, image_size=image_size)
+        data_dir=data_dir, folder_path=folder_path, image_size=image_size
+    )
     keep, val = _split_indices(len(train_y), val_split, seed)
     if len(keep) == 0:
         raise DatasetError(t("dataset.err.too_small", name=name))
-    return Splits(name, list(classes), train_x[keep], train_y[keep], train_x[val], train_y[val],
-                  test_x, test_y, skipped)
+    return Splits(
+        name, list(classes), train_x[keep], train_y[keep], train_x[val], train_y[val], test_x, test_y, skipped
+    )
 
 
-def describe_dataset(name: str, data_dir: str | Path | None = None, folder_path: str | None = None,
-                     image_size: int = 32) -> dict:
+def describe_dataset(
+    name: str, data_dir: str | Path | None = None, folder_path: str | None = None, image_size: int = 32
+) -> dict:
     """Sizes, input shape and classes, from actually loading it (so missing files show up now)."""
     splits = load_splits(name, 0.0, 0, data_dir, folder_path, image_size)
-    return {"train_pool": len(splits.train_y), "test": len(splits.test_y), "input_shape": splits.input_shape,
-            "class_names": splits.class_names, "skipped_files": splits.skipped_files,
-            "preview": splits.train_x[:8].clone()}
+    return {
+        "train_pool": len(splits.train_y),
+        "test": len(splits.test_y),
+        "input_shape": splits.input_shape,
+        "class_names": splits.class_names,
+        "skipped_files": splits.skipped_files,
+        "preview": splits.train_x[:8].clone(),
+    }

@@ -14,7 +14,7 @@ def shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, 
     dy, dx = yy - cy, xx - cx
     name = SHAPE_NAMES[kind]
     if name == "circle":
-        return dy ** 2 + dx ** 2 <= r ** 2
+        return dy**2 + dx**2 <= r**2
     if name == "square":
         return (np.abs(dy) <= r * 0.8) & (np.abs(dx) <= r * 0.8)
     if name == "triangle":
@@ -22,8 +22,8 @@ def shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, 
     if name == "cross":
         return ((np.abs(dy) <= r * 0.3) & (np.abs(dx) <= r)) | ((np.abs(dx) <= r * 0.3) & (np.abs(dy) <= r))
     if name == "ring":
-        d2 = dy ** 2 + dx ** 2
-        return (d2 <= r ** 2) & (d2 >= (r * 0.55) ** 2)
+        d2 = dy**2 + dx**2
+        return (d2 <= r**2) & (d2 >= (r * 0.55) ** 2)
     if name == "diamond":
         return np.abs(dy) + np.abs(dx) <= r
     if name == "h-bar":

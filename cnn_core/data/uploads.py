@@ -32,6 +32,7 @@ def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
     Corrupt files, non-images, decompression bombs and oversized files raise UploadError.
     """
     from PIL import Image, UnidentifiedImageError
+
     if len(data) > max_bytes:
         raise UploadError(t("inspect.err.too_big", size=len(data) // 1024, cap=max_bytes // 1024))
     if not data:
@@ -57,8 +58,9 @@ def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
     return np.asarray(rgb)
 
 
-def image_from_upload(data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None,
-                      max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[torch.Tensor, bool]:
+def image_from_upload(
+    data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None, max_bytes: int = MAX_UPLOAD_BYTES
+) -> tuple[torch.Tensor, bool]:
     """An upload as the network receives it: uint8 (1, C, H, W), and whether it was inverted.
 
     Any size, mode or alpha is accepted; for one-channel inputs a dark-on-light picture is
@@ -67,10 +69,12 @@ def image_from_upload(data: bytes, input_shape: tuple[int, int, int], invert: bo
     return image_from_array(decode_upload(data, max_bytes), input_shape, invert)
 
 
-def image_from_array(array: np.ndarray, input_shape: tuple[int, int, int], invert: bool | None = None
-                     ) -> tuple[torch.Tensor, bool]:
+def image_from_array(
+    array: np.ndarray, input_shape: tuple[int, int, int], invert: bool | None = None
+) -> tuple[torch.Tensor, bool]:
     """An H×W, H×W×3 or H×W×4 uint8 array (an upload or a canvas) resized to the input shape."""
     from PIL import Image
+
     c, h, w = input_shape
     if array.ndim == 3 and array.shape[2] == 4:  # canvas RGBA: alpha marks the strokes
         alpha = array[..., 3:4].astype(np.float32) / 255
@@ -87,8 +91,6 @@ def image_from_array(array: np.ndarray, input_shape: tuple[int, int, int], inver
     return x.unsqueeze(0).contiguous(), inverted
 
 
-
-
 def extract_class_zip(data: bytes, dest: Path, max_total_bytes: int, max_files: int = 20000) -> tuple[Path, int]:
     """Unpack an uploaded zip of class folders into dest; returns (the folder to train on, skipped).
 
@@ -97,6 +99,7 @@ def extract_class_zip(data: bytes, dest: Path, max_total_bytes: int, max_files: 
     """
     import io
     import zipfile
+
     dest = Path(dest).resolve()
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))

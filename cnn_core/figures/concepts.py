@@ -1,5 +1,6 @@
 """Plotly figures for the concept lab: small number grids, maps and photos with a marked
 region, activation curves, and the timing charts. Built here so the pages stay thin."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,24 +19,47 @@ def _layout(fig: go.Figure, title: str, height: int, reversed_y: bool = True) ->
         # both axes shrink their domain to keep square cells, so neither grows empty rows or columns
         fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False, constrain="domain")
         fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain", side="top")
-    fig.update_layout(title=dict(text=title, y=0.99, yanchor="top"), height=height,
-                      margin=dict(l=10, r=10, t=56 if title else 24, b=10), plot_bgcolor="white")
+    fig.update_layout(
+        title=dict(text=title, y=0.99, yanchor="top"),
+        height=height,
+        margin=dict(l=10, r=10, t=56 if title else 24, b=10),
+        plot_bgcolor="white",
+    )
     return fig
 
 
 def _box(fig: go.Figure, top: float, left: float, height: float, width: float, colour: str = _MARK) -> None:
-    fig.add_shape(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + width - 0.5, y1=top + height - 0.5,
-                  line=dict(color=colour, width=3))
+    fig.add_shape(
+        type="rect",
+        x0=left - 0.5,
+        y0=top - 0.5,
+        x1=left + width - 0.5,
+        y1=top + height - 0.5,
+        line=dict(color=colour, width=3),
+    )
 
 
 def _cross(fig: go.Figure, row: float, col: float) -> None:
-    fig.add_trace(go.Scatter(x=[col], y=[row], mode="markers", showlegend=False,
-                             marker=dict(symbol="x-thin-open", size=18, color=_MARK, line=dict(width=3)),
-                             hovertemplate=t("concept.viz.peak") + " (%{y}, %{x})<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[col],
+            y=[row],
+            mode="markers",
+            showlegend=False,
+            marker=dict(symbol="x-thin-open", size=18, color=_MARK, line=dict(width=3)),
+            hovertemplate=t("concept.viz.peak") + " (%{y}, %{x})<extra></extra>",
+        )
+    )
 
 
-def grid_figure(values, title: str = "", box: tuple[int, int, int, int] | None = None, diverging: bool = False,
-                height: int | None = None, decimals: int = 2) -> go.Figure:
+def grid_figure(
+    values,
+    title: str = "",
+    box: tuple[int, int, int, int] | None = None,
+    diverging: bool = False,
+    height: int | None = None,
+    decimals: int = 2,
+) -> go.Figure:
     """A small 2-D array as coloured cells with their numbers; box = (top, left, height, width)."""
     z = np.asarray(values, dtype=np.float64)
     rows, cols = z.shape
@@ -44,8 +68,14 @@ def grid_figure(values, title: str = "", box: tuple[int, int, int, int] | None =
         bound = float(np.abs(z).max()) or 1.0
         kwargs = dict(colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, showscale=False)
     show_numbers = max(rows, cols) <= NUMBER_CELLS
-    fig = go.Figure(go.Heatmap(z=z, texttemplate=f"%{{z:.{decimals}f}}" if show_numbers else None,
-                               hovertemplate="(%{y}, %{x}) = %{z:.4f}<extra></extra>", **kwargs))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            texttemplate=f"%{{z:.{decimals}f}}" if show_numbers else None,
+            hovertemplate="(%{y}, %{x}) = %{z:.4f}<extra></extra>",
+            **kwargs,
+        )
+    )
     if box:
         _box(fig, *box)
     side = height or min(520, 90 + 34 * max(rows, 3))
@@ -56,9 +86,15 @@ def grid_figure(values, title: str = "", box: tuple[int, int, int, int] | None =
     return fig
 
 
-def map_figure(values, title: str = "", diverging: bool = False, box: tuple[int, int, int, int] | None = None,
-               marker: tuple[int, int] | None = None, height: int = 340, zrange: tuple[float, float] | None = None
-               ) -> go.Figure:
+def map_figure(
+    values,
+    title: str = "",
+    diverging: bool = False,
+    box: tuple[int, int, int, int] | None = None,
+    marker: tuple[int, int] | None = None,
+    height: int = 340,
+    zrange: tuple[float, float] | None = None,
+) -> go.Figure:
     """A response or feature map as a heat map, optionally with a box and a cross marker."""
     z = np.asarray(values, dtype=np.float64)
     if diverging:
@@ -76,8 +112,13 @@ def map_figure(values, title: str = "", diverging: bool = False, box: tuple[int,
     return _layout(fig, title, height)
 
 
-def photo_figure(image, title: str = "", box: tuple[int, int, int, int] | None = None,
-                 marker: tuple[int, int] | None = None, height: int = 340) -> go.Figure:
+def photo_figure(
+    image,
+    title: str = "",
+    box: tuple[int, int, int, int] | None = None,
+    marker: tuple[int, int] | None = None,
+    height: int = 340,
+) -> go.Figure:
     """A (C, H, W) image in [0, 1], gray or RGB, optionally with a box (top, left, height, width);
     unlike viz.image_figure it keeps pixel numbers on the axes, so a patch's place can be read off."""
     fig = image_figure(as_uint8(np.asarray(image, dtype=np.float32)), height=height)
@@ -97,14 +138,22 @@ def curves_figure(x, curves: dict[str, tuple], title: str = "", height: int = 36
     for i, (name, (values, derivative)) in enumerate(curves.items()):
         colour = palette[i % len(palette)]
         fig.add_trace(go.Scatter(x=x, y=values, name=name, mode="lines", line=dict(color=colour, width=3)))
-        fig.add_trace(go.Scatter(x=x, y=derivative, name=t("concept.viz.derivative", name=name), mode="lines",
-                                 line=dict(color=colour, dash="dash")))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=derivative,
+                name=t("concept.viz.derivative", name=name),
+                mode="lines",
+                line=dict(color=colour, dash="dash"),
+            )
+        )
     fig.update_layout(xaxis_title="x", legend=dict(orientation="h", y=-0.18))
     return _layout(fig, title, height, reversed_y=False)
 
 
-def bars_figure(labels, values, title: str = "", y_title: str = "", height: int = 300,
-                percent: bool = False) -> go.Figure:
+def bars_figure(
+    labels, values, title: str = "", y_title: str = "", height: int = 300, percent: bool = False
+) -> go.Figure:
     labels = [str(v) for v in labels]
     text = [f"{v:.1%}" if percent else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}") for v in values]
     fig = go.Figure(go.Bar(x=labels, y=list(values), text=text, textposition="auto", marker_color="#3182bd"))
@@ -120,25 +169,44 @@ def gradient_depth_figure(results, height: int = 360) -> go.Figure:
     fig = go.Figure()
     for result in results:
         layers = list(range(1, len(result.layer_norms) + 1))
-        fig.add_trace(go.Scatter(x=layers, y=[max(v, 1e-30) for v in result.layer_norms], mode="lines+markers",
-                                 name=result.activation))
+        fig.add_trace(
+            go.Scatter(
+                x=layers, y=[max(v, 1e-30) for v in result.layer_norms], mode="lines+markers", name=result.activation
+            )
+        )
     fig.update_yaxes(type="log", title=t("concept.viz.grad_norm"))
-    fig.update_xaxes(title=t("concept.viz.layer_from_input"), dtick=max(1, len(results[0].layer_norms) // 10)
-                     if results else 1)
+    fig.update_xaxes(
+        title=t("concept.viz.layer_from_input"), dtick=max(1, len(results[0].layer_norms) // 10) if results else 1
+    )
     fig.update_layout(legend=dict(orientation="h", y=1.12))
     return _layout(fig, "", height, reversed_y=False)
 
 
-def timing_figure(labels, seconds, ideal=None, title: str = "", x_title: str = "", y_title: str = "",
-                  height: int = 320) -> go.Figure:
+def timing_figure(
+    labels, seconds, ideal=None, title: str = "", x_title: str = "", y_title: str = "", height: int = 320
+) -> go.Figure:
     """Measured seconds as bars, with an optional ideal curve as a line."""
     labels = [str(v) for v in labels]
-    fig = go.Figure(go.Bar(x=labels, y=list(seconds), name=t("concept.viz.measured"), marker_color="#3182bd",
-                           text=[f"{s * 1000:.3g} ms" if s < 1 else f"{s:.3g} s" for s in seconds],
-                           textposition="auto"))
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=list(seconds),
+            name=t("concept.viz.measured"),
+            marker_color="#3182bd",
+            text=[f"{s * 1000:.3g} ms" if s < 1 else f"{s:.3g} s" for s in seconds],
+            textposition="auto",
+        )
+    )
     if ideal is not None:
-        fig.add_trace(go.Scatter(x=labels, y=list(ideal), name=t("concept.viz.ideal"), mode="lines+markers",
-                                 line=dict(color=_MARK, dash="dash")))
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=list(ideal),
+                name=t("concept.viz.ideal"),
+                mode="lines+markers",
+                line=dict(color=_MARK, dash="dash"),
+            )
+        )
     fig.update_xaxes(type="category", title=x_title)
     fig.update_layout(yaxis_title=y_title, legend=dict(orientation="h", y=1.12))
     return _layout(fig, title, height, reversed_y=False)
@@ -146,14 +214,23 @@ def timing_figure(labels, seconds, ideal=None, title: str = "", x_title: str = "
 
 def mark_cells(fig: go.Figure, cells, colour: str = _MARK) -> go.Figure:
     """Box single cells (row, col) of a grid or map figure, e.g. the inputs max pooling picked."""
-    boxes = [dict(type="rect", x0=col - 0.5, y0=row - 0.5, x1=col + 0.5, y1=row + 0.5, line=dict(color=colour, width=3))
-             for row, col in cells]
+    boxes = [
+        dict(type="rect", x0=col - 0.5, y0=row - 0.5, x1=col + 0.5, y1=row + 0.5, line=dict(color=colour, width=3))
+        for row, col in cells
+    ]
     fig.update_layout(shapes=list(fig.layout.shapes) + boxes)  # one update: add_shape per cell is slow
     return fig
 
 
-def histogram_figure(values, threshold: float | None = None, threshold_label: str = "", title: str = "",
-                     x_title: str = "", height: int = 300, bins: int = 60) -> go.Figure:
+def histogram_figure(
+    values,
+    threshold: float | None = None,
+    threshold_label: str = "",
+    title: str = "",
+    x_title: str = "",
+    height: int = 300,
+    bins: int = 60,
+) -> go.Figure:
     """How a map's values are spread; with a threshold, values above it in blue, the rest in gray,
     and a dashed line at the threshold."""
     v = np.asarray(values, dtype=np.float64).ravel()
@@ -166,7 +243,11 @@ def histogram_figure(values, threshold: float | None = None, threshold_label: st
     else:
         fig.add_trace(go.Histogram(x=v[v <= threshold], xbins=xbins, marker_color="#bdbdbd", showlegend=False))
         fig.add_trace(go.Histogram(x=v[v > threshold], xbins=xbins, marker_color="#3182bd", showlegend=False))
-        fig.add_vline(x=threshold, line=dict(color=_MARK, width=3, dash="dash"), annotation_text=threshold_label,
-                      annotation_position="top")
+        fig.add_vline(
+            x=threshold,
+            line=dict(color=_MARK, width=3, dash="dash"),
+            annotation_text=threshold_label,
+            annotation_position="top",
+        )
     fig.update_layout(barmode="overlay", xaxis_title=x_title, bargap=0.02)
     return _layout(fig, title, height, reversed_y=False)

@@ -12,6 +12,7 @@ def tile(maps, columns: int | None = None, gap: int = 1):
     import math
 
     import numpy as np
+
     maps = np.asarray(maps, dtype=np.float32)
     n, h, w = maps.shape
     columns = columns or max(1, math.ceil(math.sqrt(n)))
@@ -19,7 +20,7 @@ def tile(maps, columns: int | None = None, gap: int = 1):
     grid = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, columns)
-        grid[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = maps[i]
+        grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = maps[i]
     return grid, columns
 
 
@@ -33,6 +34,7 @@ def _heatmap_layout(fig: go.Figure, height: int) -> go.Figure:
 def kernel_figure(weights, title: str = "") -> go.Figure:
     """Kernels (out, in, kh, kw) as tiles: RGB kernels in colour, others on a diverging scale."""
     import numpy as np
+
     w = np.asarray(weights, dtype=np.float32)
     if w.shape[1] == 3:
         low = w.min(axis=(1, 2, 3), keepdims=True)
@@ -44,8 +46,11 @@ def kernel_figure(weights, title: str = "") -> go.Figure:
     else:
         grid, _ = tile(w[:, 0] if w.shape[1] == 1 else w.reshape(-1, *w.shape[2:]))
         bound = float(np.nanmax(np.abs(grid))) or 1.0
-        fig = go.Figure(go.Heatmap(z=grid, colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound,
-                                   hovertemplate="%{z:.3f}<extra></extra>"))
+        fig = go.Figure(
+            go.Heatmap(
+                z=grid, colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, hovertemplate="%{z:.3f}<extra></extra>"
+            )
+        )
     fig.update_layout(title=title)
     return _heatmap_layout(fig, 360)
 
@@ -61,11 +66,21 @@ def maps_figure(maps, title: str = "", height: int = 320) -> go.Figure:
 def image_figure(image_uint8, title: str = "", height: int = 280, overlay=None, overlay_name: str = "") -> go.Figure:
     """A (C, H, W) uint8 image, gray or RGB, with an optional [0, 1] heat map on top."""
     import numpy as np
+
     img = np.asarray(image_uint8)
     rgb = np.repeat(img, 3, axis=0) if img.shape[0] == 1 else img
     fig = go.Figure(go.Image(z=rgb.transpose(1, 2, 0)))
     if overlay is not None:
-        fig.add_trace(go.Heatmap(z=np.asarray(overlay), colorscale="Jet", opacity=0.45, zmin=0, zmax=1,
-                                 name=overlay_name, hovertemplate="%{z:.2f}<extra></extra>"))
+        fig.add_trace(
+            go.Heatmap(
+                z=np.asarray(overlay),
+                colorscale="Jet",
+                opacity=0.45,
+                zmin=0,
+                zmax=1,
+                name=overlay_name,
+                hovertemplate="%{z:.2f}<extra></extra>",
+            )
+        )
     fig.update_layout(title=title)
     return _heatmap_layout(fig, height)

@@ -14,24 +14,35 @@ CHART_REVISION = "keep"  # a constant uirevision keeps the user's zoom across li
 
 def _figure(title: str, y_title: str, percent: bool = False) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), uirevision=CHART_REVISION,
-                      legend=dict(orientation="h", y=-0.2), xaxis_title=t("reports.axis.epoch"), yaxis_title=y_title)
+    fig.update_layout(
+        title=title,
+        height=320,
+        margin=dict(l=10, r=10, t=40, b=10),
+        uirevision=CHART_REVISION,
+        legend=dict(orientation="h", y=-0.2),
+        xaxis_title=t("reports.axis.epoch"),
+        yaxis_title=y_title,
+    )
     if percent:
         fig.update_yaxes(tickformat=".0%")
     return fig
 
 
-def _train_val_figure(steps: pd.DataFrame, epochs: pd.DataFrame, metric: str, title: str, axis: str,
-                      percent: bool = False) -> go.Figure:
+def _train_val_figure(
+    steps: pd.DataFrame, epochs: pd.DataFrame, metric: str, title: str, axis: str, percent: bool = False
+) -> go.Figure:
     """Per logged step (light), per epoch (dark) and validation (orange) curves of one metric."""
     fig = _figure(title, axis, percent)
-    series = [(steps, metric, "reports.series.train_step", "lines", "#9ecae1"),
-              (epochs, f"train_{metric}", "reports.series.train_epoch", "lines+markers", "#3182bd"),
-              (epochs, f"val_{metric}", "reports.series.val", "lines+markers", "#e6550d")]
+    series = [
+        (steps, metric, "reports.series.train_step", "lines", "#9ecae1"),
+        (epochs, f"train_{metric}", "reports.series.train_epoch", "lines+markers", "#3182bd"),
+        (epochs, f"val_{metric}", "reports.series.val", "lines+markers", "#e6550d"),
+    ]
     for frame, column, name, mode, colour in series:
         if not frame.empty and column in frame:
-            fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=t(name), mode=mode,
-                                     line=dict(color=colour)))
+            fig.add_trace(
+                go.Scatter(x=frame["epoch"], y=frame[column], name=t(name), mode=mode, line=dict(color=colour))
+            )
     return fig
 
 
@@ -40,8 +51,9 @@ def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
 
 
 def accuracy_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    return _train_val_figure(steps, epochs, "acc", t("reports.chart.accuracy"), t("reports.axis.accuracy"),
-                             percent=True)
+    return _train_val_figure(
+        steps, epochs, "acc", t("reports.chart.accuracy"), t("reports.axis.accuracy"), percent=True
+    )
 
 
 def step_series_figure(steps: pd.DataFrame, column: str, title: str) -> go.Figure:
@@ -57,8 +69,14 @@ def per_class_figure(epochs: pd.DataFrame, class_names: list[str]) -> go.Figure:
     if not epochs.empty and "per_class_acc" in epochs:
         matrix = list(epochs["per_class_acc"])
         for c, name in enumerate(class_names):
-            fig.add_trace(go.Scatter(x=epochs["epoch"], y=[row[c] if c < len(row) else None for row in matrix],
-                                     mode="lines+markers", name=str(name)))
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs["epoch"],
+                    y=[row[c] if c < len(row) else None for row in matrix],
+                    mode="lines+markers",
+                    name=str(name),
+                )
+            )
     return fig
 
 
@@ -66,10 +84,24 @@ def confusion_figure(confusion: list[list[int]], class_names: list[str], normali
     z = confusion
     if normalise:
         z = [[v / max(1, sum(row)) for v in row] for row in confusion]
-    fig = go.Figure(go.Heatmap(z=z, x=class_names, y=class_names, colorscale="Blues",
-                               text=confusion, texttemplate="%{text}", hovertemplate=t("reports.confusion.hover")))
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=t("reports.axis.predicted"),
-                      yaxis_title=t("reports.axis.true"), uirevision=CHART_REVISION)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=class_names,
+            y=class_names,
+            colorscale="Blues",
+            text=confusion,
+            texttemplate="%{text}",
+            hovertemplate=t("reports.confusion.hover"),
+        )
+    )
+    fig.update_layout(
+        height=420,
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis_title=t("reports.axis.predicted"),
+        yaxis_title=t("reports.axis.true"),
+        uirevision=CHART_REVISION,
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
     return fig
@@ -77,8 +109,13 @@ def confusion_figure(confusion: list[list[int]], class_names: list[str], normali
 
 def lr_figure(steps: list[int], lrs: list[float], steps_per_epoch: int) -> go.Figure:
     fig = go.Figure(go.Scatter(x=[s / max(1, steps_per_epoch) for s in steps], y=lrs, mode="lines"))
-    fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=10), title=t("reports.chart.lr_plan"),
-                      xaxis_title=t("reports.axis.epoch"), yaxis_title=t("reports.axis.lr"))
+    fig.update_layout(
+        height=240,
+        margin=dict(l=10, r=10, t=30, b=10),
+        title=t("reports.chart.lr_plan"),
+        xaxis_title=t("reports.axis.epoch"),
+        yaxis_title=t("reports.axis.lr"),
+    )
     return fig
 
 

@@ -4,6 +4,7 @@
 a translation falls back to English, and a key missing from English is a bug that the tests
 catch (tests/test_i18n.py scans the sources for every `t("...")` call).
 """
+
 from __future__ import annotations
 
 from contextvars import ContextVar
@@ -24,6 +25,7 @@ def current_language() -> str:
     code = _language.get()
     if code is None:
         from cnn_core.settings import get_settings
+
         code = get_settings().language
     return code if code in CATALOGUES else "en"
 

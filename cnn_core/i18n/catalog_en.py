@@ -32,7 +32,7 @@ EN: dict[str, str] = {
     "spec.fix.allowed_keys": "this layer takes: {keys}",
     "spec.fix.allowed_top_keys": "a spec takes: {keys}",
     "spec.err.missing_key": "'{key}' is required",
-    "spec.fix.add_key": "add \"{key}\"",
+    "spec.fix.add_key": 'add "{key}"',
     "spec.err.key_value": "{key} {reason}",
     "spec.err.pair_len": "must be a number or a pair [height, width], got {got}",
     "spec.fix.pair": "write 3 or [3, 3]",
@@ -79,7 +79,7 @@ EN: dict[str, str] = {
     "spec.fix.add_linear": "add a linear layer with out_features={n}",
     "spec.err.backbone_and_layers": "a spec has either 'layers' or a 'backbone', not both",
     "spec.fix.backbone_and_layers": "remove one of them",
-    "spec.err.backbone_object": "'backbone' must be an object such as {\"name\": \"resnet18\"}",
+    "spec.err.backbone_object": '\'backbone\' must be an object such as {"name": "resnet18"}',
     "spec.fix.backbone_object": "see the ResNet-18 preset for an example",
     "spec.err.backbone_channels": "{name} takes 1- or 3-channel images, got {c} channels",
     "spec.fix.backbone_channels": "use a dataset with gray or RGB images",
@@ -95,8 +95,10 @@ EN: dict[str, str] = {
     "spec.err.params_syntax": "cannot read '{text}'",
     "spec.fix.params_syntax": "write key=value pairs separated by commas, e.g. out_channels=32, kernel_size=3",
     "spec.err.chain_line": "line {line}: {reason}",
-    "weights.unavailable": ("pretrained {name} weights could not be loaded ({reason}). This machine seems "
-                            "to be offline, and no copy is cached in {cache}."),
+    "weights.unavailable": (
+        "pretrained {name} weights could not be loaded ({reason}). This machine seems "
+        "to be offline, and no copy is cached in {cache}."
+    ),
     "weights.fallback": "Switch 'pretrained' off to continue with random initialisation.",
     # --- summary table columns
     "col.number": "#",
@@ -130,35 +132,61 @@ EN: dict[str, str] = {
     "layer.flatten": "Flatten: turns a C×H×W map into one vector of C·H·W values for linear layers.",
     "layer.linear": "Fully connected layer: every input feeds every one of out_features outputs.",
     # --- presets (titles and descriptions)
-    "preset.seed002_mnist_cnn.title": 'MNIST CNN (Keras example)',
-    "preset.seed002_mnist_cnn.description": ('Conv 32 → pool → conv 64 → pool → dense 10; 98.93% test accuracy on MNIST in the seed. The final softmax is left to the cross-entropy loss.'),
-    "preset.seed000_cifar_cnn.title": 'CIFAR-10 CNN',
-    "preset.seed000_cifar_cnn.description": ('Two padded 3×3 conv blocks (32, 64) with 2×2 pooling, then 4096 → 128 → 10; 70.78% test accuracy after 10 epochs of Adam in the seed.'),
-    "preset.seed000_cifar_cnn_dropout.title": 'CIFAR-10 CNN + Dropout',
-    "preset.seed000_cifar_cnn_dropout.description": ('The CIFAR-10 CNN with Dropout(0.5) after the 128-unit layer, against over-fitting.'),
-    "preset.seed000_cifar_cnn_batchnorm.title": 'CIFAR-10 CNN + BatchNorm',
-    "preset.seed000_cifar_cnn_batchnorm.description": ('The CIFAR-10 CNN with batch normalisation after each convolution.'),
-    "preset.seed004_leaky_cnn.title": 'MNIST CNN with LeakyReLU, BatchNorm and Sigmoid',
-    "preset.seed004_leaky_cnn.description": ('5×5 stride-2 and 3×3 stride-2 convolutions (28 → 12 → 5), 10×5×5 = 250 features, linear 250 → 10 with a sigmoid output, as in the seed.'),
-    "preset.lenet5.title": 'LeNet-5',
-    "preset.lenet5.description": ("LeCun's 1998 design: 5×5 convs with 6 and 16 maps, average pooling, tanh, 120 → 84 → 10. Padding 2 on the first conv fits 28×28 digits to its 32×32 geometry."),
-    "preset.vgg_small.title": 'Small VGG-style net',
-    "preset.vgg_small.description": ('Three VGG blocks of two 3×3 convs with batch norm (32, 64, 128 channels), each halved by 2×2 max pooling, then 2048 → 256 → 10 with dropout.'),
-    "preset.alexnet_32.title": 'AlexNet-style net for 32×32',
-    "preset.alexnet_32.description": ("AlexNet's pattern at CIFAR scale: five convs (64, 192, 384, 256, 256), overlapping 3×3 stride-2 max pooling, and two dropout-regularised dense layers."),
-    "preset.resnet18_transfer.title": 'ResNet-18 transfer learning',
-    "preset.resnet18_transfer.description": ("torchvision's ResNet-18 with its ImageNet weights frozen and a new 10-class head, as in the seed's transfer-learning example."),
-    "preset.mobilenet_v2_transfer.title": 'MobileNetV2 transfer learning',
-    "preset.mobilenet_v2_transfer.description": ("torchvision's MobileNetV2 (depthwise-separable inverted residuals) with a new head."),
+    "preset.seed002_mnist_cnn.title": "MNIST CNN (Keras example)",
+    "preset.seed002_mnist_cnn.description": (
+        "Conv 32 → pool → conv 64 → pool → dense 10; 98.93% test accuracy on MNIST in the seed. The final softmax is left to the cross-entropy loss."
+    ),
+    "preset.seed000_cifar_cnn.title": "CIFAR-10 CNN",
+    "preset.seed000_cifar_cnn.description": (
+        "Two padded 3×3 conv blocks (32, 64) with 2×2 pooling, then 4096 → 128 → 10; 70.78% test accuracy after 10 epochs of Adam in the seed."
+    ),
+    "preset.seed000_cifar_cnn_dropout.title": "CIFAR-10 CNN + Dropout",
+    "preset.seed000_cifar_cnn_dropout.description": (
+        "The CIFAR-10 CNN with Dropout(0.5) after the 128-unit layer, against over-fitting."
+    ),
+    "preset.seed000_cifar_cnn_batchnorm.title": "CIFAR-10 CNN + BatchNorm",
+    "preset.seed000_cifar_cnn_batchnorm.description": (
+        "The CIFAR-10 CNN with batch normalisation after each convolution."
+    ),
+    "preset.seed004_leaky_cnn.title": "MNIST CNN with LeakyReLU, BatchNorm and Sigmoid",
+    "preset.seed004_leaky_cnn.description": (
+        "5×5 stride-2 and 3×3 stride-2 convolutions (28 → 12 → 5), 10×5×5 = 250 features, linear 250 → 10 with a sigmoid output, as in the seed."
+    ),
+    "preset.lenet5.title": "LeNet-5",
+    "preset.lenet5.description": (
+        "LeCun's 1998 design: 5×5 convs with 6 and 16 maps, average pooling, tanh, 120 → 84 → 10. Padding 2 on the first conv fits 28×28 digits to its 32×32 geometry."
+    ),
+    "preset.vgg_small.title": "Small VGG-style net",
+    "preset.vgg_small.description": (
+        "Three VGG blocks of two 3×3 convs with batch norm (32, 64, 128 channels), each halved by 2×2 max pooling, then 2048 → 256 → 10 with dropout."
+    ),
+    "preset.alexnet_32.title": "AlexNet-style net for 32×32",
+    "preset.alexnet_32.description": (
+        "AlexNet's pattern at CIFAR scale: five convs (64, 192, 384, 256, 256), overlapping 3×3 stride-2 max pooling, and two dropout-regularised dense layers."
+    ),
+    "preset.resnet18_transfer.title": "ResNet-18 transfer learning",
+    "preset.resnet18_transfer.description": (
+        "torchvision's ResNet-18 with its ImageNet weights frozen and a new 10-class head, as in the seed's transfer-learning example."
+    ),
+    "preset.mobilenet_v2_transfer.title": "MobileNetV2 transfer learning",
+    "preset.mobilenet_v2_transfer.description": (
+        "torchvision's MobileNetV2 (depthwise-separable inverted residuals) with a new head."
+    ),
     # --- shape calculator
-    "calc.dropped": ("{span} mod {s} = {n}: the last {n} padded row(s)/column(s) never fit a whole window, "
-                     "so PyTorch drops them (the floor in the formula)."),
+    "calc.dropped": (
+        "{span} mod {s} = {n}: the last {n} padded row(s)/column(s) never fit a whole window, "
+        "so PyTorch drops them (the floor in the formula)."
+    ),
     "calc.exact": "The windows tile the padded input exactly: nothing is dropped.",
     "calc.ceil_kept": "ceil_mode keeps a last, partial window that hangs over the edge.",
-    "calc.ceil_dropped": ("ceil_mode would add a window starting in the right padding only; PyTorch drops it, "
-                          "so every window covers at least one real pixel."),
-    "calc.transpose_note": ("A transposed convolution equals a stride-1 convolution over the input with "
-                            "stride−1 zeros inserted between pixels and d·(k−1)−p zeros around it."),
+    "calc.ceil_dropped": (
+        "ceil_mode would add a window starting in the right padding only; PyTorch drops it, "
+        "so every window covers at least one real pixel."
+    ),
+    "calc.transpose_note": (
+        "A transposed convolution equals a stride-1 convolution over the input with "
+        "stride−1 zeros inserted between pixels and d·(k−1)−p zeros around it."
+    ),
     "calc.err.kind": "unknown layer kind '{kind}'",
     "calc.err.transpose_picture": "the picture needs padding ≤ dilation·(kernel−1); the output size above is still exact",
     "calc.frame_transpose": "Blue: input values; light grey: inserted zeros; grey: padding; orange: the cells this output reads.",
@@ -183,20 +211,30 @@ EN: dict[str, str] = {
     "nav.calculator": "Shape calculator",
     "nav.builder": "Architecture builder",
     "home.title": "CNN Lab",
-    "home.intro": ("Learn, design and inspect convolutional neural networks. Every number on these pages "
-                   "comes from the same arithmetic PyTorch uses, so what you see here is what your model does."),
-    "home.calculator": ("Work out the output size of a convolution or pooling layer, see the formula with your "
-                        "numbers, and watch the window slide over the padded input."),
-    "home.builder": ("Start from a network of the tutorials (the seeds), LeNet-5, a VGG- or AlexNet-style net or "
-                     "ResNet-18, change it layer by layer, and check shapes, parameters and receptive fields live."),
-    "home.train": ("Train a network on handwritten digits in seconds, or on Shapes, MNIST, CIFAR-10 or your own "
-                   "images; it keeps training in the background when you close the tab."),
+    "home.intro": (
+        "Learn, design and inspect convolutional neural networks. Every number on these pages "
+        "comes from the same arithmetic PyTorch uses, so what you see here is what your model does."
+    ),
+    "home.calculator": (
+        "Work out the output size of a convolution or pooling layer, see the formula with your "
+        "numbers, and watch the window slide over the padded input."
+    ),
+    "home.builder": (
+        "Start from a network of the tutorials (the seeds), LeNet-5, a VGG- or AlexNet-style net or "
+        "ResNet-18, change it layer by layer, and check shapes, parameters and receptive fields live."
+    ),
+    "home.train": (
+        "Train a network on handwritten digits in seconds, or on Shapes, MNIST, CIFAR-10 or your own "
+        "images; it keeps training in the background when you close the tab."
+    ),
     "home.runs": "Watch loss and accuracy live, stop and resume runs, and compare them.",
     "home.predictions": "Browse right and wrong predictions, the confusion matrix, and try your own drawing.",
     "home.sees": "See the kernels, the feature maps, Grad-CAM, and the images that excite each class most.",
-    "home.concepts": ("Turn the knobs of every lesson: convolution step by step, kernels on real photos, "
-                      "stride, ReLU's bias, pooling, activations and their gradients, batch size and speed, "
-                      "receptive fields."),
+    "home.concepts": (
+        "Turn the knobs of every lesson: convolution step by step, kernels on real photos, "
+        "stride, ReLU's bias, pooling, activations and their gradients, batch size and speed, "
+        "receptive fields."
+    ),
     "home.open": "Open {page}",
     # --- shape calculator page
     "calc.title": "Shape calculator",
@@ -240,9 +278,11 @@ EN: dict[str, str] = {
     "calc.window.col": "Output column",
     "calc.chain.caption": "One layer per line: the type, then key=value settings. Lines starting with # are comments.",
     "calc.chain.layers": "Layers",
-    "calc.chain.default": ("conv2d out_channels=32, kernel_size=3\nrelu\nmaxpool2d kernel_size=2\n"
-                           "conv2d out_channels=64, kernel_size=3\nrelu\nmaxpool2d kernel_size=2\nflatten\n"
-                           "linear out_features=10"),
+    "calc.chain.default": (
+        "conv2d out_channels=32, kernel_size=3\nrelu\nmaxpool2d kernel_size=2\n"
+        "conv2d out_channels=64, kernel_size=3\nrelu\nmaxpool2d kernel_size=2\nflatten\n"
+        "linear out_features=10"
+    ),
     "calc.chain.help": "Keys are PyTorch's: kernel_size, stride, padding (number, valid or same), dilation, ceil_mode...",
     "calc.chain.totals": "Totals: {params} parameters, {macs} multiply-accumulates, {memory} of activations per image.",
     "calc.chain.broken": "The chain breaks here: {message}",
@@ -266,8 +306,10 @@ EN: dict[str, str] = {
     "builder.freeze.help": "Train only the new head: fast, and works with little data.",
     "builder.replace_head": "Replace head",
     "builder.replace_head.help": "Swap the 1000-class ImageNet layer for a new one with {n} outputs.",
-    "builder.layers.help": ("**Layers** — edit the type or the settings in place; add rows at the bottom, "
-                            "select rows and press Delete to remove them."),
+    "builder.layers.help": (
+        "**Layers** — edit the type or the settings in place; add rows at the bottom, "
+        "select rows and press Delete to remove them."
+    ),
     "builder.col.type": "type",
     "builder.col.type.help": "The layer type; input sizes are inferred from the layer before.",
     "builder.col.params": "settings",
@@ -304,8 +346,10 @@ EN: dict[str, str] = {
     "dataset.cifar10": "CIFAR-10 (60,000 colour photos, 32×32)",
     "dataset.folder": "Your own images (one folder per class)",
     "dataset.err.unknown": "unknown dataset '{name}'; choose from {names}",
-    "dataset.err.download": ("{name} is not in {dir} and could not be downloaded ({reason}; this machine may be "
-                             "offline). Put these files there and try again: {files}"),
+    "dataset.err.download": (
+        "{name} is not in {dir} and could not be downloaded ({reason}; this machine may be "
+        "offline). Put these files there and try again: {files}"
+    ),
     "dataset.err.folder_missing": "{path} is not a directory",
     "dataset.err.folder_classes": "{path} needs at least two class sub-folders with images; found {n}",
     "dataset.err.folder_empty": "no image in {path} could be decoded ({skipped} files skipped)",
@@ -531,8 +575,10 @@ EN: dict[str, str] = {
     "sees.title": "What the network sees",
     "sees.tab.maximise": "Activation maximisation",
     "sees.tab.cam": "Grad-CAM and saliency",
-    "sees.maximise.caption": ("Start from noise (or an image) and change the pixels to raise one class score or one "
-                              "channel: the result shows what excites it. Jitter, blur and total variation keep it image-like."),
+    "sees.maximise.caption": (
+        "Start from noise (or an image) and change the pixels to raise one class score or one "
+        "channel: the result shows what excites it. Jitter, blur and total variation keep it image-like."
+    ),
     "sees.target": "Maximise",
     "sees.target.class": "a class score",
     "sees.target.channel": "a conv channel",

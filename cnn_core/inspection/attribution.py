@@ -1,5 +1,4 @@
-"""Which pixels a prediction rests on: Grad-CAM over a conv layer's maps and gradient saliency.
-"""
+"""Which pixels a prediction rests on: Grad-CAM over a conv layer's maps and gradient saliency."""
 
 from __future__ import annotations
 
@@ -11,8 +10,9 @@ from cnn_core.inspection.layers import conv_layers
 from cnn_core.inspection.loading import InspectionError, LoadedRun
 
 
-def grad_cam(loaded: LoadedRun, image_uint8: torch.Tensor, target_class: int, layer_name: str | None = None
-             ) -> torch.Tensor:
+def grad_cam(
+    loaded: LoadedRun, image_uint8: torch.Tensor, target_class: int, layer_name: str | None = None
+) -> torch.Tensor:
     """Grad-CAM: ReLU of the gradient-weighted sum of a conv layer's maps, resized to the input,
     scaled to [0, 1]. The default layer is the last conv layer."""
     model = loaded.model.eval()

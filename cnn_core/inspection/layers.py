@@ -12,8 +12,19 @@ from torch import nn
 from cnn_core.i18n import t
 from cnn_core.inspection.loading import InspectionError, LoadedRun
 
-INSPECTABLE = (nn.Conv2d, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.MaxPool2d,
-               nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.BatchNorm2d)
+INSPECTABLE = (
+    nn.Conv2d,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.BatchNorm2d,
+)
 
 
 def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
@@ -57,8 +68,10 @@ def feature_maps(loaded: LoadedRun, image_uint8: torch.Tensor) -> list[FeatureMa
     for name, module in loaded.model.named_modules():
         if isinstance(module, INSPECTABLE):
             index = int(name) if name.isdigit() else None
-            kinds[module] = (name, layers[index]["type"] if index is not None and index < len(layers)
-                             else type(module).__name__.lower())
+            kinds[module] = (
+                name,
+                layers[index]["type"] if index is not None and index < len(layers) else type(module).__name__.lower(),
+            )
 
     def hook(module, _inputs, output):
         if output.dim() == 4:
@@ -76,7 +89,13 @@ def feature_maps(loaded: LoadedRun, image_uint8: torch.Tensor) -> list[FeatureMa
 
 
 def activation_stats(maps: list[FeatureMap]) -> list[dict]:
-    return [{t("inspect.col.layer"): f"{m.name} {m.kind}", t("inspect.col.shape"): "×".join(map(str, m.shape)),
-             t("inspect.col.mean"): float(m.maps.mean()), t("inspect.col.zeros"): float((m.maps == 0).float().mean()),
-             t("inspect.col.dead"): float((m.maps.flatten(1).amax(1) <= 0).float().mean())}
-            for m in maps]
+    return [
+        {
+            t("inspect.col.layer"): f"{m.name} {m.kind}",
+            t("inspect.col.shape"): "×".join(map(str, m.shape)),
+            t("inspect.col.mean"): float(m.maps.mean()),
+            t("inspect.col.zeros"): float((m.maps == 0).float().mean()),
+            t("inspect.col.dead"): float((m.maps.flatten(1).amax(1) <= 0).float().mean()),
+        }
+        for m in maps
+    ]

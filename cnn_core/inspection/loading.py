@@ -46,6 +46,7 @@ class LoadedRun:
 def load_run(run_dir: Path) -> LoadedRun:
     """The trained model of a run: final weights when completed, else the latest checkpoint."""
     from cnn_core.arch.model import build_model
+
     spec = read_json(run_dir / "spec.json")
     dataset = read_json(run_dir / "dataset.json")
     if spec is None or dataset is None:
@@ -56,10 +57,12 @@ def load_run(run_dir: Path) -> LoadedRun:
     weights = run_dir / "model.safetensors"
     if weights.exists():
         from safetensors.torch import load_file
+
         model.load_state_dict(load_file(str(weights)))
         source = "final"
     else:
         from cnn_core.train.checkpoints import load_latest_checkpoint
+
         state, _ = load_latest_checkpoint(run_dir)
         if state is None:
             raise InspectionError(t("inspect.err.no_weights", run_id=run_dir.name))
@@ -71,8 +74,13 @@ def load_run(run_dir: Path) -> LoadedRun:
 def inspectable_runs(root: str | Path | None = None) -> list:
     """Runs with weights to look at: completed ones first (newest first), then checkpointed ones."""
     from cnn_core.runs.directory import list_runs
-    runs = [r for r in list_runs(root) if r.status.state not in ("queued",) and (
-        (r.path / "model.safetensors").exists() or (r.path / "checkpoints" / "latest.json").exists())]
+
+    runs = [
+        r
+        for r in list_runs(root)
+        if r.status.state not in ("queued",)
+        and ((r.path / "model.safetensors").exists() or (r.path / "checkpoints" / "latest.json").exists())
+    ]
     return sorted(runs, key=lambda r: (r.status.state != "completed", -r.status.created))
 
 
@@ -86,7 +94,9 @@ def load_test_images(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """The run's test images (uint8) and labels, reloaded from its dataset."""
     from cnn_core.data.loaders import load_splits
     from cnn_core.train.config import TrainConfig
+
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
-    splits = load_splits(config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path,
-                         config.image_size)
+    splits = load_splits(
+        config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path, config.image_size
+    )
     return splits.test_x, splits.test_y

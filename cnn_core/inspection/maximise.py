@@ -32,9 +32,19 @@ def _total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
-def maximise_activation(loaded: LoadedRun, target_class: int | None = None, layer_name: str | None = None,
-                        channel: int = 0, start: torch.Tensor | None = None, steps: int = 200, lr: float = 0.05,
-                        jitter: int = 2, blur_every: int = 4, tv_weight: float = 0.05, seed: int = 0) -> Visualisation:
+def maximise_activation(
+    loaded: LoadedRun,
+    target_class: int | None = None,
+    layer_name: str | None = None,
+    channel: int = 0,
+    start: torch.Tensor | None = None,
+    steps: int = 200,
+    lr: float = 0.05,
+    jitter: int = 2,
+    blur_every: int = 4,
+    tv_weight: float = 0.05,
+    seed: int = 0,
+) -> Visualisation:
     """Gradient ascent in input space on a class logit (or one conv channel's mean activation).
 
     Small inputs need regularisers to stay image-like: random jitter (shifts), a periodic
@@ -72,7 +82,7 @@ def maximise_activation(loaded: LoadedRun, target_class: int | None = None, laye
     curve = []
     try:
         for step in range(steps):
-            dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0))
+            dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0)
             shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
             logits = model(shifted)
             if layer_name is not None:
@@ -91,7 +101,9 @@ def maximise_activation(loaded: LoadedRun, target_class: int | None = None, laye
                     x.copy_(_blur(x))
                 x.copy_(torch.maximum(torch.minimum(x, high), low))
             if step % max(1, steps // 50) == 0 or step == steps - 1:
-                curve.append({"step": step, "objective": float(objective.detach()), "probability": probability(x.detach())})
+                curve.append(
+                    {"step": step, "objective": float(objective.detach()), "probability": probability(x.detach())}
+                )
     finally:
         if handle is not None:
             handle.remove()

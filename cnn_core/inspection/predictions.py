@@ -35,17 +35,22 @@ def load_predictions(run_dir: Path) -> Predictions:
     raw = read_json(run_dir / "predictions.json")
     if raw is None:
         raise InspectionError(t("inspect.err.no_predictions", run_id=run_dir.name))
-    return Predictions(raw["class_names"], np.asarray(raw["labels"]), np.asarray(raw["predicted"]),
-                       np.asarray(raw["probs"], dtype=np.float32))
+    return Predictions(
+        raw["class_names"],
+        np.asarray(raw["labels"]),
+        np.asarray(raw["predicted"]),
+        np.asarray(raw["probs"], dtype=np.float32),
+    )
 
 
-def predictions_from_model(loaded: LoadedRun, images: torch.Tensor, labels: torch.Tensor,
-                           batch_size: int = 512) -> Predictions:
+def predictions_from_model(
+    loaded: LoadedRun, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512
+) -> Predictions:
     """Test predictions computed now (for a stopped run, which has no predictions.json)."""
     probs = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            probs.append(loaded.model(loaded.normalise(images[start:start + batch_size])).softmax(1))
+            probs.append(loaded.model(loaded.normalise(images[start : start + batch_size])).softmax(1))
     p = torch.cat(probs).numpy()
     return Predictions(loaded.class_names, labels.numpy(), p.argmax(1), p)
 
@@ -53,9 +58,15 @@ def predictions_from_model(loaded: LoadedRun, images: torch.Tensor, labels: torc
 SORTS = ("confidence_desc", "confidence_asc", "index")
 
 
-def gallery(preds: Predictions, only_mistakes: bool = False, true_class: int | None = None,
-            predicted_class: int | None = None, sort: str = "confidence_desc", page: int = 0,
-            page_size: int = 24) -> tuple[np.ndarray, int]:
+def gallery(
+    preds: Predictions,
+    only_mistakes: bool = False,
+    true_class: int | None = None,
+    predicted_class: int | None = None,
+    sort: str = "confidence_desc",
+    page: int = 0,
+    page_size: int = 24,
+) -> tuple[np.ndarray, int]:
     """Indices of test images for one page of the gallery, and how many match the filters."""
     keep = np.ones(len(preds.labels), dtype=bool)
     if only_mistakes:
@@ -70,23 +81,32 @@ def gallery(preds: Predictions, only_mistakes: bool = False, true_class: int | N
     elif sort == "confidence_asc":
         indices = indices[np.argsort(preds.confidence[indices], kind="stable")]
     start = max(0, page) * page_size
-    return indices[start:start + page_size], len(indices)
+    return indices[start : start + page_size], len(indices)
 
 
 def confusion(preds: Predictions) -> np.ndarray:
     from sklearn.metrics import confusion_matrix
+
     return confusion_matrix(preds.labels, preds.predicted, labels=list(range(len(preds.class_names))))
 
 
 def per_class_report(preds: Predictions) -> list[dict]:
     """Precision, recall (= per-class accuracy) and support for every class."""
     from sklearn.metrics import precision_recall_fscore_support
+
     labels = list(range(len(preds.class_names)))
     precision, recall, _, support = precision_recall_fscore_support(
-        preds.labels, preds.predicted, labels=labels, zero_division=0)
-    return [{t("inspect.col.class"): name, t("inspect.col.precision"): float(p), t("inspect.col.recall"): float(r),
-             t("inspect.col.support"): int(s)}
-            for name, p, r, s in zip(preds.class_names, precision, recall, support)]
+        preds.labels, preds.predicted, labels=labels, zero_division=0
+    )
+    return [
+        {
+            t("inspect.col.class"): name,
+            t("inspect.col.precision"): float(p),
+            t("inspect.col.recall"): float(r),
+            t("inspect.col.support"): int(s),
+        }
+        for name, p, r, s in zip(preds.class_names, precision, recall, support)
+    ]
 
 
 def top_k(loaded: LoadedRun, image_uint8: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:

@@ -3,6 +3,7 @@
 It drives the same run directories and worker as the app, so a run started here shows up
 there and the other way round.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,10 @@ def _bar(status: Status, width: int = 30) -> str:
     filled = int(round(status.progress * width))
     rate = f"{status.images_per_s:,.0f} img/s" if status.images_per_s else ""
     eta = f"ETA {status.eta_s:,.0f}s" if status.eta_s else ""
-    return (f"\r[{'#' * filled}{'.' * (width - filled)}] {status.progress:6.1%} {status.state:<11} "
-            f"epoch {status.epoch}/{status.epochs} step {status.step}/{status.total_steps} {rate} {eta}   ")
+    return (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {status.progress:6.1%} {status.state:<11} "
+        f"epoch {status.epoch}/{status.epochs} step {status.step}/{status.total_steps} {rate} {eta}   "
+    )
 
 
 def follow(run_dir: Path, poll_s: float = 0.5, out=sys.stderr) -> Status:
@@ -41,10 +44,23 @@ def follow(run_dir: Path, poll_s: float = 0.5, out=sys.stderr) -> Status:
 def _config_from_args(args):
     from cnn_core.arch.spec import load_spec_json
     from cnn_core.train.config import TrainConfig
-    fields = dict(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                  optimizer=args.optimizer, device=args.device, seed=args.seed, schedule=args.schedule,
-                  weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, val_split=args.val_split,
-                  augment=args.augment or [], mixed_precision=args.amp, name=args.name or "")
+
+    fields = dict(
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        device=args.device,
+        seed=args.seed,
+        schedule=args.schedule,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        val_split=args.val_split,
+        augment=args.augment or [],
+        mixed_precision=args.amp,
+        name=args.name or "",
+    )
     if args.data_dir:
         fields["data_dir"] = args.data_dir
     if args.folder:
@@ -61,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     from cnn_core.arch.presets import PRESETS
     from cnn_core.data.catalog import DATASETS
     from cnn_core.train.config import AUGMENTATIONS, DEVICES, OPTIMIZERS, SCHEDULES
+
     parser = argparse.ArgumentParser(prog="python -m cnn_core", description="Train and manage CNN Lab runs.")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="start a training run in the background")
@@ -85,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", help="where datasets are stored (default: settings' data dir)")
     train.add_argument("--runs-dir", help="where runs are created (default: settings' runs dir)")
     train.add_argument("--wait", action="store_true", help="follow the run with a progress bar until it ends")
-    for name, text in (("resume", "restart a stopped or interrupted run from its checkpoint"),
-                       ("stop", "ask a run to stop after its current batch")):
+    for name, text in (
+        ("resume", "restart a stopped or interrupted run from its checkpoint"),
+        ("stop", "ask a run to stop after its current batch"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("run", help="run directory or run id")
         p.add_argument("--runs-dir")
@@ -104,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from cnn_core.arch.spec import SpecError
     from cnn_core.train.config import ConfigError
+
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
@@ -127,15 +147,19 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(asdict(status), indent=1))
             else:
-                print(f"{run_dir.name}: {status.state} epoch {status.epoch}/{status.epochs} "
-                      f"step {status.step}/{status.total_steps}"
-                      + (f" test_acc {status.test_acc:.4f}" if status.test_acc is not None else "")
-                      + (f" error: {status.error}" if status.error else ""))
+                print(
+                    f"{run_dir.name}: {status.state} epoch {status.epoch}/{status.epochs} "
+                    f"step {status.step}/{status.total_steps}"
+                    + (f" test_acc {status.test_acc:.4f}" if status.test_acc is not None else "")
+                    + (f" error: {status.error}" if status.error else "")
+                )
             return 0
         for run in list_runs(args.runs_dir):
             acc = f"{run.status.test_acc:.4f}" if run.status.test_acc is not None else "-"
-            print(f"{run.run_id}  {run.status.state:<11} {run.config.get('dataset', '?'):<13} "
-                  f"{run.config.get('preset') or 'custom spec':<28} {run.status.progress:6.1%}  test_acc {acc}")
+            print(
+                f"{run.run_id}  {run.status.state:<11} {run.config.get('dataset', '?'):<13} "
+                f"{run.config.get('preset') or 'custom spec':<28} {run.status.progress:6.1%}  test_acc {acc}"
+            )
         return 0
     except (ConfigError, SpecError, RunError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -146,6 +170,8 @@ def _report(status: Status, run_dir: Path) -> int:
     if status.state == "completed":
         print(f"completed: test accuracy {status.test_acc:.4f}")
         return 0
-    print(f"{status.state}" + (f": {status.error}" if status.error else "") + f" (log: {run_dir / 'worker.log'})",
-          file=sys.stderr)
+    print(
+        f"{status.state}" + (f": {status.error}" if status.error else "") + f" (log: {run_dir / 'worker.log'})",
+        file=sys.stderr,
+    )
     return 1

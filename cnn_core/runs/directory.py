@@ -11,12 +11,13 @@ The worker and the UI talk only through these files. Torch-free.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cnn_core.errors import CnnLabError
@@ -41,11 +42,12 @@ class RunError(CnnLabError, ValueError):
 
 def runs_root(root: str | Path | None = None) -> Path:
     from cnn_core.settings import get_settings
+
     return Path(root) if root is not None else get_settings().runs_dir
 
 
 def new_run_id(dataset: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^a-z0-9]+", "-", dataset.lower()).strip("-")[:20] or "run"
     return f"{stamp}-{slug}-{secrets.token_hex(2)}"
 
@@ -171,21 +173,21 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
 def request_stop(run_dir: Path) -> None:
     """Ask the worker to stop after its current batch; it checkpoints and reports 'stopped'."""
     import signal
+
     (run_dir / STOP_FILE).touch()
     status = read_status(run_dir)
     if status.state == "queued" and status.pid is None:
         status.state = "stopped"
         write_status(run_dir, status)
     elif status.pid and pid_is_worker(status.pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(status.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 def delete_run(run_dir: Path) -> None:
     """Remove a run that is not active; an active one must be stopped first."""
     import shutil
+
     status = read_status(run_dir)
     if status.state in ACTIVE_STATES:
         raise RunError(t("run.err.delete_active", run_id=run_dir.name, state=status.state))

@@ -1,5 +1,4 @@
-"""Starting runs: a new run directory and its detached worker, or a worker that resumes a run.
-"""
+"""Starting runs: a new run directory and its detached worker, or a worker that resumes a run."""
 
 from __future__ import annotations
 
@@ -30,9 +29,15 @@ def spawn_worker(run_dir: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     with open(run_dir / "worker.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "cnn_core.runs.worker", str(run_dir)], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                                cwd=str(run_dir))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cnn_core.runs.worker", str(run_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=str(run_dir),
+        )
     # Reap it when it ends, so a long-lived caller (the app) collects no zombies.
     threading.Thread(target=proc.wait, daemon=True).start()
     return proc

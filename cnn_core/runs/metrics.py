@@ -5,10 +5,10 @@ write so a crash can tear only the last line, and cut back to a checkpoint on re
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from cnn_core.errors import CnnLabError
+from cnn_core.files import write_text_atomic
 from cnn_core.i18n import t
 
 
@@ -55,12 +55,9 @@ def truncate_metrics(run_dir: Path, step: int, epoch: int) -> None:
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return
-    keep = [r for r in read_metrics(run_dir)
-            if (r["kind"] == "step" and r.get("step", 0) <= step)
-            or (r["kind"] == "epoch" and r.get("epoch", 0) <= epoch)]
-    tmp = path.with_name(".metrics.jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    keep = [
+        r
+        for r in read_metrics(run_dir)
+        if (r["kind"] == "step" and r.get("step", 0) <= step) or (r["kind"] == "epoch" and r.get("epoch", 0) <= epoch)
+    ]
+    write_text_atomic(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep))

@@ -20,6 +20,7 @@ from cnn_core.runs.directory import (
 
 def max_concurrent_runs() -> int:
     from cnn_core.settings import get_settings
+
     return get_settings().max_concurrent_runs
 
 
@@ -40,8 +41,10 @@ def _try_claim_slot(run_dir: Path, status: Status) -> bool:
     with _slots_lock(root):
         others = [r for r in list_runs(root) if r.path != run_dir]
         active = sum(1 for r in others if r.status.state in ("running", "stopping"))
-        older_waiting = any(r.status.state == "queued" and r.status.created < status.created
-                            and pid_is_worker(r.status.pid) for r in others)
+        older_waiting = any(
+            r.status.state == "queued" and r.status.created < status.created and pid_is_worker(r.status.pid)
+            for r in others
+        )
         if active >= max_concurrent_runs() or older_waiting:
             return False
         status.state, status.pid, status.heartbeat = "running", os.getpid(), time.time()

@@ -26,20 +26,22 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
     rows = []
     for run in runs:
         s = run.status
-        rows.append({
-            t("reports.col.run"): run.config.get("name") or run.run_id,
-            t("reports.col.dataset"): run.config.get("dataset"),
-            t("reports.col.network"): network_label(run.config),
-            t("reports.col.state"): t(f"state.{s.state}"),
-            t("reports.col.progress"): round(s.progress, 3),
-            t("reports.col.epoch"): f"{s.epoch}/{s.epochs or run.config.get('epochs', '?')}",
-            t("reports.col.best_val"): s.best_val_acc,
-            t("reports.col.test"): s.test_acc,
-            t("reports.col.speed"): round(s.images_per_s) if s.images_per_s and s.state == "running" else None,
-            t("reports.col.eta"): round(s.eta_s) if s.eta_s and s.state == "running" else None,
-            t("reports.col.started"): datetime.fromtimestamp(s.created).strftime("%Y-%m-%d %H:%M:%S"),
-            "run_id": run.run_id,
-        })
+        rows.append(
+            {
+                t("reports.col.run"): run.config.get("name") or run.run_id,
+                t("reports.col.dataset"): run.config.get("dataset"),
+                t("reports.col.network"): network_label(run.config),
+                t("reports.col.state"): t(f"state.{s.state}"),
+                t("reports.col.progress"): round(s.progress, 3),
+                t("reports.col.epoch"): f"{s.epoch}/{s.epochs or run.config.get('epochs', '?')}",
+                t("reports.col.best_val"): s.best_val_acc,
+                t("reports.col.test"): s.test_acc,
+                t("reports.col.speed"): round(s.images_per_s) if s.images_per_s and s.state == "running" else None,
+                t("reports.col.eta"): round(s.eta_s) if s.eta_s and s.state == "running" else None,
+                t("reports.col.started"): datetime.fromtimestamp(s.created).strftime("%Y-%m-%d %H:%M:%S"),
+                "run_id": run.run_id,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -54,11 +56,16 @@ def metric_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict | Non
 
 def config_differences(runs: list[RunInfo]) -> pd.DataFrame:
     """Settings that differ between the runs (one row per run), with their final accuracies."""
-    flat = {run.run_id: {k: (json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
-                         for k, v in run.config.items()} for run in runs}
+    flat = {
+        run.run_id: {
+            k: (json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v) for k, v in run.config.items()
+        }
+        for run in runs
+    }
     keys = sorted({k for cfg in flat.values() for k in cfg})
-    differing = [k for k in keys if len({json.dumps(cfg.get(k), sort_keys=True, default=str)
-                                         for cfg in flat.values()}) > 1]
+    differing = [
+        k for k in keys if len({json.dumps(cfg.get(k), sort_keys=True, default=str) for cfg in flat.values()}) > 1
+    ]
     rows = []
     for run in runs:
         row = {t("reports.col.run"): run.config.get("name") or run.run_id}
@@ -71,8 +78,9 @@ def config_differences(runs: list[RunInfo]) -> pd.DataFrame:
 
 def metrics_csv(run_dir: Path) -> str:
     """Step and epoch records as one CSV (nested per-class values stay JSON text)."""
-    records = [{k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
-               for r in read_metrics(run_dir)]
+    records = [
+        {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in read_metrics(run_dir)
+    ]
     buffer = io.StringIO()
     pd.DataFrame(records).to_csv(buffer, index=False)
     return buffer.getvalue()

@@ -67,6 +67,7 @@ def run_worker(run_dir: Path) -> int:
 
         from cnn_core.settings import get_settings
         from cnn_core.train.loop import StopRequested, run_training
+
         settings = get_settings()
         if settings.worker_threads > 0:
             torch.set_num_threads(settings.worker_threads)
@@ -82,7 +83,12 @@ def run_worker(run_dir: Path) -> int:
             return 0
         alive.set()
         status.state, status.finished, status.heartbeat = "completed", time.time(), time.time()
-        status.step, status.epoch, status.test_acc, status.eta_s = status.total_steps, status.epochs, result["test_acc"], 0
+        status.step, status.epoch, status.test_acc, status.eta_s = (
+            status.total_steps,
+            status.epochs,
+            result["test_acc"],
+            0,
+        )
         write_status(run_dir, status)
         return 0
     except Exception as exc:  # any failure becomes the run's error message; the log has the trace
@@ -99,8 +105,10 @@ def run_worker(run_dir: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] in ("-h", "--help"):
-        print("usage: python -m cnn_core.runs.worker RUN_DIR\n\nTrain the run in RUN_DIR (normally started by "
-              "`python -m cnn_core train` or the app).")
+        print(
+            "usage: python -m cnn_core.runs.worker RUN_DIR\n\nTrain the run in RUN_DIR (normally started by "
+            "`python -m cnn_core train` or the app)."
+        )
         return 0 if args and args[0] in ("-h", "--help") else 2
     return run_worker(Path(args[0]).resolve())
 

@@ -6,16 +6,16 @@ in the same directory, is fsynced and renamed into place, and only then is the p
 latest.json (with the file's SHA-256) replaced. A checkpoint whose hash or load fails is
 skipped for the previous one.
 """
+
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
 import torch
 
-from cnn_core.files import read_json, write_json_atomic
+from cnn_core.files import fsync_dir, read_json, write_atomic, write_json_atomic
 
 KEEP = 2
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
@@ -33,35 +33,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(run_dir: Path, state: dict, global_step: int) -> Path:
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"ckpt-{global_step:08d}.pt"
-    tmp = folder / f".ckpt-{global_step:08d}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
-    _fsync_dir(folder)
+    write_atomic(final, lambda f: torch.save(state, f))
+    fsync_dir(folder)
     write_json_atomic(folder / "latest.json", {"file": final.name, "step": global_step, "sha256": _sha256(final)})
-    _fsync_dir(folder)
+    fsync_dir(folder)
     for old in sorted(_checkpoint_files(folder))[:-KEEP]:
         old.unlink(missing_ok=True)
     for stray in folder.glob(".ckpt-*.tmp"):  # left by a crash during an earlier write
-        if stray != tmp:
-            stray.unlink(missing_ok=True)
+        stray.unlink(missing_ok=True)
     return final
 
 

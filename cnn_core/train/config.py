@@ -3,6 +3,7 @@
 Every field is checked before anything starts; unknown keys and bad values raise ConfigError
 with the field's name and what is allowed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,7 +65,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_dict(cls, raw: Any) -> "TrainConfig":
+    def from_dict(cls, raw: Any) -> TrainConfig:
         if not isinstance(raw, dict):
             raise ConfigError(t("config.err.not_object"))
         names = {f.name for f in dataclasses.fields(cls)}
@@ -76,7 +77,7 @@ class TrainConfig:
         return config
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -100,11 +101,22 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None and none_ok:
                 return
-            ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-                  and (value > low if open_low else value >= low) and (high is None or value <= high))
+            ok = (
+                not isinstance(value, bool)
+                and isinstance(value, (int, float))
+                and math.isfinite(value)
+                and (value > low if open_low else value >= low)
+                and (high is None or value <= high)
+            )
             if not ok:
-                raise bad(name, t("config.allowed.number", low=("> " if open_low else "≥ ") + str(low),
-                                  high=high if high is not None else "∞"))
+                raise bad(
+                    name,
+                    t(
+                        "config.allowed.number",
+                        low=("> " if open_low else "≥ ") + str(low),
+                        high=high if high is not None else "∞",
+                    ),
+                )
 
         if self.dataset not in DATASETS:
             raise bad("dataset", ", ".join(DATASETS))
@@ -145,6 +157,7 @@ class TrainConfig:
         if info.input_shape is not None:
             from cnn_core.arch.spec import SpecError
             from cnn_core.arch.summary import summarize
+
             try:
                 summarize(self.architecture(info.input_shape, info.num_classes))
             except SpecError as exc:
@@ -155,9 +168,12 @@ class TrainConfig:
         import copy
 
         from cnn_core.arch.presets import preset_spec
+
         spec = copy.deepcopy(self.spec) if self.spec is not None else preset_spec(self.preset)
         # A classifier head sized for the spec's own class count follows the dataset's.
-        linears = [layer for layer in spec.get("layers") or [] if isinstance(layer, dict) and layer.get("type") == "linear"]
+        linears = [
+            layer for layer in spec.get("layers") or [] if isinstance(layer, dict) and layer.get("type") == "linear"
+        ]
         if linears and linears[-1].get("out_features") == spec.get("num_classes"):
             linears[-1]["out_features"] = num_classes
         spec["input_shape"] = list(input_shape)

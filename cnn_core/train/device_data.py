@@ -12,6 +12,7 @@ import torch
 @dataclass
 class DeviceData:
     """One split resident on the training device as uint8, plus normalisation constants."""
+
     x: torch.Tensor
     y: torch.Tensor
     scale: torch.Tensor  # 1 / (255·std): uint8 straight to normalised in one multiply-add

@@ -1,5 +1,4 @@
-"""Which device a run trains on: 'auto' picks CUDA, then Apple's MPS, then the CPU.
-"""
+"""Which device a run trains on: 'auto' picks CUDA, then Apple's MPS, then the CPU."""
 
 from __future__ import annotations
 

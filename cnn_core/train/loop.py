@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,8 +49,14 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: DeviceData, num_classes: int, batch_size: int = 1024,
-             channels_last: bool = False, want_probs: bool = False) -> dict:
+def evaluate(
+    model: nn.Module,
+    data: DeviceData,
+    num_classes: int,
+    batch_size: int = 1024,
+    channels_last: bool = False,
+    want_probs: bool = False,
+) -> dict:
     """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true class)."""
     was_training = model.training
     model.eval()
@@ -71,8 +77,12 @@ def evaluate(model: nn.Module, data: DeviceData, num_classes: int, batch_size: i
     matrix = confusion.view(num_classes, num_classes).cpu()
     correct = matrix.diag()
     per_class = (correct.float() / matrix.sum(1).clamp_min(1).float()).tolist()
-    result = {"loss": (loss_sum / max(1, n)).item(), "acc": (correct.sum() / max(1, n)).item(),
-              "per_class_acc": per_class, "confusion": matrix.tolist()}
+    result = {
+        "loss": (loss_sum / max(1, n)).item(),
+        "acc": (correct.sum() / max(1, n)).item(),
+        "per_class_acc": per_class,
+        "confusion": matrix.tolist(),
+    }
     if want_probs:
         result["probs"] = torch.cat(probs) if probs else torch.zeros(0, num_classes)
     return result
@@ -81,6 +91,7 @@ def evaluate(model: nn.Module, data: DeviceData, num_classes: int, batch_size: i
 @dataclass
 class Progress:
     """What the loop reports outward: to status.json and metrics.jsonl."""
+
     epoch: int = 0
     step_in_epoch: int = 0
     global_step: int = 0
@@ -88,8 +99,13 @@ class Progress:
     best_val_acc: float | None = None
 
 
-def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], bool],
-                 status: Status, on_log: Callable[[Status], None] | None = None) -> dict:
+def run_training(
+    run_dir: Path,
+    config: TrainConfig,
+    should_stop: Callable[[], bool],
+    status: Status,
+    on_log: Callable[[Status], None] | None = None,
+) -> dict:
     """Train (or resume) the run in run_dir to completion; raise StopRequested after a stop.
 
     Returns the final test metrics. Writes metrics, checkpoints, weights and predictions.
@@ -100,8 +116,9 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
     torch.backends.cudnn.benchmark = not config.deterministic
     if config.deterministic:
         torch.backends.cudnn.deterministic = True
-    splits: Splits = load_splits(config.dataset, config.val_split, config.seed, config.data_dir,
-                                 config.folder_path, config.image_size)
+    splits: Splits = load_splits(
+        config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path, config.image_size
+    )
     spec = config.architecture(splits.input_shape, splits.num_classes)
     torch.manual_seed(_mix(config.seed, 0xA11CE))  # initial weights depend on the seed only
     model = build_model(spec).to(device)
@@ -111,17 +128,29 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
     train = to_device(splits.train_x, splits.train_y, mean, std, device)
     val = to_device(splits.val_x, splits.val_y, mean, std, device)
     test = to_device(splits.test_x, splits.test_y, mean, std, device)
-    write_json_atomic(run_dir / "dataset.json", {
-        "name": splits.name, "class_names": splits.class_names, "input_shape": list(splits.input_shape),
-        "mean": mean, "std": std, "train": len(splits.train_y), "val": len(splits.val_y),
-        "test": len(splits.test_y), "skipped_files": splits.skipped_files})
+    write_json_atomic(
+        run_dir / "dataset.json",
+        {
+            "name": splits.name,
+            "class_names": splits.class_names,
+            "input_shape": list(splits.input_shape),
+            "mean": mean,
+            "std": std,
+            "train": len(splits.train_y),
+            "val": len(splits.val_y),
+            "test": len(splits.test_y),
+            "skipped_files": splits.skipped_files,
+        },
+    )
     write_json_atomic(run_dir / "spec.json", spec)
 
     n = len(train.y)
     steps_per_epoch = math.ceil(n / config.batch_size)
     optimizer = make_optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(
-        config.schedule, s, steps_per_epoch, config.epochs, config.step_size, config.gamma))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: lr_factor(config.schedule, s, steps_per_epoch, config.epochs, config.step_size, config.gamma),
+    )
     progress = Progress()
     acc_loss = torch.zeros((), device=device)  # epoch accumulators, checkpointed for exact resume
     acc_correct = torch.zeros((), device=device, dtype=torch.int64)
@@ -131,8 +160,13 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        progress = Progress(int(state["epoch"]), int(state["step_in_epoch"]), int(state["global_step"]),
-                            float(state["elapsed_s"]), state.get("best_val_acc"))
+        progress = Progress(
+            int(state["epoch"]),
+            int(state["step_in_epoch"]),
+            int(state["global_step"]),
+            float(state["elapsed_s"]),
+            state.get("best_val_acc"),
+        )
         acc_loss = state["acc_loss"].to(device)
         acc_correct = state["acc_correct"].to(device)
         acc_seen = int(state["acc_seen"])
@@ -141,12 +175,24 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
     truncate_metrics(run_dir, progress.global_step, progress.epoch)
 
     def checkpoint() -> None:
-        save_checkpoint(run_dir, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": progress.epoch, "step_in_epoch": progress.step_in_epoch, "global_step": progress.global_step,
-            "elapsed_s": progress.elapsed_s, "best_val_acc": progress.best_val_acc,
-            "acc_loss": acc_loss.detach().cpu(), "acc_correct": acc_correct.cpu(), "acc_seen": acc_seen,
-            "rng_cpu": torch.get_rng_state()}, progress.global_step)
+        save_checkpoint(
+            run_dir,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": progress.epoch,
+                "step_in_epoch": progress.step_in_epoch,
+                "global_step": progress.global_step,
+                "elapsed_s": progress.elapsed_s,
+                "best_val_acc": progress.best_val_acc,
+                "acc_loss": acc_loss.detach().cpu(),
+                "acc_correct": acc_correct.cpu(),
+                "acc_seen": acc_seen,
+                "rng_cpu": torch.get_rng_state(),
+            },
+            progress.global_step,
+        )
 
     total_steps = config.epochs * steps_per_epoch
     status.epochs, status.total_steps, status.device = config.epochs, total_steps, str(device)
@@ -163,12 +209,14 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
         perm = epoch_permutation(n, config.seed, progress.epoch, device)
         epoch_start = time.perf_counter()
         while progress.step_in_epoch < steps_per_epoch:
-            if should_stop() or (config.max_wall_time_s and time.perf_counter() - session_start > config.max_wall_time_s):
+            if should_stop() or (
+                config.max_wall_time_s and time.perf_counter() - session_start > config.max_wall_time_s
+            ):
                 progress.elapsed_s = base_elapsed + time.perf_counter() - session_start
                 checkpoint()
                 raise StopRequested()
             start = progress.step_in_epoch * config.batch_size
-            index = perm[start:start + config.batch_size]
+            index = perm[start : start + config.batch_size]
             step_seed = _mix(config.seed, progress.epoch, progress.step_in_epoch)
             seed_step(step_seed, device)  # dropout and friends: reproducible per step
             x, y = train.batch(index, config.channels_last)
@@ -196,11 +244,21 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
             now = time.perf_counter()
             if now - last_log >= config.log_interval_s or progress.step_in_epoch == steps_per_epoch:
                 rate = log_seen / max(1e-9, now - log_time_start)
-                append_metrics(run_dir, [{
-                    "kind": "step", "step": progress.global_step,
-                    "epoch": progress.epoch + progress.step_in_epoch / steps_per_epoch,
-                    "loss": (log_loss / max(1, log_seen)).item(), "acc": log_correct.item() / max(1, log_seen),
-                    "lr": optimizer.param_groups[0]["lr"], "images_per_s": rate, "time": time.time()}])
+                append_metrics(
+                    run_dir,
+                    [
+                        {
+                            "kind": "step",
+                            "step": progress.global_step,
+                            "epoch": progress.epoch + progress.step_in_epoch / steps_per_epoch,
+                            "loss": (log_loss / max(1, log_seen)).item(),
+                            "acc": log_correct.item() / max(1, log_seen),
+                            "lr": optimizer.param_groups[0]["lr"],
+                            "images_per_s": rate,
+                            "time": time.time(),
+                        }
+                    ],
+                )
                 log_loss.zero_()
                 log_correct.zero_()
                 log_seen, log_time_start, last_log = 0, now, now
@@ -214,14 +272,27 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
                 checkpoint()
                 last_ckpt = now
         # epoch end: validation, an epoch record, a checkpoint
-        val_metrics = evaluate(model, val, splits.num_classes, channels_last=config.channels_last) if len(val.y) else None
+        val_metrics = (
+            evaluate(model, val, splits.num_classes, channels_last=config.channels_last) if len(val.y) else None
+        )
         epoch_time = time.perf_counter() - epoch_start
-        record = {"kind": "epoch", "epoch": progress.epoch + 1, "step": progress.global_step,
-                  "train_loss": (acc_loss / max(1, acc_seen)).item(), "train_acc": acc_correct.item() / max(1, acc_seen),
-                  "lr": optimizer.param_groups[0]["lr"], "epoch_time_s": epoch_time, "time": time.time()}
+        record = {
+            "kind": "epoch",
+            "epoch": progress.epoch + 1,
+            "step": progress.global_step,
+            "train_loss": (acc_loss / max(1, acc_seen)).item(),
+            "train_acc": acc_correct.item() / max(1, acc_seen),
+            "lr": optimizer.param_groups[0]["lr"],
+            "epoch_time_s": epoch_time,
+            "time": time.time(),
+        }
         if val_metrics:
-            record.update(val_loss=val_metrics["loss"], val_acc=val_metrics["acc"],
-                          per_class_acc=val_metrics["per_class_acc"], confusion=val_metrics["confusion"])
+            record.update(
+                val_loss=val_metrics["loss"],
+                val_acc=val_metrics["acc"],
+                per_class_acc=val_metrics["per_class_acc"],
+                confusion=val_metrics["confusion"],
+            )
             best = progress.best_val_acc
             progress.best_val_acc = val_metrics["acc"] if best is None else max(best, val_metrics["acc"])
         append_metrics(run_dir, [record])
@@ -240,12 +311,33 @@ def run_training(run_dir: Path, config: TrainConfig, should_stop: Callable[[], b
 
     result = evaluate(model, test, splits.num_classes, channels_last=config.channels_last, want_probs=True)
     probs = result.pop("probs")
-    append_metrics(run_dir, [{"kind": "test", "step": progress.global_step, "test_loss": result["loss"],
-                              "test_acc": result["acc"], "per_class_acc": result["per_class_acc"],
-                              "confusion": result["confusion"], "time": time.time()}])
+    append_metrics(
+        run_dir,
+        [
+            {
+                "kind": "test",
+                "step": progress.global_step,
+                "test_loss": result["loss"],
+                "test_acc": result["acc"],
+                "per_class_acc": result["per_class_acc"],
+                "confusion": result["confusion"],
+                "time": time.time(),
+            }
+        ],
+    )
     save_final_weights(run_dir, model, spec, splits.class_names, mean, std)
-    write_json_atomic(run_dir / "predictions.json", {
-        "class_names": splits.class_names, "labels": splits.test_y.tolist(),
-        "predicted": probs.argmax(1).tolist(), "probs": [[round(p, 5) for p in row] for row in probs.tolist()]})
-    return {"test_loss": result["loss"], "test_acc": result["acc"], "best_val_acc": progress.best_val_acc,
-            "train_time_s": base_elapsed + time.perf_counter() - session_start}
+    write_json_atomic(
+        run_dir / "predictions.json",
+        {
+            "class_names": splits.class_names,
+            "labels": splits.test_y.tolist(),
+            "predicted": probs.argmax(1).tolist(),
+            "probs": [[round(p, 5) for p in row] for row in probs.tolist()],
+        },
+    )
+    return {
+        "test_loss": result["loss"],
+        "test_acc": result["acc"],
+        "best_val_acc": progress.best_val_acc,
+        "train_time_s": base_elapsed + time.perf_counter() - session_start,
+    }

@@ -1,13 +1,15 @@
 """Learning-rate schedules as pure functions of the step, shared by the trainer and the
 preview chart on the training page. Torch-free.
 """
+
 from __future__ import annotations
 
 import math
 
 
-def lr_factor(schedule: str, step: int, steps_per_epoch: int, epochs: int, step_size: int = 1,
-              gamma: float = 0.1) -> float:
+def lr_factor(
+    schedule: str, step: int, steps_per_epoch: int, epochs: int, step_size: int = 1, gamma: float = 0.1
+) -> float:
     """Multiplier of the base learning rate at a global step (0-based)."""
     total = max(1, epochs * steps_per_epoch)
     if schedule == "step":
@@ -23,8 +25,15 @@ def lr_factor(schedule: str, step: int, steps_per_epoch: int, epochs: int, step_
     return 1.0
 
 
-def lr_curve(schedule: str, base_lr: float, steps_per_epoch: int, epochs: int, step_size: int = 1,
-             gamma: float = 0.1, points: int = 400) -> tuple[list[int], list[float]]:
+def lr_curve(
+    schedule: str,
+    base_lr: float,
+    steps_per_epoch: int,
+    epochs: int,
+    step_size: int = 1,
+    gamma: float = 0.1,
+    points: int = 400,
+) -> tuple[list[int], list[float]]:
     """(steps, learning rates) sampled over the planned run, at most `points` of them."""
     total = max(1, epochs * steps_per_epoch)
     stride = max(1, total // points)
