@@ -1,13 +1,16 @@
 """Limits and paths for the whole product, read once from environment variables.
 
 Every cap or location that a hosted demo might need to tighten lives here, so the rest of the
-code never reads the environment itself.
+code never reads the environment itself. `get_settings()` reads the environment on its first
+call and returns the same frozen object afterwards (it sits on the path of every `t()` call);
+`reset_settings()` makes the next call read it again, for tests that change the environment.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 
@@ -30,7 +33,6 @@ class Settings:
     max_layers: int
     max_channels: int
     max_input_side: int
-    demo_mode: bool
     max_concurrent_runs: int
     max_upload_bytes: int
     worker_threads: int
@@ -50,7 +52,6 @@ def load_settings() -> Settings:
         max_layers=_int_env("CNN_LAB_MAX_LAYERS", 64 if demo else 256),
         max_channels=_int_env("CNN_LAB_MAX_CHANNELS", 1024 if demo else 8192),
         max_input_side=_int_env("CNN_LAB_MAX_INPUT_SIDE", 512 if demo else 4096),
-        demo_mode=demo,
         max_concurrent_runs=_int_env("CNN_LAB_MAX_CONCURRENT_RUNS", 1),
         worker_threads=_int_env("CNN_LAB_WORKER_THREADS", 0),  # 0: torch's default, every core
         worker_nice=_int_env("CNN_LAB_WORKER_NICE", 10),
@@ -61,5 +62,11 @@ def load_settings() -> Settings:
     )
 
 
+@cache
 def get_settings() -> Settings:
     return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the settings read so far; the next get_settings() reads the environment again."""
+    get_settings.cache_clear()

@@ -35,6 +35,33 @@ TINY_SPEC = {
 }
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Settings are read once per process (cnn_core.settings); each test starts by reading the
+    environment afresh, and ends so, whatever it changed."""
+    from cnn_core.settings import reset_settings
+
+    reset_settings()
+    yield
+    reset_settings()
+
+
+@pytest.fixture
+def monkeypatch(monkeypatch):
+    """pytest's monkeypatch, re-reading the settings whenever a test changes the environment."""
+    from cnn_core.settings import reset_settings
+
+    for name in ("setenv", "delenv"):
+        original = getattr(monkeypatch, name)
+
+        def changed(*args, _original=original, **kwargs):
+            _original(*args, **kwargs)
+            reset_settings()
+
+        setattr(monkeypatch, name, changed)
+    return monkeypatch
+
+
 def tiny_config(**overrides):
     from cnn_core.train.config import TrainConfig
 

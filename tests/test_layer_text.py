@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cnn_core import PRESETS, SpecError, summarize
-from cnn_core.arch.layer_text import format_chain, format_params, parse_chain, parse_layer_line, parse_params
+from cnn_core.arch.layer_text import format_params, parse_chain, parse_layer_line, parse_params
 from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, normalize_layer
 
 LAYER_KEYS = [key for key, p in PRESETS.items() if "layers" in p.spec]
@@ -165,7 +165,8 @@ def test_round_trip_preset_layers(index, layer):
 def test_round_trip_preset_chains():
     for key in LAYER_KEYS:
         layers = PRESETS[key].spec["layers"]
-        parsed = parse_chain(format_chain(layers))
+        chain = "\n".join(f"{layer['type']} {format_params(layer)}".rstrip() for layer in layers)
+        parsed = parse_chain(chain)
         assert [normalize_layer(i, raw) for i, raw in enumerate(parsed)] == [
             normalize_layer(i, raw) for i, raw in enumerate(layers)
         ], key

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.files import write_json_atomic
+from cnn_core.files import read_json, write_json_atomic
 from cnn_core.runs.directory import read_status, write_status
 from cnn_core.train.config import TrainConfig
 from tests.apptest import APP, open_app_page
@@ -111,7 +111,7 @@ def test_train_page_launches_a_run(runs_root):
         assert at.success and "started" in at.success[0].value
         run_dirs = [p for p in runs_root.iterdir() if p.is_dir()]
         assert len(run_dirs) == 1
-        assert TrainConfig.from_json((run_dirs[0] / "config.json").read_text()).epochs == 1
+        assert TrainConfig.from_dict(read_json(run_dirs[0] / "config.json")).epochs == 1
     finally:
         from tests.browser import kill_processes_mentioning
 
@@ -223,7 +223,7 @@ def test_runs_page_running_and_queued_runs(runs_root, finished_run, fake_worker)
 def test_runs_page_compare_two_runs(runs_root, finished_run):
     place_run(finished_run, runs_root, "20260101-000007-digits-a")
     b = place_run(finished_run, runs_root, "20260101-000008-digits-b")
-    config = TrainConfig.from_json((b / "config.json").read_text())
+    config = TrainConfig.from_dict(read_json(b / "config.json"))
     config.lr = 0.01
     write_json_atomic(b / "config.json", config.to_dict())
     at = open_page("app_pages/runs.py")

@@ -114,10 +114,6 @@ def parse_chain(text: str) -> list[dict]:
     return layers
 
 
-def format_chain(layers: list[dict]) -> str:
-    return "\n".join(f"{layer.get('type')} {format_params(layer)}".rstrip() for layer in layers)
-
-
 def layers_to_rows(layers: list[dict]) -> list[dict]:
     """The builder table's rows: a layer type and its key=value text."""
     return [{"type": layer.get("type"), "params": format_params(layer)} for layer in layers]

@@ -331,7 +331,6 @@ EN: dict[str, str] = {
     # --- training configuration, datasets, runs
     "config.err.not_object": "the configuration must be a JSON object",
     "config.err.unknown": "unknown setting(s): {keys}. Known settings: {allowed}",
-    "config.err.json": "the configuration is not valid JSON: {msg}",
     "config.err.value": "{name} = {value} is not allowed; use {allowed}",
     "config.err.folder_path": "the 'folder' dataset needs folder_path: a directory with one sub-folder per class",
     "config.err.spec": "the network does not fit this dataset: {message}",

@@ -61,9 +61,6 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
     @classmethod
     def from_dict(cls, raw: Any) -> TrainConfig:
         if not isinstance(raw, dict):
@@ -75,14 +72,6 @@ class TrainConfig:
         config = cls(**raw)
         config.validate()
         return config
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(t("config.err.json", msg=str(exc))) from exc
-        return cls.from_dict(raw)
 
     def validate(self) -> None:
         """Raise ConfigError on the first bad field."""
