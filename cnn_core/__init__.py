@@ -27,13 +27,13 @@ __all__ = [
 
 def build_model(spec: dict):
     """An nn.Module for the spec (see cnn_core.arch.model)."""
-    from cnn_core.arch.model import build_model as _build
+    from cnn_core.arch.model import build_model as _build  # torch: only when a model is asked for
 
     return _build(spec)
 
 
 def export_pytorch_code(spec: dict, class_name: str = "Net") -> str:
-    """Standalone PyTorch source for the spec (see cnn_core.arch.model)."""
-    from cnn_core.arch.export import export_pytorch_code as _export
+    """Standalone PyTorch source for the spec (see cnn_core.arch.export)."""
+    from cnn_core.arch.export import export_pytorch_code as _export  # torch: only when code is asked for
 
     return _export(spec, class_name)

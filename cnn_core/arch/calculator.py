@@ -113,12 +113,8 @@ def calculate(query: LayerQuery) -> CalculatorResult:
     for a, size in enumerate((query.height, query.width)):
         k, s = layer["kernel_size"][a], layer["stride"][a]
         if query.kind == "conv2d":
-            d = layer["dilation"][a]
-            pad = layer["padding"]
-            before, after = (
-                shapes.same_padding(k, d) if pad == "same" else (0, 0) if pad == "valid" else (pad[a], pad[a])
-            )
-            axes.append(_conv_axis(size, k, s, before, after, d))
+            before, after = shapes.conv_padding(layer)[a]
+            axes.append(_conv_axis(size, k, s, before, after, layer["dilation"][a]))
         elif query.kind == "conv_transpose2d":
             axes.append(
                 _transpose_axis(size, k, s, layer["padding"][a], layer["dilation"][a], layer["output_padding"][a])
@@ -147,11 +143,7 @@ def _axes(query: LayerQuery):
         k, s = layer["kernel_size"][a], layer["stride"][a]
         d = layer.get("dilation", (1, 1))[a]
         if query.kind == "conv2d":
-            pad = layer["padding"]
-            before_after = (
-                shapes.same_padding(k, d) if pad == "same" else (0, 0) if pad == "valid" else (pad[a], pad[a])
-            )
-            g = shapes.conv_axis(size, k, s, before_after, d)
+            g = shapes.conv_axis(size, k, s, shapes.conv_padding(layer)[a], d)
             geoms.append(g)
             reals.append(list(range(g.pad_before, g.pad_before + size)))
         elif query.kind == "conv_transpose2d":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from cnn_core.arch.backbones import export_backbone_code
 from cnn_core.arch.formatting import format_shape
-from cnn_core.arch.model import _layer_args
+from cnn_core.arch.model import torch_layer_args
 from cnn_core.arch.spec import is_backbone, normalize_layer
 from cnn_core.arch.summary import summarize
 
@@ -15,8 +16,6 @@ def _literal(value) -> str:
 def export_pytorch_code(spec: dict, class_name: str = "Net") -> str:
     """Standalone Python source defining the network, each layer's output shape in a comment."""
     if is_backbone(spec):
-        from cnn_core.arch.backbones import export_backbone_code
-
         return export_backbone_code(spec, class_name)
     summary = summarize(spec)
     c, h, w = summary.input_shape
@@ -27,7 +26,7 @@ def export_pytorch_code(spec: dict, class_name: str = "Net") -> str:
             pool = "AdaptiveAvgPool2d" if layer["type"] == "global_avgpool" else "AdaptiveMaxPool2d"
             code = f"nn.Sequential(nn.{pool}(1), nn.Flatten())"
         else:
-            name, kwargs = _layer_args(layer, row.input_shape)
+            name, kwargs = torch_layer_args(layer, row.input_shape)
             code = f"nn.{name}(" + ", ".join(f"{k}={_literal(v)}" for k, v in kwargs.items()) + ")"
         lines.append(f"            {code},  # {row.index + 1}: -> {format_shape(row.output_shape)}")
     title = spec.get("name", "network")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cnn_core.arch.backbones import build_backbone
 from cnn_core.arch.spec import is_backbone, normalize_layer
 from cnn_core.arch.summary import summarize
 
@@ -31,7 +32,7 @@ def _padding(value):
     return value if isinstance(value, str) else tuple(value)
 
 
-def _layer_args(layer: dict, in_shape: tuple[int, ...]) -> tuple[str, dict]:
+def torch_layer_args(layer: dict, in_shape: tuple[int, ...]) -> tuple[str, dict]:
     """torch class name and keyword arguments for one normalised layer."""
     kind = layer["type"]
     if kind == "conv2d":
@@ -99,15 +100,13 @@ def _layer_args(layer: dict, in_shape: tuple[int, ...]) -> tuple[str, dict]:
 def _module(layer: dict, in_shape: tuple[int, ...]) -> nn.Module:
     if layer["type"] in ("global_avgpool", "global_maxpool"):
         return GlobalPool2d("avg" if layer["type"] == "global_avgpool" else "max")
-    name, kwargs = _layer_args(layer, in_shape)
+    name, kwargs = torch_layer_args(layer, in_shape)
     return getattr(nn, name)(**kwargs)
 
 
 def build_model(spec: dict) -> nn.Module:
     """An nn.Module for a spec; raises SpecError (never a torch error) for an invalid one."""
     if is_backbone(spec):
-        from cnn_core.arch.backbones import build_backbone
-
         return build_backbone(spec)
     summary = summarize(spec)
     modules = [

@@ -21,6 +21,17 @@ def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def conv_padding(layer: dict) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The (before, after) padding of a normalised conv2d layer on each axis (height, width),
+    whichever way it was given: 'same', 'valid' or numbers."""
+    pad = layer["padding"]
+    if pad == "same":
+        return tuple(same_padding(k, d) for k, d in zip(layer["kernel_size"], layer["dilation"]))
+    if pad == "valid":
+        return (0, 0), (0, 0)
+    return (pad[0], pad[0]), (pad[1], pad[1])
+
+
 def conv_out(
     size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, pad_after: int | None = None
 ) -> int:

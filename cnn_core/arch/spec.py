@@ -16,6 +16,7 @@ from typing import Any
 
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 
 REQUIRED = object()
 
@@ -288,8 +289,6 @@ def is_backbone(spec: dict) -> bool:
 
 def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
     """Parse an uploaded or pasted spec; every failure is a SpecError with a readable reason."""
-    from cnn_core.settings import get_settings
-
     limit = get_settings().max_spec_upload_bytes if max_bytes is None else max_bytes
     size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
     if size > limit:

@@ -175,15 +175,9 @@ def _layer_step(
             layer["out_channels"],
         )
         _check_groups(c, oc, g, err)
-        pad = layer["padding"]
-        if pad == "same" and s != (1, 1):
+        if layer["padding"] == "same" and s != (1, 1):
             raise err(t("spec.err.same_stride"), t("spec.fix.same_stride"))
-        if pad == "same":
-            before = tuple(shapes.same_padding(k[a], d[a]) for a in range(2))
-        elif pad == "valid":
-            before = ((0, 0), (0, 0))
-        else:
-            before = ((pad[0], pad[0]), (pad[1], pad[1]))
+        before = shapes.conv_padding(layer)
         oh = shapes.conv_out(h, k[0], s[0], before[0][0], d[0], before[0][1])
         ow = shapes.conv_out(w, k[1], s[1], before[1][0], d[1], before[1][1])
         eff = (shapes.effective_kernel(k[0], d[0]), shapes.effective_kernel(k[1], d[1]))
@@ -309,7 +303,7 @@ def _totals(input_shape, rows: list[LayerSummary]) -> Summary:
 def summarize(spec: dict) -> Summary:
     """The model summary of a spec; raises SpecError for any invalid spec."""
     if is_backbone(spec):
-        from cnn_core.arch.backbones import summarize_backbone
+        from cnn_core.arch.backbones import summarize_backbone  # torch: this module stays torch-free
 
         return summarize_backbone(spec)
     rows = list(walk(spec))

@@ -1,8 +1,9 @@
-"""Datasets as uint8 tensors: a registry with one interface, and the splits.
+"""Loading datasets as uint8 tensors: one loader per catalogue name, and the splits.
 
 `digits` (scikit-learn's bundled handwritten digits, upscaled to 28×28) is the default and
 needs no network; `shapes` is generated from a seed; `mnist`, `fashion_mnist` and `cifar10`
-load through torchvision from the data directory; `folder` reads a user's class folders.
+load through torchvision from the data directory; `folder` reads a user's class folders
+(an uploaded zip is unpacked by cnn_core.data.uploads).
 Every split is a uint8 tensor (N, C, H, W) with int64 labels, so the trainer can keep the
 whole set on its device.
 """
@@ -18,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
 
 from cnn_core.data.catalog import DATASETS, IMAGE_SUFFIXES, SHAPE_NAMES, DatasetError
 from cnn_core.data.synthetic import generate_shapes
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 
 DIGITS_TEST_FRACTION = 0.2
 
@@ -71,6 +74,7 @@ def _split_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, to
 
 def load_digits(**_) -> tuple:
     """scikit-learn's 1,797 8×8 digits (0–16 ink), scaled to 0–255 and upscaled to 28×28."""
+    # here, not at the top: only the dataset a run asks for pays its import (sklearn.datasets ~1 s)
     from sklearn.datasets import load_digits as sk_digits
 
     bunch = sk_digits()
@@ -107,7 +111,7 @@ _TORCHVISION = {
 
 
 def _torchvision_pair(name: str, root: Path, download: bool):
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # here, not at the top: ~1.4 s that digits and shapes runs never need
 
     cls = getattr(tvd, _TORCHVISION[name][0])
     return cls(str(root), train=True, download=download), cls(str(root), train=False, download=download)
@@ -156,8 +160,6 @@ def load_torchvision(name: str, data_dir: str | Path, **_) -> tuple:
 
 def load_folder(folder_path: str | Path, image_size: int = 32, test_fraction: float = 0.2, **_) -> tuple:
     """One sub-folder per class; undecodable files are skipped and counted."""
-    from PIL import Image, UnidentifiedImageError
-
     root = Path(folder_path)
     if not root.is_dir():
         raise DatasetError(t("dataset.err.folder_missing", path=str(root)))
@@ -214,8 +216,6 @@ def load_splits(
     image_size: int = 32,
 ) -> Splits:
     """Train / validation / test splits; the validation cut depends on the run's seed."""
-    from cnn_core.settings import get_settings
-
     if name not in DATASETS:
         raise DatasetError(t("dataset.err.unknown", name=name, names=", ".join(DATASETS)))
     data_dir = Path(data_dir) if data_dir else get_settings().data_dir

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import io
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from cnn_core.data.catalog import IMAGE_SUFFIXES, DatasetError
 from cnn_core.errors import CnnLabError
@@ -31,8 +33,6 @@ def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
 
     Corrupt files, non-images, decompression bombs and oversized files raise UploadError.
     """
-    from PIL import Image, UnidentifiedImageError
-
     if len(data) > max_bytes:
         raise UploadError(t("inspect.err.too_big", size=len(data) // 1024, cap=max_bytes // 1024))
     if not data:
@@ -73,8 +73,6 @@ def image_from_array(
     array: np.ndarray, input_shape: tuple[int, int, int], invert: bool | None = None
 ) -> tuple[torch.Tensor, bool]:
     """An H×W, H×W×3 or H×W×4 uint8 array (an upload or a canvas) resized to the input shape."""
-    from PIL import Image
-
     c, h, w = input_shape
     if array.ndim == 3 and array.shape[2] == 4:  # canvas RGBA: alpha marks the strokes
         alpha = array[..., 3:4].astype(np.float32) / 255
@@ -97,9 +95,6 @@ def extract_class_zip(data: bytes, dest: Path, max_total_bytes: int, max_files: 
     Entries that would land outside dest (absolute paths, '..') are refused; non-images are
     skipped and counted; the uncompressed total is capped, so a zip bomb stops early.
     """
-    import io
-    import zipfile
-
     dest = Path(dest).resolve()
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))

@@ -13,8 +13,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from cnn_core.arch.presets import PRESETS
+from cnn_core.arch.spec import SpecError, load_spec_json
+from cnn_core.data.catalog import DATASETS
 from cnn_core.runs.directory import RunError, Status, list_runs, read_status, request_stop, resolve_run_dir
 from cnn_core.runs.launcher import launch_run, resume_run
+from cnn_core.train.config import AUGMENTATIONS, DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 
 FINAL_STATES = ("stopped", "interrupted", "completed", "failed")
 
@@ -42,8 +46,6 @@ def follow(run_dir: Path, poll_s: float = 0.5, out=sys.stderr) -> Status:
 
 
 def _config_from_args(args):
-    from cnn_core.arch.spec import load_spec_json
-    from cnn_core.train.config import TrainConfig
 
     fields = dict(
         dataset=args.dataset,
@@ -74,9 +76,6 @@ def _config_from_args(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cnn_core.arch.presets import PRESETS
-    from cnn_core.data.catalog import DATASETS
-    from cnn_core.train.config import AUGMENTATIONS, DEVICES, OPTIMIZERS, SCHEDULES
 
     parser = argparse.ArgumentParser(prog="python -m cnn_core", description="Train and manage CNN Lab runs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,8 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cnn_core.arch.spec import SpecError
-    from cnn_core.train.config import ConfigError
 
     args = build_parser().parse_args(argv)
     try:

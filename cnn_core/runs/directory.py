@@ -1,8 +1,9 @@
-"""Runs on disk: a run is a directory under the runs root, and this module owns its layout.
+"""The run directory: a run is a directory under the runs root, and this module owns its
+layout, its ids and paths, its status file, listing, stopping and deleting runs.
 
     runs/<run_id>/config.json      the TrainConfig
                   status.json      state, pid, heartbeat, progress (rewritten atomically)
-                  metrics.jsonl    one JSON object per line: kind step | epoch | test
+                  metrics.jsonl    see cnn_core.runs.metrics
                   checkpoints/     see cnn_core.train.checkpoints
                   model.safetensors, predictions.json, worker.log, stop-requested
 
@@ -15,6 +16,8 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from pathlib import Path
 from cnn_core.errors import CnnLabError
 from cnn_core.files import read_json, write_json_atomic
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -41,8 +45,6 @@ class RunError(CnnLabError, ValueError):
 
 
 def runs_root(root: str | Path | None = None) -> Path:
-    from cnn_core.settings import get_settings
-
     return Path(root) if root is not None else get_settings().runs_dir
 
 
@@ -172,8 +174,6 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
 
 def request_stop(run_dir: Path) -> None:
     """Ask the worker to stop after its current batch; it checkpoints and reports 'stopped'."""
-    import signal
-
     (run_dir / STOP_FILE).touch()
     status = read_status(run_dir)
     if status.state == "queued" and status.pid is None:
@@ -186,8 +186,6 @@ def request_stop(run_dir: Path) -> None:
 
 def delete_run(run_dir: Path) -> None:
     """Remove a run that is not active; an active one must be stopped first."""
-    import shutil
-
     status = read_status(run_dir)
     if status.state in ACTIVE_STATES:
         raise RunError(t("run.err.delete_active", run_id=run_dir.name, state=status.state))

@@ -12,6 +12,7 @@ from pathlib import Path
 from cnn_core.files import write_json_atomic
 from cnn_core.i18n import t
 from cnn_core.runs.directory import (
+    STOP_FILE,
     RunError,
     Status,
     new_run_id,
@@ -61,7 +62,7 @@ def resume_run(run_dir: Path) -> None:
     status = read_status(run_dir)
     if status.state not in ("stopped", "interrupted", "failed"):
         raise RunError(t("run.err.not_resumable", run_id=run_dir.name, state=status.state))
-    (run_dir / "stop-requested").unlink(missing_ok=True)
+    (run_dir / STOP_FILE).unlink(missing_ok=True)
     status.state, status.pid, status.error, status.heartbeat = "queued", None, None, time.time()
     write_status(run_dir, status)
     spawn_worker(run_dir)

@@ -16,11 +16,10 @@ from cnn_core.runs.directory import (
     pid_is_worker,
     write_status,
 )
+from cnn_core.settings import get_settings
 
 
 def max_concurrent_runs() -> int:
-    from cnn_core.settings import get_settings
-
     return get_settings().max_concurrent_runs
 
 

@@ -24,13 +24,13 @@ from cnn_core.runs.directory import (
     write_status,
 )
 from cnn_core.runs.queue import _try_claim_slot
+from cnn_core.settings import get_settings
+from cnn_core.train.config import TrainConfig
 
 POLL_S = 0.5
 
 
 def run_worker(run_dir: Path) -> int:
-    from cnn_core.train.config import TrainConfig
-
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -63,9 +63,9 @@ def run_worker(run_dir: Path) -> int:
     beater = threading.Thread(target=beat, daemon=True)
     beater.start()
     try:
+        # here, not at the top: a worker waiting in the queue stays small (no torch, ~400 MB resident)
         import torch
 
-        from cnn_core.settings import get_settings
         from cnn_core.train.loop import StopRequested, run_training
 
         settings = get_settings()

@@ -6,12 +6,17 @@ with the field's name and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnn_core.arch.presets import PRESETS, preset_spec
+from cnn_core.arch.spec import SpecError
+from cnn_core.arch.summary import summarize
+from cnn_core.data.catalog import DATASETS
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 
@@ -75,8 +80,6 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ConfigError on the first bad field."""
-        from cnn_core.arch.presets import PRESETS
-        from cnn_core.data.catalog import DATASETS
 
         def bad(name, allowed):
             return ConfigError(t("config.err.value", name=name, value=json.dumps(getattr(self, name)), allowed=allowed))
@@ -144,9 +147,6 @@ class TrainConfig:
             raise bad("name", t("config.allowed.text"))
         info = DATASETS[self.dataset]
         if info.input_shape is not None:
-            from cnn_core.arch.spec import SpecError
-            from cnn_core.arch.summary import summarize
-
             try:
                 summarize(self.architecture(info.input_shape, info.num_classes))
             except SpecError as exc:
@@ -154,9 +154,6 @@ class TrainConfig:
 
     def architecture(self, input_shape: tuple[int, int, int], num_classes: int) -> dict:
         """The spec to train, fitted to the dataset's input shape and class count."""
-        import copy
-
-        from cnn_core.arch.presets import preset_spec
 
         spec = copy.deepcopy(self.spec) if self.spec is not None else preset_spec(self.preset)
         # A classifier head sized for the spec's own class count follows the dataset's.
