@@ -6,7 +6,8 @@ Importing this package does not import torch: the shape engine answers instantly
 
 from cnn_core.arch.presets import PRESETS, get_preset, preset_spec
 from cnn_core.arch.spec import SpecError, dump_spec_json, load_spec_json
-from cnn_core.arch.summary import Summary, summarize, summarize_until_error
+from cnn_core.arch.summary import summarize, summarize_until_error
+from cnn_core.arch.summary_types import Summary
 from cnn_core.i18n import t
 
 __all__ = [

@@ -14,7 +14,7 @@ from torchvision import models
 
 from cnn_core.arch import shapes
 from cnn_core.arch.spec import SpecError, normalize_backbone, parse_input_shape, parse_num_classes
-from cnn_core.arch.summary import BYTES_PER_VALUE, LayerSummary, Summary, _Field
+from cnn_core.arch.summary_types import BYTES_PER_VALUE, LayerSummary, ReceptiveField, Summary
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 
@@ -100,7 +100,7 @@ def summarize_backbone(spec: dict) -> Summary:
     model = build_backbone(spec, load_weights=False).eval()
     names = {m: name for name, m in model.named_modules()}
     rows: list[LayerSummary] = []
-    field = _Field()
+    field = ReceptiveField()
     flat = False
 
     def hook(module, inputs, output):

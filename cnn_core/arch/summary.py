@@ -6,7 +6,6 @@ summarised by a real forward pass with hooks (cnn_core.arch.backbones).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from cnn_core.arch import shapes
 from cnn_core.arch.formatting import describe_layer, format_shape
@@ -19,52 +18,9 @@ from cnn_core.arch.spec import (
     parse_input_shape,
     parse_num_classes,
 )
+from cnn_core.arch.summary_types import BYTES_PER_VALUE, LayerSummary, ReceptiveField, Summary, totals
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
-
-BYTES_PER_VALUE = 4  # float32 activations
-
-
-@dataclass
-class LayerSummary:
-    index: int  # 0-based position in spec["layers"]; messages show index + 1
-    type: str
-    description: str
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    params: int
-    trainable_params: int
-    macs: int
-    activation_bytes: int
-    receptive_field: tuple[int, int] | None = None
-    jump: tuple[float, float] | None = None
-    start: tuple[float, float] | None = None  # input-pixel centre of output unit (0, 0)'s field
-
-
-@dataclass
-class Summary:
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    rows: list[LayerSummary]
-    total_params: int
-    trainable_params: int
-    total_macs: int
-    activation_bytes: int  # all layer outputs of one image, float32
-
-
-@dataclass
-class _Field:
-    """Receptive-field state along both axes, in input pixels."""
-
-    rf: tuple[int, int] = (1, 1)
-    jump: tuple[float, float] = (1.0, 1.0)
-    start: tuple[float, float] = (0.0, 0.0)
-
-    def through(self, kernel, stride, pad_before) -> _Field:
-        rf = tuple(int(self.rf[a] + (kernel[a] - 1) * self.jump[a]) for a in range(2))
-        start = tuple(self.start[a] + ((kernel[a] - 1) / 2 - pad_before[a]) * self.jump[a] for a in range(2))
-        jump = tuple(self.jump[a] * stride[a] for a in range(2))
-        return _Field(rf, jump, start)
 
 
 def _earlier_stride_hint(rows: list[LayerSummary]) -> int | None:
@@ -108,13 +64,13 @@ def walk(spec: dict, check_output: bool = True) -> Iterator[LayerSummary]:
         raise SpecError(t("spec.err.layers_list"), t("spec.fix.layers_list"))
     if len(layers) > settings.max_layers:
         raise SpecError(t("spec.err.too_many_layers", n=len(layers), cap=settings.max_layers), t("spec.fix.caps"))
-    rf = _Field()
+    rf = ReceptiveField()
     rows: list[LayerSummary] = []
     for index, raw in enumerate(layers):
         layer = normalize_layer(index, raw)
         row = _layer_step(index, layer, shape, rf, rows, settings)
         if len(row.output_shape) == 3:
-            rf = _Field(row.receptive_field, row.jump, row.start)
+            rf = ReceptiveField(row.receptive_field, row.jump, row.start)
         rows.append(row)
         shape = row.output_shape
         yield row
@@ -143,7 +99,7 @@ def _check_output(shape, num_classes, rows) -> None:
 
 
 def _layer_step(
-    index: int, layer: dict, shape: tuple[int, ...], field: _Field, rows: list[LayerSummary], settings
+    index: int, layer: dict, shape: tuple[int, ...], field: ReceptiveField, rows: list[LayerSummary], settings
 ) -> LayerSummary:
     kind = layer["type"]
     needs = LAYER_TYPES[kind].needs
@@ -164,7 +120,7 @@ def _layer_step(
 
     params = macs = 0
     out: tuple[int, ...] = shape
-    new_field: _Field | None = field if len(shape) == 3 else None
+    new_field: ReceptiveField | None = field if len(shape) == 3 else None
     if kind == "conv2d":
         c, h, w = shape
         k, s, d, g, oc = (
@@ -211,7 +167,7 @@ def _layer_step(
         eff = tuple(shapes.effective_kernel(k[a], d[a]) for a in range(2))
         # Each output reads about ceil(span/stride) inputs; the map grows, so jump shrinks.
         reach = tuple(-(-eff[a] // s[a]) for a in range(2))
-        new_field = _Field(
+        new_field = ReceptiveField(
             tuple(int(field.rf[a] + (reach[a] - 1) * field.jump[a]) for a in range(2)),
             tuple(field.jump[a] / s[a] for a in range(2)),
             tuple(field.start[a] - (eff[a] - 1 - p[a]) * field.jump[a] / s[a] for a in range(2)),
@@ -288,18 +244,6 @@ def _product(shape) -> int:
     return n
 
 
-def _totals(input_shape, rows: list[LayerSummary]) -> Summary:
-    return Summary(
-        input_shape=tuple(input_shape),
-        output_shape=rows[-1].output_shape if rows else tuple(input_shape),
-        rows=rows,
-        total_params=sum(r.params for r in rows),
-        trainable_params=sum(r.trainable_params for r in rows),
-        total_macs=sum(r.macs for r in rows),
-        activation_bytes=sum(r.activation_bytes for r in rows),
-    )
-
-
 def summarize(spec: dict) -> Summary:
     """The model summary of a spec; raises SpecError for any invalid spec."""
     if is_backbone(spec):
@@ -307,7 +251,7 @@ def summarize(spec: dict) -> Summary:
 
         return summarize_backbone(spec)
     rows = list(walk(spec))
-    return _totals(parse_input_shape(spec["input_shape"]), rows)
+    return totals(parse_input_shape(spec["input_shape"]), rows)
 
 
 def summarize_until_error(spec: dict, check_output: bool = True) -> tuple[Summary | None, SpecError | None]:
@@ -326,5 +270,5 @@ def summarize_until_error(spec: dict, check_output: bool = True) -> tuple[Summar
             shape = parse_input_shape(spec.get("input_shape")) if isinstance(spec, dict) else None
         except SpecError:
             shape = None
-        return (_totals(shape, rows) if shape else None), exc
-    return _totals(parse_input_shape(spec["input_shape"]), rows), None
+        return (totals(shape, rows) if shape else None), exc
+    return totals(parse_input_shape(spec["input_shape"]), rows), None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnn_core.arch.summary import LayerSummary, summarize
+from cnn_core.arch.summary import summarize
+from cnn_core.arch.summary_types import LayerSummary
 from cnn_core.concepts import ConceptError
 from cnn_core.i18n import t
 

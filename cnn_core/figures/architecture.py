@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from cnn_core.arch.formatting import format_shape
-from cnn_core.arch.summary import Summary
+from cnn_core.arch.summary_types import Summary
 from cnn_core.i18n import t
 
 
