@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.conftest import REPO_ROOT, kill_leftovers
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -57,7 +58,7 @@ def streamlit_app(env_extra: dict[str, str]):
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "app.py"),
+            str(REPO_ROOT / "app.py"),
             "--server.port",
             str(port),
             "--server.headless",
@@ -65,7 +66,7 @@ def streamlit_app(env_extra: dict[str, str]):
             "--browser.gatherUsageStats",
             "false",
         ],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -73,8 +74,8 @@ def streamlit_app(env_extra: dict[str, str]):
         start_new_session=True,
     )
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
@@ -113,20 +114,7 @@ def plotly_point_counts(page) -> list[int]:
         .map(el => (el._fullData || []).reduce((n, tr) => n + ((tr.x && tr.x.length) || 0), 0))""")
 
 
-def kill_processes_mentioning(text: str) -> int:
-    """SIGKILL every process whose command line mentions text (the test's own workers)."""
-    killed = 0
-    for proc_dir in Path("/proc").iterdir():
-        if not proc_dir.name.isdigit() or int(proc_dir.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline:
-            try:
-                os.kill(int(proc_dir.name), signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-    return killed
+def kill_processes_mentioning(runs_dir: str) -> int:
+    """SIGKILL the test's own workers: those of runs under runs_dir and any process naming it
+    (conftest's kill_leftovers, which runs_root uses too); how many were killed."""
+    return len(kill_leftovers(Path(runs_dir)))

@@ -1,26 +1,77 @@
-"""Shared fixtures for the training-engine tests.
+"""Shared fixtures and helpers for every test module: take them from here rather than redefining them.
 
-`runs_root` points CNN_LAB_RUNS_DIR (and CNN_LAB_DATA_DIR) at a temporary folder and, at
+Settings: `fresh_settings` (autouse) and the `monkeypatch` override re-read the environment, since
+cnn_core.settings reads it once per process.
+
+Hypothesis: a "ci" profile (the full example counts; loaded when CI is set, as CI runs with CI=true)
+and a "dev" profile with a tenth of them for a quick local run; HYPOTHESIS_PROFILE (or pytest's
+--hypothesis-profile) picks one explicitly. A test asking for more than the default count writes
+`@settings(max_examples=examples(800))`: 800 in CI, scaled down with the profile elsewhere.
+
+Runs: `runs_root` points CNN_LAB_RUNS_DIR (and CNN_LAB_DATA_DIR) at a temporary folder and, at
 teardown, SIGKILLs every worker that a test left behind: the pid in each run's status.json
 (when it is alive and really a cnn_core.runs.worker) and any process whose command line mentions
-the temporary runs folder. A leftover detached worker would otherwise block CI.
+the temporary runs folder. A leftover detached worker would otherwise block CI. Every test that
+sets CNN_LAB_RUNS_DIR or can start a worker takes `runs_root`, never a copy of its own.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# The thread settings the session was started with (runs_root pins workers to one thread).
+# The thread settings runs_root pins to one thread for every worker.
 THREAD_ENV = ("OMP_NUM_THREADS", "CNN_LAB_WORKER_THREADS")
-ORIGINAL_THREAD_ENV = {name: os.environ.get(name) for name in THREAD_ENV}
+
+# ---------------------------------------------------------------- Hypothesis profiles
+
+CI_EXAMPLES = 100  # the "ci" profile's default count (Hypothesis's own default)
+DEV_EXAMPLES = 10  # a tenth, for a quick local run
+hypothesis_settings.register_profile("ci", max_examples=CI_EXAMPLES, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", max_examples=DEV_EXAMPLES, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+def examples(ci_count: int) -> int:
+    """max_examples for a test that runs ci_count examples under the "ci" profile: the count scaled
+    by the loaded profile's default (ci_count in CI, a tenth of it under "dev"). Call it at
+    decoration time, after the profile is loaded (conftest is imported before any test module)."""
+    return max(1, ci_count * hypothesis_settings.default.max_examples // CI_EXAMPLES)
+
+
+# ---------------------------------------------------------------- small shared helpers
+
+
+def standard_normal(rng: np.random.Generator):
+    """rand(*shape): float32 standard-normal arrays drawn from rng (each module keeps its own seed)."""
+    return lambda *shape: rng.standard_normal(shape).astype(np.float32)
+
+
+def png_bytes(array, mode: str | None = None) -> bytes:
+    """A uint8 array encoded as a PNG file's bytes (mode as for PIL's Image.fromarray)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(array), mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def conv(out: int = 4, k=3, **kw) -> dict:
+    """A conv2d layer of a spec: out channels, kernel k, any other keywords as given."""
+    return {"type": "conv2d", "out_channels": out, "kernel_size": k, **kw}
+
 
 # The tiny network every engine test trains: one strided conv, a linear head. Milliseconds a step.
 TINY_SPEC = {
@@ -171,6 +222,22 @@ def runs_root(tmp_path, monkeypatch):
         yield root
     finally:
         kill_leftovers(root)
+
+
+@pytest.fixture
+def fake_worker():
+    """A live process whose command line names cnn_core.runs.worker (as pid_is_worker checks),
+    standing in for a busy worker: yields its Popen once pid_is_worker sees it; killed at the end."""
+    from cnn_core.runs.directory import pid_is_worker
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "cnn_core.runs.worker"])
+    try:
+        # until exec has happened, /proc shows our own command line
+        wait_for(lambda: pid_is_worker(proc.pid), 10, interval=0.01, message="the fake worker to start")
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.02, message: str = "condition"):

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import io
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -45,12 +45,10 @@ from cnn_core.concepts.images import (
 from cnn_core.concepts.patch_match import cut_patch, match_patch
 from cnn_core.concepts.strides import StrideResult, stride_summary, stride_sweep
 from cnn_core.data.catalog import SHAPE_NAMES
+from tests.conftest import png_bytes, standard_normal
 
 RNG = np.random.default_rng(1234)
-
-
-def rand(*shape):
-    return RNG.standard_normal(shape).astype(np.float32)
+rand = standard_normal(RNG)
 
 
 def torch_conv(image, kernel, stride=1, padding=0):
@@ -202,19 +200,13 @@ def test_reversed_views_are_accepted():
     assert match_patch(RNG.random((8, 8)).astype(np.float32)[::-1], 1, 1, 3).peak == (1, 1)
 
 
-def _png(array, mode):
-    buffer = io.BytesIO()
-    Image.fromarray(array, mode).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_image_from_upload_real_png_and_junk():
     rgb = RNG.integers(0, 256, size=(9, 13, 3), dtype=np.uint8)
-    image = image_from_upload(_png(rgb, "RGB"), 10**6)
+    image = image_from_upload(png_bytes(rgb, "RGB"), 10**6)
     assert image.shape == (3, 9, 13) and image.dtype == np.float32
     np.testing.assert_allclose(image, rgb.transpose(2, 0, 1) / 255.0, atol=1e-7)
     gray = RNG.integers(0, 256, size=(5, 4), dtype=np.uint8)
-    image = image_from_upload(_png(gray, "L"), 10**6)
+    image = image_from_upload(png_bytes(gray, "L"), 10**6)
     assert image.shape == (3, 5, 4)
     for channel in image:
         np.testing.assert_allclose(channel, gray / 255.0, atol=1e-7)
@@ -222,7 +214,7 @@ def test_image_from_upload_real_png_and_junk():
         with pytest.raises(ConceptError):
             image_from_upload(junk, 10**6)
     with pytest.raises(ConceptError):  # over the byte cap
-        image_from_upload(_png(rgb, "RGB"), 10)
+        image_from_upload(png_bytes(rgb, "RGB"), 10)
 
 
 # ---------------------------------------------------------------- parse_kernel / format_kernel
@@ -649,15 +641,17 @@ def test_stride_summary_of_a_real_sweep():
     assert rows[2].mac_ratio == pytest.approx(60 * 60 / (15 * 15))  # 60² positions vs 15²
 
 
-def test_stride_sweep_larger_stride_is_faster():
+def test_stride_sweep_larger_stride_does_far_fewer_multiply_adds():
+    """What makes a larger stride cheaper, counted rather than timed (speed belongs in benchmarks/)."""
     image = RNG.random((200, 200)).astype(np.float32)
     kernel = rand(32, 32)
-    best = {1: float("inf"), 16: float("inf")}
-    for _ in range(3):
-        for result in stride_sweep(image, kernel, (1, 16), repeats=3):
-            best[result.stride] = min(best[result.stride], result.seconds)
-    # 169² vs 11² positions: over 200× fewer multiply-adds; ask only for a clear 2× in time
-    assert best[16] * 2 < best[1], best
+    one, sixteen = stride_sweep(image, kernel, (1, 16), repeats=1)
+    # 169² vs 11² positions, each 32² multiply-adds: over 200× fewer
+    assert one.output.shape == (169, 169) and sixteen.output.shape == (11, 11)
+    assert (one.macs, sixteen.macs) == (169**2 * 32**2, 11**2 * 32**2)
+    assert sixteen.macs * 200 < one.macs
+    for result in (one, sixteen):  # a timing is reported, but nothing is asserted about its size
+        assert math.isfinite(result.seconds) and result.seconds > 0
 
 
 def test_conv_walk_every_small_stride_and_padding():

@@ -29,12 +29,10 @@ from cnn_core.concepts.batch_speed import measure_batch_sizes
 from cnn_core.concepts.convolution import KERNELS
 from cnn_core.concepts.pooling import EXAMPLE_4X4, conv_relu_pool, pool, stage_grid
 from cnn_core.concepts.receptive import spatial_layers, unit_region
+from tests.conftest import conv, standard_normal
 
 RNG = np.random.default_rng(99)
-
-
-def rand(*shape):
-    return RNG.standard_normal(shape).astype(np.float32)
+rand = standard_normal(RNG)
 
 
 # ---------------------------------------------------------------- pooling
@@ -557,10 +555,6 @@ def test_unit_region_matches_autograd_for_presets(key):
     padded = any(layer.get("padding", 0) not in (0, "valid") for layer in spec["layers"])
     assert (clipped > 0) == padded, (key, clipped)
     assert padded == (key not in ("seed002_mnist_cnn", "seed004_leaky_cnn"))
-
-
-def conv(out, k, **kw):
-    return {"type": "conv2d", "out_channels": out, "kernel_size": k, **kw}
 
 
 HAND_SPECS = {

@@ -15,6 +15,7 @@ import torch
 from cnn_core.data.catalog import DATASETS, SHAPE_NAMES, DatasetError
 from cnn_core.data.loaders import load_splits
 from cnn_core.data.synthetic import generate_shapes
+from tests.conftest import png_bytes
 
 
 @pytest.fixture
@@ -143,10 +144,10 @@ def test_cifar10_loader_reads_local_files(tmp_path, no_network, monkeypatch):
 
 
 def _png(path: Path, colour, mode="RGB", size=(20, 12)):
-    from PIL import Image
-
+    """A solid picture of size (width, height) in colour, RGB or grey ("L"), saved as a PNG file."""
+    width, height = size
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new(mode, size, colour).save(path)
+    path.write_bytes(png_bytes(np.full((height, width, 3) if mode == "RGB" else (height, width), colour, np.uint8)))
 
 
 def _make_folder(root: Path, mode="RGB") -> Path:

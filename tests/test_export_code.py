@@ -15,7 +15,6 @@ from torch import nn
 
 from cnn_core import PRESETS, SpecError, build_model, export_pytorch_code, preset_spec, summarize
 
-ROOT = Path(__file__).resolve().parents[1]
 LAYER_KEYS = [key for key, p in PRESETS.items() if "backbone" not in p.spec]
 
 HAND_MADE = {

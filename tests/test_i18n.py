@@ -1,4 +1,8 @@
-"""Every user-facing string goes through t(key); every key used in the sources is in English."""
+"""Every user-facing string goes through t(key); every key used in the sources is in English.
+
+Each check runs over every key (or preset, or layer type) and fails once, listing every problem
+it found, rather than as one test per key.
+"""
 
 import re
 import string
@@ -8,9 +12,13 @@ import pytest
 
 from cnn_core import PRESETS, i18n, t
 from cnn_core.i18n.catalog_en import EN
+from tests.conftest import REPO_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 T_CALL = re.compile(r'\bt\(\s*"([a-z0-9_.]+)"')
+
+
+def problems_report(what: str, problems: list[str]) -> str:
+    return f"{len(problems)} {what}:\n" + "\n".join(f"  - {problem}" for problem in problems)
 
 
 def source_files() -> list[Path]:
@@ -35,8 +43,8 @@ def test_scan_finds_the_sources():
 
 
 def test_every_t_key_in_the_sources_is_in_english():
-    missing = {key: where for key, where in used_keys().items() if key not in EN}
-    assert not missing, f"keys used with t() but missing from catalog_en.EN: {missing}"
+    missing = [f"{key} (used in {sorted(set(where))})" for key, where in sorted(used_keys().items()) if key not in EN]
+    assert not missing, problems_report("keys used with t() but missing from catalog_en.EN", missing)
 
 
 def test_regex_matches_the_call_forms_used():
@@ -44,24 +52,31 @@ def test_regex_matches_the_call_forms_used():
     assert T_CALL.findall(sample) == ["a.b", "c_d.e", "f.g"]
 
 
-@pytest.mark.parametrize("key", list(PRESETS))
-def test_preset_title_and_description_exist(key):
-    for part in ("title", "description"):
-        assert f"preset.{key}.{part}" in EN
-        assert EN[f"preset.{key}.{part}"].strip()
-    assert PRESETS[key].title == EN[f"preset.{key}.title"]
+def test_every_preset_has_a_title_and_description():
+    problems = []
+    for key, preset in PRESETS.items():
+        for part in ("title", "description"):
+            name = f"preset.{key}.{part}"
+            if name not in EN:
+                problems.append(f"{name}: missing from catalog_en.EN")
+            elif not EN[name].strip():
+                problems.append(f"{name}: empty text")
+        if f"preset.{key}.title" in EN and preset.title != EN[f"preset.{key}.title"]:
+            problems.append(f"{key}: PRESETS title {preset.title!r} is not EN's {EN[f'preset.{key}.title']!r}")
+    assert PRESETS, "no presets: the check would check nothing"
+    assert not problems, problems_report("preset text problems", problems)
 
 
 def test_every_layer_type_has_help():
     from cnn_core.arch.spec import LAYER_TYPES
 
-    for kind, layer_type in LAYER_TYPES.items():
-        assert layer_type.help_key in EN, kind
+    missing = [f"{kind}: help key {lt.help_key!r}" for kind, lt in LAYER_TYPES.items() if lt.help_key not in EN]
+    assert LAYER_TYPES, "no layer types: the check would check nothing"
+    assert not missing, problems_report("layer types whose help is missing from catalog_en.EN", missing)
 
 
-@pytest.mark.parametrize("key", sorted(EN))
-def test_every_template_formats_through_t(key):
-    """t() fills every placeholder of every template, whatever the placeholder is called.
+def template_problems(key: str, sources: dict[Path, str]) -> list[str]:
+    """What is wrong with EN[key] as a template for t(): nothing if t() fills every placeholder.
 
     A template with literal braces (JSON examples) is not a format string: t() returns it
     as is when called without values, so no source may call it with values.
@@ -71,16 +86,42 @@ def test_every_template_formats_through_t(key):
         valid = all(name.isidentifier() for name in fields)
     except ValueError:
         valid = False
-    if not valid:
-        with_values = re.compile(r'\bt\(\s*"' + re.escape(key) + r'"\s*,')
-        callers = [p for p in source_files() if with_values.search(p.read_text(encoding="utf-8"))]
-        assert not callers, f"{key} has literal braces but is formatted in {callers}"
-        assert t(key) == EN[key]
-        return
-    values = {name: f"<{name}>" for name in fields}
-    text = t(key, **values)
-    for name in fields:
-        assert f"<{name}>" in text
+    try:
+        if not valid:
+            with_values = re.compile(r'\bt\(\s*"' + re.escape(key) + r'"\s*,')
+            callers = [str(path.relative_to(ROOT)) for path, text in sources.items() if with_values.search(text)]
+            problems = [f"{key}: has literal braces but is formatted in {callers}"] if callers else []
+            if t(key) != EN[key]:
+                problems.append(f"{key}: t() without values changed the literal text to {t(key)!r}")
+            return problems
+        text = t(key, **{name: f"<{name}>" for name in fields})
+    except Exception as exc:  # noqa: BLE001 - every key's failure is collected and reported together
+        return [f"{key}: t() raised {exc!r}"]
+    return [f"{key}: placeholder {{{name}}} was not filled" for name in sorted(fields) if f"<{name}>" not in text]
+
+
+def test_every_template_formats_through_t():
+    """t() fills every placeholder of every template, whatever the placeholder is called; no text is empty."""
+    sources = {path: path.read_text(encoding="utf-8") for path in source_files()}
+    problems = [f"{key}: empty text" for key in sorted(EN) if not EN[key].strip()]
+    for key in sorted(EN):
+        problems += template_problems(key, sources)
+    assert len(EN) > 50, "the catalogue looks empty: the check would check nothing"
+    assert not problems, problems_report(f"template problems among {len(EN)} keys", problems)
+
+
+def test_template_check_reports_what_is_wrong(monkeypatch):
+    """The collector itself: a template that t() cannot fill, and literal braces formatted by a caller."""
+    monkeypatch.setitem(EN, "zz.test.number", "{value:d} and {other}")
+    monkeypatch.setitem(EN, "zz.test.literal", '{"json": 1}')
+    assert template_problems("spec.where_layer", {}) == []
+    [raised] = template_problems("zz.test.number", {})  # "<value>" is not a number
+    assert raised.startswith("zz.test.number: t() raised ValueError")
+    caller = {ROOT / "app.py": 't("zz.test.literal", x=1)'}
+    assert template_problems("zz.test.literal", caller) == [
+        "zz.test.literal: has literal braces but is formatted in ['app.py']"
+    ]
+    assert template_problems("zz.test.literal", {}) == []
 
 
 def test_t_formats_values():

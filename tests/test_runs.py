@@ -135,21 +135,6 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-@pytest.fixture
-def fake_worker():
-    """A live process whose command line contains cnn_core.runs.worker (as pid_is_worker checks)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "cnn_core.runs.worker"])
-    try:
-        deadline = time.monotonic() + 10  # until exec has happened, /proc shows our own cmdline
-        while not runs.pid_is_worker(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert runs.pid_is_worker(proc.pid)
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
-
-
 def test_running_with_a_dead_pid_is_interrupted(tmp_path):
     run_dir = tmp_path / "r1"
     _write_status(run_dir, state="running", pid=_dead_pid(), heartbeat=time.time())
@@ -168,11 +153,11 @@ def test_running_with_a_live_non_worker_pid_is_interrupted(tmp_path):
 
 def test_stale_heartbeat_is_interrupted(tmp_path, fake_worker):
     run_dir = tmp_path / "r1"
-    _write_status(run_dir, state="running", pid=fake_worker, heartbeat=time.time())
+    _write_status(run_dir, state="running", pid=fake_worker.pid, heartbeat=time.time())
     assert read_status(run_dir).state == "running"
-    _write_status(run_dir, state="running", pid=fake_worker, heartbeat=time.time() - runs.STALE_HEARTBEAT_S - 5)
+    _write_status(run_dir, state="running", pid=fake_worker.pid, heartbeat=time.time() - runs.STALE_HEARTBEAT_S - 5)
     assert read_status(run_dir).state == "interrupted"
-    _write_status(run_dir, state="running", pid=fake_worker, heartbeat=None)
+    _write_status(run_dir, state="running", pid=fake_worker.pid, heartbeat=None)
     assert read_status(run_dir).state == "interrupted"
 
 
@@ -180,7 +165,7 @@ def test_queued_states(tmp_path, fake_worker):
     run_dir = tmp_path / "r1"
     _write_status(run_dir, state="queued", pid=None)  # just launched: the worker has not written yet
     assert read_status(run_dir).state == "queued"
-    _write_status(run_dir, state="queued", pid=fake_worker, heartbeat=time.time())
+    _write_status(run_dir, state="queued", pid=fake_worker.pid, heartbeat=time.time())
     assert read_status(run_dir).state == "queued"
     _write_status(run_dir, state="queued", pid=_dead_pid(), heartbeat=time.time())
     assert read_status(run_dir).state == "interrupted"

@@ -4,6 +4,9 @@ Random chains of conv / transposed conv / max pool / avg pool layers are drawn; 
 are built directly from the drawn keywords (not through cnn_core.arch.model) and run. Where torch
 runs, shapes and parameter counts must match; where torch refuses, summarize must have
 raised SpecError first.
+
+800 + 500 = 1,300 examples a run under the "ci" Hypothesis profile (CI set), a tenth of them under
+"dev" (see tests/conftest.py); no deadline: each example runs torch layers, seconds on a busy machine.
 """
 
 import warnings
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from cnn_core import SpecError, summarize
+from tests.conftest import examples
 
 small = st.integers(1, 4)
 stride = st.sampled_from([1, 1, 1, 2, 2, 3])
@@ -97,7 +101,7 @@ def torch_forward(spec):
     return shapes, params
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(800), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     channels=st.sampled_from([1, 2, 3, 6]),
     h=st.integers(1, 24),
@@ -153,7 +157,7 @@ def plausible_layer(draw):
     }
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     channels=st.sampled_from([1, 3]),
     h=st.integers(8, 32),

@@ -8,24 +8,18 @@ or "spec: reason — fix" for the spec as a whole.
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import cnn_core
 from cnn_core import SpecError, build_model, dump_spec_json, load_spec_json, preset_spec, summarize
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT, conv
 
 
 def spec(*layers, input_shape=(1, 28, 28), num_classes=10, **extra):
     out = {"input_shape": list(input_shape), "num_classes": num_classes, "layers": list(layers)}
     out.update(extra)
     return out
-
-
-def conv(out=4, k=3, **kw):
-    return {"type": "conv2d", "out_channels": out, "kernel_size": k, **kw}
 
 
 FLAT = {"type": "flatten"}
@@ -502,7 +496,7 @@ def test_summarize_does_not_import_torch():
         "    raise SystemExit('no SpecError')\n"
         "print('TORCH' if 'torch' in sys.modules else 'NO_TORCH')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "NO_TORCH"
 

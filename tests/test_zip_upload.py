@@ -5,16 +5,14 @@ import zipfile
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from cnn_core.data.loaders import DatasetError, load_splits
 from cnn_core.data.uploads import extract_class_zip
+from tests.conftest import png_bytes
 
 
-def png_bytes(value: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.full((10, 12, 3), value, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def solid_png(value: int) -> bytes:
+    return png_bytes(np.full((10, 12, 3), value, dtype=np.uint8))
 
 
 def make_zip(entries: dict[str, bytes]) -> bytes:
@@ -28,10 +26,10 @@ def make_zip(entries: dict[str, bytes]) -> bytes:
 def test_class_folders_unpack_and_train_data_loads(tmp_path):
     data = make_zip(
         {
-            "pets/cat/a.png": png_bytes(10),
-            "pets/cat/b.png": png_bytes(20),
-            "pets/dog/c.png": png_bytes(200),
-            "pets/dog/d.png": png_bytes(220),
+            "pets/cat/a.png": solid_png(10),
+            "pets/cat/b.png": solid_png(20),
+            "pets/dog/c.png": solid_png(200),
+            "pets/dog/d.png": solid_png(220),
             "pets/dog/notes.txt": b"not an image",
             "__MACOSX/pets/._a.png": b"junk",
         }
@@ -47,12 +45,12 @@ def test_class_folders_unpack_and_train_data_loads(tmp_path):
 @pytest.mark.parametrize("name", ["../evil.png", "a/../../evil.png", "/abs/evil.png"])
 def test_entries_escaping_the_folder_are_refused(tmp_path, name):
     with pytest.raises(DatasetError, match="outside"):
-        extract_class_zip(make_zip({name: png_bytes(1)}), tmp_path / "up", max_total_bytes=10**6)
+        extract_class_zip(make_zip({name: solid_png(1)}), tmp_path / "up", max_total_bytes=10**6)
     assert not (tmp_path / "evil.png").exists()
 
 
 def test_uncompressed_size_is_capped(tmp_path):
-    data = make_zip({f"c{i % 2}/{i}.png": png_bytes(i) for i in range(20)})
+    data = make_zip({f"c{i % 2}/{i}.png": solid_png(i) for i in range(20)})
     with pytest.raises(DatasetError, match="MiB"):
         extract_class_zip(data, tmp_path / "up", max_total_bytes=500)
 
