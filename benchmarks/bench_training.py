@@ -11,19 +11,22 @@ random labels), in one process, on one device, with one batch size, three ways:
           every step, as seed 000 does;
   plain   a hand-written loop: the data already a normalised float tensor on the device,
           batches sliced from a per-epoch randperm, no logging, no bookkeeping;
-  engine  the real cnn_core.train.loop.run_training, with cnn_core.train.loop.load_splits
-          monkeypatched to return the synthetic tensors, a temporary run directory, and the
-          worker's own callbacks (should_stop checks the stop file, on_log writes status.json).
+  engine  CNN Lab's own steps (cnn_core.train.steps), called directly with the synthetic
+          tensors as DeviceData: train_one_epoch every epoch, reporting as run_training and the
+          worker do (a step record appended to metrics.jsonl every log_interval_s, status.json
+          rewritten; the stop file checked before every step), then evaluate on a validation
+          set; evaluate on a test set at the end. No checkpoints: run_training writes them at
+          epoch ends and every 120 s, all outside the timed steps here.
 
 Every method runs --epochs epochs over the same N images with the same batch size; the first
 --warmup-steps steps are warm-up (default: the first epoch on CUDA, 3 steps on the CPU), the
 rest are timed: the same number of steps for every method. Time is wall-clock around the
 training steps of each epoch, with torch.cuda.synchronize() at both ends on CUDA (and nowhere
-in between). The engine is timed through its callbacks: should_stop() is called at the start
-of every step, and on_log() right after an epoch's last step (which always logs), so the
-engine's epoch-end validation and checkpoint fall outside the timed steps, as for the other
-methods, which have none. The engine's own images/s from its metrics.jsonl step records (whose
-first record in an epoch does include them) is reported too.
+in between). For the engine the clock starts in should_stop(), which train_one_epoch calls
+before every step, and stops when train_one_epoch returns after the epoch's last step (which
+always logs), so the epoch-end validation falls outside the timed steps, as for the other
+methods, which have none. The engine's own images/s from its metrics.jsonl step records is
+reported too.
 
 The cost of metrics streaming: the engine with log_interval_s=0.5 (the app's default) against
 log_interval_s=1e9 (only the forced log after each epoch's last step), and, directly, the time
@@ -106,7 +109,8 @@ def sync(device: torch.device) -> None:
 
 
 def default_cudnn() -> None:
-    """PyTorch's defaults; run_training sets these flags process-wide and never restores them."""
+    """PyTorch's defaults; configure_cudnn (as run_training and the engine method call it) sets
+    these flags process-wide and never restores them."""
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = False
 
@@ -123,13 +127,11 @@ def synthetic(net: dict, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]
 
 def make_model(net: dict, device: torch.device) -> nn.Module:
     """The same module the engine builds: the preset's spec fitted to the data, same initial weights."""
-    from cnn_core.arch.model import build_model
+    from cnn_core.train import steps
     from cnn_core.train.config import TrainConfig
-    from cnn_core.train.randomness import _mix
 
     spec = TrainConfig(dataset=net["dataset"], preset=net["preset"]).architecture(net["shape"], NUM_CLASSES)
-    torch.manual_seed(_mix(SEED, 0xA11CE))
-    return build_model(spec).to(device)
+    return steps.make_model(spec, SEED, device)
 
 
 def rate(images: int, seconds: float) -> float:
@@ -296,19 +298,25 @@ def run_plain(net, x, y, device, args) -> dict:
 def run_engine(
     net, x, y, device, args, log_interval_s: float, deterministic: bool = True, label: str = "engine"
 ) -> dict:
-    import cnn_core.train.loop as engine
-    from cnn_core.data.loaders import Splits
-    from cnn_core.files import write_json_atomic
+    """The engine's steps, called directly as run_training calls them: train_one_epoch over the
+    synthetic images on the device, reporting as the worker does (a step record appended to
+    metrics.jsonl, status.json rewritten) and checking the stop file before every step; evaluate
+    on a validation set after every epoch and on a test set at the end."""
     from cnn_core.runs.directory import STOP_FILE, Status, write_status
-    from cnn_core.runs.metrics import read_metrics
+    from cnn_core.runs.metrics import append_metrics, read_metrics
     from cnn_core.train.config import TrainConfig
+    from cnn_core.train.device_data import to_device
+    from cnn_core.train.devices import configure_cudnn
+    from cnn_core.train.loop import step_record
+    from cnn_core.train.steps import EpochState, Sums, evaluate, make_optimizer, make_scheduler, train_one_epoch
 
     n, bs = len(y), args.batch_size
     steps_per_epoch = n // bs
     n_val = max(bs, int(round(n * args.val_split)))
-    vx, vy = synthetic(net, n_val, SEED + 1)
-    tx, ty = synthetic(net, args.test_n, SEED + 2)
-    splits = Splits(net["dataset"], [str(i) for i in range(NUM_CLASSES)], x, y, vx, vy, tx, ty)
+    mean, std = list(net["mean"]), list(net["std"])
+    train = to_device(x, y, mean, std, device)
+    val = to_device(*synthetic(net, n_val, SEED + 1), mean, std, device)
+    test = to_device(*synthetic(net, args.test_n, SEED + 2), mean, std, device)
     config = TrainConfig(
         dataset=net["dataset"],
         preset=net["preset"],
@@ -323,6 +331,12 @@ def run_engine(
         deterministic=deterministic,
         log_interval_s=log_interval_s,
     )
+    configure_cudnn(deterministic)
+    model = make_model(net, device)
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
+    criterion = nn.CrossEntropyLoss()
+    eval_criterion = nn.CrossEntropyLoss(reduction="sum")
 
     warmup = args.warmup_steps
     starts: dict[int, float] = {}
@@ -330,15 +344,13 @@ def run_engine(
     io = {"append_s": 0.0, "status_s": 0.0, "appends": 0}
     state = {"calls": 0, "timing": False}
     call_t: list[float] = []  # clock() at the start of every step
-    real_append, real_load = engine.append_metrics, engine.load_splits
 
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-") as tmp:
-        run_dir = Path(tmp) / "bench-run"
-        run_dir.mkdir()
-        write_json_atomic(run_dir / "config.json", config.to_dict())
+        run_dir = Path(tmp)
         stop_file = run_dir / STOP_FILE
+        status = Status(state="running")
 
-        def should_stop() -> bool:  # called once at the start of every step
+        def should_stop() -> bool:  # asked before every step
             k = state["calls"]
             state["calls"] += 1
             if k == warmup or (k > warmup and k % steps_per_epoch == 0):
@@ -348,31 +360,30 @@ def run_engine(
             call_t.append(clock())
             return stop_file.exists()  # what the worker's should_stop does
 
-        def on_log(status: Status) -> None:
+        def on_log(log) -> None:  # what run_training's logging and the worker's on_log do
             t0 = clock()
-            write_status(run_dir, status)  # what the worker's on_log does
+            append_metrics(run_dir, [step_record(log, steps_per_epoch, optimizer.param_groups[0]["lr"])])
+            t1 = clock()
+            status.step, status.epoch = log.epoch * steps_per_epoch + log.step, log.epoch
+            status.images_per_s, status.heartbeat = log.images_per_s, time.time()
+            write_status(run_dir, status)
             if state["timing"]:
-                io["status_s"] += clock() - t0
-            if state["timing"] and status.step == (status.epoch + 1) * steps_per_epoch:  # after an epoch's last step
-                sync(device)
-                ends[status.epoch] = clock()
-                state["timing"] = False
-
-        def timed_append(rd, records):
-            t0 = clock()
-            real_append(rd, records)
-            if state["timing"] and records and records[0].get("kind") == "step":
-                io["append_s"] += clock() - t0
+                io["append_s"] += t1 - t0
+                io["status_s"] += clock() - t1
                 io["appends"] += 1
 
-        engine.load_splits = lambda *a, **k: splits
-        engine.append_metrics = timed_append
         try:
-            status = Status(state="running")
-            engine.run_training(run_dir, config, should_stop, status, on_log=on_log)
+            for epoch in range(args.epochs):
+                position = EpochState(epoch, 0, Sums.zeros(device))
+                train_one_epoch(model, train, criterion, optimizer, scheduler, config, position, should_stop, on_log)
+                if state["timing"]:
+                    sync(device)
+                    ends[epoch] = clock()
+                    state["timing"] = False
+                evaluate(model, val, eval_criterion, NUM_CLASSES)  # untimed, as the other methods have none
+            evaluate(model, test, eval_criterion, NUM_CLASSES, want_probs=True)
             records = read_metrics(run_dir)
         finally:
-            engine.load_splits, engine.append_metrics = real_load, real_append
             default_cudnn()
 
     segments = [ends[e] - starts[e] for e in sorted(starts)]
@@ -391,7 +402,7 @@ def run_engine(
         deterministic=deterministic,
     )
     # The engine's own figure, as the app shows it: its step records whose interval lies after the
-    # warm-up. The first record of every later epoch also covers the epoch-end validation + checkpoint.
+    # warm-up. Each epoch's first record counts from that epoch's start, after the validation.
     images = seconds = 0.0
     prev = 0
     for r in records:
@@ -420,7 +431,8 @@ def engine_extras(net, device, args) -> dict:
     the step is bound by the host, as small networks on a fast GPU are.
     """
     from cnn_core.train.device_data import to_device
-    from cnn_core.train.randomness import _mix, seed_step
+    from cnn_core.train.randomness import mix_seed, seed_step
+    from cnn_core.train.steps import Sums
 
     bs = args.batch_size
     x, y = synthetic(net, 2 * bs, SEED)
@@ -430,29 +442,28 @@ def engine_extras(net, device, args) -> dict:
     logits = torch.randn(bs, NUM_CLASSES, device=device)
     labels = data.y[:bs]
     loss = torch.ones((), device=device)
-    acc = [torch.zeros((), device=device, dtype=dtype) for dtype in (torch.float32, torch.int64) * 2]
+    totals, window = Sums.zeros(device), Sums.zeros(device)  # the epoch's and the log window's
     optimizer = torch.optim.Adam([torch.zeros(1, device=device, requires_grad=True)], lr=LR)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     optimizer.step()  # no gradient, so no update; only keeps LambdaLR from warning about the order
     counter = iter(range(10**9))
 
-    def accumulate():
+    def accumulate():  # as train_one_epoch does after every step
         with torch.no_grad():
-            batch_loss = loss.detach() * len(labels)
-            batch_correct = (logits.argmax(1) == labels).sum()
-            acc[0] += batch_loss
-            acc[1] += batch_correct
-            acc[2] += batch_loss
-            acc[3] += batch_correct
+            batch_loss, batch_correct = loss.detach() * len(labels), (logits.argmax(1) == labels).sum()
+        totals.add(batch_loss, batch_correct, len(labels))
+        window.add(batch_loss, batch_correct, len(labels))
 
     pieces = {
         "plain: x[index], y[index] of normalised floats": lambda: (floats[index], data.y[index]),
         "engine: DeviceData.batch (uint8 gather + normalise)": lambda: data.batch(index),
-        "engine: seed_step (CPU + training-device generators)": lambda: seed_step(_mix(SEED, 1, next(counter)), device),
+        "engine: seed_step (CPU + training-device generators)": lambda: seed_step(
+            mix_seed(SEED, 1, next(counter)), device
+        ),
         "engine: LambdaLR.step()": scheduler.step,
         "engine: loss/accuracy accumulators (2 reductions, 4 adds)": accumulate,
         "for reference: torch.manual_seed (seeds every backend)": lambda: torch.manual_seed(
-            _mix(SEED, 1, next(counter))
+            mix_seed(SEED, 1, next(counter))
         ),
     }
     out = {}
@@ -585,14 +596,14 @@ def table(results: list[dict], device: torch.device) -> str:
             lines.append(row)
         own = m["engine"]["own_metrics_images_per_s"]
         if own:
-            label = f"| {nr['title']} | engine as its metrics.jsonl reports it (incl. epoch-end val + checkpoint"
+            label = f"| {nr['title']} | engine as its metrics.jsonl reports it"
             if _CLOCK["fn"] is time.perf_counter:
                 row = (
-                    f"{label}) | {own:,.0f} | {own / m['plain']['images_per_s']:.3f}× | "
+                    f"{label} | {own:,.0f} | {own / m['plain']['images_per_s']:.3f}× | "
                     f"{own / m['seeds']['images_per_s']:.2f}× | |"
                 )
             else:  # the engine's own figure is wall-clock: no ratio against CPU-time figures
-                row = f"{label}; wall clock) | {own:,.0f} | | | |"
+                row = f"{label} (wall clock) | {own:,.0f} | | | |"
             lines.append(row + (" | |" if cpu else ""))
     lines += [
         "",

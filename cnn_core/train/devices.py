@@ -1,4 +1,5 @@
-"""Which device a run trains on: 'auto' picks CUDA, then Apple's MPS, then the CPU."""
+"""Which device a run trains on ('auto' picks CUDA, then Apple's MPS, then the CPU), and how
+cuDNN is set up for it."""
 
 from __future__ import annotations
 
@@ -26,3 +27,11 @@ def available_devices() -> list[str]:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         devices.append("mps")
     return devices
+
+
+def configure_cudnn(deterministic: bool) -> None:
+    """cuDNN's autotuner picks the fastest kernels, which may differ from run to run: a deterministic
+    run turns it off and asks for deterministic kernels. Process-wide, and never undone."""
+    torch.backends.cudnn.benchmark = not deterministic
+    if deterministic:
+        torch.backends.cudnn.deterministic = True

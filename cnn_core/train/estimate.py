@@ -9,13 +9,12 @@ import time
 import torch
 import torch.nn.functional as F
 
+from cnn_core.arch.model import build_model
 from cnn_core.train.devices import resolve_device
 
 
 def measure_step_seconds(spec: dict, batch_size: int, device_name: str = "auto", steps: int = 3) -> float:
     """Seconds per training step of this network on this machine, from a few real steps."""
-    from cnn_core.arch.model import build_model
-
     device = resolve_device(device_name)
     model = build_model(spec).to(device).train()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad] or [torch.zeros(1)], lr=1e-3)

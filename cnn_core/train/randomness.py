@@ -1,5 +1,6 @@
 """Every random draw of training as a pure function of (seed, epoch, step), so a resumed run
-computes exactly what an uninterrupted one would have.
+computes exactly what an uninterrupted one would have: the initial weights, each epoch's order,
+and each step's dropout and augmentation all come from seeds that mix_seed derives.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import torch
 
 
-def _mix(*parts: int) -> int:
+def mix_seed(*parts: int) -> int:
     """A 63-bit seed from several integers (splitmix-style), so nearby steps get unrelated streams."""
     x = 0x9E3779B97F4A7C15
     for p in parts:
@@ -27,4 +28,5 @@ def seed_step(seed: int, device: torch.device) -> None:
 
 
 def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
-    return torch.randperm(n, generator=torch.Generator().manual_seed(_mix(seed, epoch))).to(device)
+    """The order in which epoch `epoch` visits the n training images."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(mix_seed(seed, epoch))).to(device)

@@ -1,0 +1,220 @@
+"""The named steps of training, as torchvision's references/classification/train.py has them:
+make_model, make_optimizer and make_scheduler build what a run trains; train_one_epoch trains
+one epoch (or the rest of one) and evaluate measures a split. Each takes the model, the data (a
+DeviceData) and the criterion as arguments and knows nothing of run directories, so a test or a
+benchmark calls it directly; loop.run_training composes them over a run directory.
+
+Every random draw is a pure function of (seed, epoch, step) (see randomness.py), so an epoch
+resumed at step k takes exactly the steps an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from cnn_core.arch.model import build_model
+from cnn_core.train.augment import augment
+from cnn_core.train.config import TrainConfig
+from cnn_core.train.device_data import DeviceData
+from cnn_core.train.randomness import epoch_permutation, mix_seed, seed_step
+from cnn_core.train.schedules import lr_factor
+
+# ------------------------------------------------------------------ what a run trains
+
+
+def make_model(spec: dict, seed: int, device: torch.device, channels_last: bool = False) -> nn.Module:
+    """The network of spec on device; its initial weights depend on the seed alone."""
+    torch.manual_seed(mix_seed(seed, 0xA11CE))
+    model = build_model(spec).to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate schedule, stepped once per training step (not per epoch)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: lr_factor(config.schedule, s, steps_per_epoch, config.epochs, config.step_size, config.gamma),
+    )
+
+
+# ------------------------------------------------------------------ one epoch of training
+
+
+@dataclass
+class Sums:
+    """Loss and correct predictions summed over the images seen. They stay on the device: reading
+    them back makes the host wait for the device, so that happens only when they are reported."""
+
+    loss: torch.Tensor
+    correct: torch.Tensor
+    seen: int = 0
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> Sums:
+        return cls(torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.int64))
+
+    def add(self, loss_sum: torch.Tensor, correct: torch.Tensor, images: int) -> None:
+        self.loss += loss_sum
+        self.correct += correct
+        self.seen += images
+
+    def mean_loss(self) -> float:
+        return (self.loss / max(1, self.seen)).item()
+
+    def accuracy(self) -> float:
+        return self.correct.item() / max(1, self.seen)
+
+
+@dataclass
+class EpochState:
+    """Where an epoch stands: the next step to take and the sums over the steps taken. Checkpointed,
+    so an epoch resumed mid-way still reports the train loss and accuracy of all its steps."""
+
+    epoch: int
+    step: int
+    totals: Sums
+
+
+@dataclass
+class StepLog:
+    """The steps since the previous report, as train_one_epoch reports them."""
+
+    epoch: int
+    step: int  # steps of the epoch taken so far
+    loss: float
+    acc: float
+    images_per_s: float
+
+
+def never() -> bool:
+    return False
+
+
+def train_one_epoch(
+    model: nn.Module,
+    data: DeviceData,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: TrainConfig,
+    state: EpochState,
+    should_stop: Callable[[], bool] = never,
+    on_log: Callable[[StepLog], None] | None = None,
+    on_checkpoint: Callable[[EpochState], None] | None = None,
+) -> bool:
+    """Train epoch state.epoch from step state.step on, advancing state; True once the epoch is done.
+
+    should_stop() is asked before every step; when it says yes, this returns False at once, state
+    at the step not taken. on_log gets the steps since its previous call at most every
+    config.log_interval_s and always after the epoch's last step. on_checkpoint(state) comes every
+    config.checkpoint_interval_s, but never after the last step: the caller checkpoints the end of
+    the epoch after validation. Both intervals count from this call, so the caller's time between
+    epochs (validation, checkpoint) is neither logged as training nor cuts an interval short.
+    """
+    device = data.y.device
+    n = len(data.y)
+    steps = math.ceil(n / config.batch_size)
+    use_amp = config.mixed_precision and device.type == "cuda"
+    perm = epoch_permutation(n, config.seed, state.epoch, device)
+    window = Sums.zeros(device)
+    window_start = last_log = last_checkpoint = time.perf_counter()
+    model.train()
+    while state.step < steps:
+        if should_stop():
+            return False
+        start = state.step * config.batch_size
+        index = perm[start : start + config.batch_size]
+        step_seed = mix_seed(config.seed, state.epoch, state.step)
+        seed_step(step_seed, device)  # dropout and friends draw from here
+        x, y = data.batch(index, config.channels_last)
+        if config.augment:
+            # a generator of its own: the augmentation's draws stay apart from dropout's stream
+            x = augment(x, config, torch.Generator(device=device).manual_seed(step_seed ^ 0x5EED))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = model(x)
+            loss = criterion(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            batch_loss, batch_correct = loss.detach() * len(y), (logits.argmax(1) == y).sum()
+        state.totals.add(batch_loss, batch_correct, len(y))
+        window.add(batch_loss, batch_correct, len(y))
+        state.step += 1
+        now = time.perf_counter()
+        if on_log and (now - last_log >= config.log_interval_s or state.step == steps):
+            rate = window.seen / max(1e-9, now - window_start)
+            on_log(StepLog(state.epoch, state.step, window.mean_loss(), window.accuracy(), rate))
+            window = Sums.zeros(device)
+            window_start = last_log = now
+        if on_checkpoint and now - last_checkpoint >= config.checkpoint_interval_s and state.step < steps:
+            on_checkpoint(state)
+            last_checkpoint = now
+    return True
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: DeviceData,
+    criterion: nn.Module,
+    num_classes: int,
+    batch_size: int = 1024,
+    channels_last: bool = False,
+    want_probs: bool = False,
+) -> dict:
+    """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true class) over data.
+
+    criterion must sum over the batch (reduction='sum'): the batches differ in size, so the loss
+    is summed over the whole set and divided once. With want_probs, also the softmax of every
+    image (on the CPU).
+    """
+    if getattr(criterion, "reduction", "sum") != "sum":
+        raise ValueError("evaluate needs a criterion with reduction='sum'")
+    was_training = model.training
+    model.eval()
+    n = len(data.y)
+    loss_sum = torch.zeros((), device=data.y.device)
+    confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=data.y.device)
+    probs = []
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(n, start + batch_size), device=data.y.device)
+        x, y = data.batch(index, channels_last)
+        logits = model(x).float()
+        loss_sum += criterion(logits, y)
+        confusion += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes * num_classes)
+        if want_probs:
+            probs.append(logits.softmax(1).cpu())
+    model.train(was_training)
+    matrix = confusion.view(num_classes, num_classes).cpu()
+    correct = matrix.diag()
+    result = {
+        "loss": (loss_sum / max(1, n)).item(),
+        "acc": (correct.sum() / max(1, n)).item(),
+        "per_class_acc": (correct.float() / matrix.sum(1).clamp_min(1).float()).tolist(),
+        "confusion": matrix.tolist(),
+    }
+    if want_probs:
+        result["probs"] = torch.cat(probs) if probs else torch.zeros(0, num_classes)
+    return result
