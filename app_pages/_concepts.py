@@ -1,8 +1,10 @@
-"""Widgets the concept-lab pages share: choosing a picture and typing or picking a kernel."""
+"""Widgets the concept-lab pages share: the lesson's heading, choosing a picture, typing or picking
+a kernel, the sentence of sizes, and computing an experiment or explaining why it cannot be drawn."""
 
 import numpy as np
 import streamlit as st
 
+from app_pages._widgets import choice
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.convolution import KERNELS, format_kernel, parse_kernel
 from cnn_core.concepts.images import (
@@ -19,41 +21,64 @@ from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
 
+def lesson_header(prefix: str, formula: str | None = None) -> None:
+    """The lesson's title and introduction (catalogue keys `prefix`.title and .intro), then its formula."""
+    st.title(t(f"{prefix}.title"))
+    st.markdown(t(f"{prefix}.intro"))
+    if formula:
+        st.latex(formula)
+
+
+def explain(message: str, container=st) -> None:
+    """Shown in place of a plot when the settings leave nothing to draw."""
+    container.info(message, icon=":material/lightbulb:")
+
+
+def computed(fn, *args, container=st, stop: bool = True, error: bool = False, **kwargs):
+    """fn(*args, **kwargs), or, when the settings make it meaningless (a ConceptError), its message
+    shown in `container` instead: as an error when `error` (bad input), else as an explanation.
+    Then the page stops, or with stop=False the caller gets None and goes on."""
+    try:
+        return fn(*args, **kwargs)
+    except ConceptError as exc:
+        if error:
+            container.error(str(exc))
+        else:
+            explain(str(exc), container)
+        if stop:
+            st.stop()
+        return None
+
+
+def size_note(key: str, image: np.ndarray, kernel: np.ndarray, padding: int, **more) -> str:
+    """The sentence of sizes under a lesson's grids: image h×w, padding p, kernel kh×kw, and `more`."""
+    return t(key, h=image.shape[0], w=image.shape[1], p=padding, kh=kernel.shape[0], kw=kernel.shape[1], **more)
+
+
 def pick_image(prefix: str, default_source: str = "photo", default_side: int = 160, container=st):
     """A picture as (C, H, W) floats in [0, 1], resized so its longest side is the chosen size.
     Stops the page with a message when there is no picture (no upload yet, or a bad file)."""
     settings = get_settings()
-    source = container.radio(
-        t("concept.image.source"),
-        SOURCES,
-        index=SOURCES.index(default_source),
-        horizontal=True,
-        key=f"{prefix}_source",
-        format_func=lambda s: t(f"concept.image.source.{s}"),
-    )
-    try:
-        if source == "photo":
-            name = container.selectbox(t("concept.image.photo"), PHOTOS, key=f"{prefix}_photo")
-            image = sample_photo(name)
-        elif source == "digit":
-            index = container.number_input(t("concept.image.digit"), 0, 1796, 0, key=f"{prefix}_digit")
-            image, _ = digit_image(int(index))
-        elif source == "shape":
-            name = container.selectbox(
-                t("concept.image.shape"), SHAPE_NAMES, index=SHAPE_NAMES.index("cross"), key=f"{prefix}_shape"
-            )
-            image = shape_image(name)
-        else:
-            upload = container.file_uploader(
-                t("concept.image.upload"), type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key=f"{prefix}_upload"
-            )
-            if upload is None:
-                st.info(t("concept.image.upload_wait"), icon=":material/upload:")
-                st.stop()
-            image = image_from_upload(upload.getvalue(), settings.max_upload_bytes)
-    except ConceptError as exc:
-        st.error(str(exc))
-        st.stop()
+    source = choice("concept.image.source", SOURCES, f"{prefix}_source", container, index=SOURCES.index(default_source))
+    if source == "photo":
+        name = container.selectbox(t("concept.image.photo"), PHOTOS, key=f"{prefix}_photo")
+        image = computed(sample_photo, name, error=True)
+    elif source == "digit":
+        index = container.number_input(t("concept.image.digit"), 0, 1796, 0, key=f"{prefix}_digit")
+        image = computed(digit_image, int(index), error=True)[0]
+    elif source == "shape":
+        name = container.selectbox(
+            t("concept.image.shape"), SHAPE_NAMES, index=SHAPE_NAMES.index("cross"), key=f"{prefix}_shape"
+        )
+        image = computed(shape_image, name, error=True)
+    else:
+        upload = container.file_uploader(
+            t("concept.image.upload"), type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key=f"{prefix}_upload"
+        )
+        if upload is None:
+            st.info(t("concept.image.upload_wait"), icon=":material/upload:")
+            st.stop()
+        image = computed(image_from_upload, upload.getvalue(), settings.max_upload_bytes, error=True)
     side = container.number_input(
         t("concept.image.side"),
         1,
@@ -84,13 +109,4 @@ def pick_kernel(prefix: str, default: str = "edge_vertical", container=st, allow
         help=t("concept.kernel.custom.help"),
         height=110,
     )
-    try:
-        return parse_kernel(text)
-    except ConceptError as exc:
-        st.error(str(exc))
-        st.stop()
-
-
-def explain(message: str) -> None:
-    """Shown in place of a plot when the settings leave nothing to draw."""
-    st.info(message, icon=":material/lightbulb:")
+    return computed(parse_kernel, text, error=True)

@@ -1,9 +1,19 @@
-"""Widgets the look-inside pages share: choosing a trained run, and loading it or saying why not."""
+"""What the look-inside pages share: choosing a trained run, and one cache of opened runs (model,
+test images, test predictions) for all of them, loaded or explained.
+
+The cache is keyed by the run's folder and run_fingerprint, so new weights are a new entry. Everything
+it hands out is shared by every visitor: pages read it and never change it.
+"""
+
+from pathlib import Path
 
 import streamlit as st
 
+from app_pages._widgets import run_label
+from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
-from cnn_core.inspection.loading import inspectable_runs
+from cnn_core.inspection.loading import inspectable_runs, load_run, load_test_images
+from cnn_core.inspection.predictions import Predictions, load_predictions, predictions_from_model
 
 
 def pick_trained_run(key: str):
@@ -13,18 +23,27 @@ def pick_trained_run(key: str):
         st.info(t("inspect.no_runs"), icon=":material/info:")
         st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
         st.stop()
-    return st.selectbox(
-        t("runs.select"),
-        runs,
-        key=key,
-        format_func=lambda r: f"{r.config.get('name') or r.run_id} — {t('state.' + r.status.state)}",
-    )
+    return st.selectbox(t("runs.select"), runs, key=key, format_func=run_label)
+
+
+@st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
+def cached_run(run_dir: Path, fingerprint: str) -> tuple:
+    """(LoadedRun, test images as uint8 (N, C, H, W), test labels) of the run; `fingerprint` is
+    there for the cache key only."""
+    return load_run(run_dir), *load_test_images(run_dir)
+
+
+@st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
+def cached_predictions(run_dir: Path, fingerprint: str) -> Predictions:
+    """The run's test predictions: saved by a finished run, computed now for a stopped one."""
+    loaded, images, labels = cached_run(run_dir, fingerprint)
+    return load_predictions(run_dir) if loaded.source == "final" else predictions_from_model(loaded, images, labels)
 
 
 def load_or_stop(loader, *args):
     """Call a (cached) loader; a missing dataset or unreadable weights is a message, not a traceback."""
     try:
         return loader(*args)
-    except Exception as exc:  # noqa: BLE001 — any failure here is reported to the user as is
+    except (CnnLabError, OSError) as exc:
         st.error(t("inspect.err.load", reason=str(exc)))
         st.stop()

@@ -1,31 +1,26 @@
 """Architecture builder: edit a spec layer by layer and see its summary update live.
 
-The spec being edited lives in st.session_state["builder_spec"]; the training page trains it.
+The spec being edited lives in st.session_state[SPEC_KEY]; the training page trains it.
 """
 
 import pandas as pd
 import streamlit as st
 
+from app_pages._builder import SPEC_KEY, insert_or_move, layer_table, replace_spec
+from app_pages._widgets import download, labelled
 from cnn_core import PRESETS, dump_spec_json, export_pytorch_code, load_spec_json, preset_spec, summarize_until_error
 from cnn_core.arch.formatting import format_bytes, format_shape, summary_table
-from cnn_core.arch.layer_text import layers_to_rows, rows_to_layers
+from cnn_core.arch.layer_text import rows_to_layers
 from cnn_core.arch.presets import DEFAULT_PRESET, scratch_spec
-from cnn_core.arch.spec import BACKBONES, LAYER_TYPES, SpecError, is_backbone
+from cnn_core.arch.spec import BACKBONES, SpecError, is_backbone
 from cnn_core.figures.architecture import shape_flow_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
-SPEC_KEY = "builder_spec"
 state = st.session_state
 settings = get_settings()
 if SPEC_KEY not in state:
     state[SPEC_KEY], state["editor_version"] = preset_spec(DEFAULT_PRESET), 0
-
-
-def replace_spec(spec: dict) -> None:
-    """Swap in a whole new spec; the version bump gives every editing widget fresh state."""
-    state[SPEC_KEY] = spec
-    state["editor_version"] += 1
 
 
 @st.cache_resource(max_entries=16, show_spinner=t("builder.summarising"))
@@ -46,11 +41,9 @@ if middle.button(t("builder.load_preset"), type="primary", key="b_load"):
 if middle.button(t("builder.scratch"), key="b_scratch"):
     replace_spec(scratch_spec())
     st.rerun()
+limit = format_bytes(settings.max_spec_upload_bytes)
 upload = right.file_uploader(
-    t("builder.upload"),
-    type=["json"],
-    key=f"b_upload_{version}",
-    help=t("builder.upload.help", limit=format_bytes(settings.max_spec_upload_bytes)),
+    t("builder.upload"), type=["json"], key=f"b_upload_{version}", help=t("builder.upload.help", limit=limit)
 )
 if upload is not None:
     try:
@@ -64,17 +57,10 @@ spec["name"] = c0.text_input(t("builder.name"), spec.get("name", ""), key=f"b_na
 shape = list(spec.get("input_shape") or [1, 28, 28])
 labels = (t("calc.channels"), t("calc.height"), t("calc.width"))
 caps = (settings.max_channels, settings.max_input_side, settings.max_input_side)
+defaults = [int(value) if isinstance(value, int) and 1 <= value <= cap else 1 for value, cap in zip(shape, caps)]
 spec["input_shape"] = [
-    int(
-        col.number_input(
-            label,
-            1,
-            cap,
-            int(value) if isinstance(value, int) and 1 <= value <= cap else 1,
-            key=f"b_shape{i}_{version}",
-        )
-    )
-    for i, (col, label, cap, value) in enumerate(zip((c1, c2, c3), labels, caps, shape))
+    int(col.number_input(label, 1, cap, value, key=f"b_shape{i}_{version}"))
+    for i, (col, label, cap, value) in enumerate(zip((c1, c2, c3), labels, caps, defaults))
 ]
 classes = spec.get("num_classes") if isinstance(spec.get("num_classes"), int) else 10
 spec["num_classes"] = int(
@@ -88,17 +74,11 @@ if is_backbone(spec):
     name = options.get("name") if options.get("name") in BACKBONES else BACKBONES[0]
     spec["backbone"] = {
         "name": b1.selectbox(t("builder.backbone"), BACKBONES, BACKBONES.index(name), key=f"b_bb_{version}"),
-        "pretrained": b2.checkbox(
-            t("builder.pretrained"),
-            bool(options.get("pretrained", True)),
-            key=f"b_pre_{version}",
-            help=t("builder.pretrained.help"),
+        "pretrained": labelled(
+            b2.checkbox, "builder.pretrained", bool(options.get("pretrained", True)), key=f"b_pre_{version}"
         ),
-        "freeze_backbone": b3.checkbox(
-            t("builder.freeze"),
-            bool(options.get("freeze_backbone", True)),
-            key=f"b_freeze_{version}",
-            help=t("builder.freeze.help"),
+        "freeze_backbone": labelled(
+            b3.checkbox, "builder.freeze", bool(options.get("freeze_backbone", True)), key=f"b_freeze_{version}"
         ),
         "replace_head": b4.checkbox(
             t("builder.replace_head"),
@@ -109,57 +89,11 @@ if is_backbone(spec):
     }
     summary, error = backbone_summary(dump_spec_json(spec))
 else:
-    base_key = f"b_base_{version}"
-    if base_key not in state:
-        rows = layers_to_rows(spec.get("layers") or [])
-        # Numbered from 1 like the summary table and the error messages.
-        state[base_key] = pd.DataFrame(rows, columns=["type", "params"], index=range(1, len(rows) + 1))
-    st.markdown(t("builder.layers.help"))
-    edited = st.data_editor(
-        state[base_key],
-        num_rows="dynamic",
-        hide_index=False,
-        key=f"b_layers_{version}",
-        column_config={
-            "type": st.column_config.SelectboxColumn(
-                t("builder.col.type"), options=list(LAYER_TYPES), required=True, help=t("builder.col.type.help")
-            ),
-            "params": st.column_config.TextColumn(
-                t("builder.col.params"), help=t("builder.col.params.help"), width="large"
-            ),
-        },
-    )
     try:
-        spec["layers"] = rows_to_layers(edited.astype(object).where(edited.notna(), None).to_dict("records"))
+        spec["layers"] = rows_to_layers(layer_table(spec, version))
     except SpecError as exc:
         layer_error = exc
-    with st.expander(t("builder.reorder")):
-        r1, r2, r3, r4 = st.columns([1, 2, 3, 2])
-        count = len(spec.get("layers") or [])
-        position = int(r1.number_input(t("builder.position"), 1, max(1, count + 1), max(1, count), key="b_pos"))
-        new_type = r2.selectbox(
-            t("builder.col.type"), list(LAYER_TYPES), key="b_new_type", help=t("builder.new_type.help")
-        )
-        r2.caption(t(LAYER_TYPES[new_type].help_key))
-        new_params = r3.text_input(t("builder.col.params"), key="b_new_params", help=t("builder.col.params.help"))
-        layers = list(spec.get("layers") or [])
-        if r4.button(t("builder.insert"), key="b_insert", disabled=layer_error is not None):
-            try:
-                layers.insert(position - 1, rows_to_layers([{"type": new_type, "params": new_params}])[0])
-                replace_spec(spec | {"layers": layers})
-                st.rerun()
-            except SpecError as exc:
-                r3.error(str(exc))
-        for label, delta in ((t("builder.move_up"), -1), (t("builder.move_down"), 1)):
-            target = position - 1 + delta
-            if r4.button(
-                label,
-                key=f"b_move_{delta}",
-                disabled=layer_error is not None or not (0 <= target < count and position <= count),
-            ):
-                layers[position - 1], layers[target] = layers[target], layers[position - 1]
-                replace_spec(spec | {"layers": layers})
-                st.rerun()
+    insert_or_move(spec, locked=layer_error is not None)
     summary, error = (None, layer_error) if layer_error else summarize_until_error(spec)
 
 if layer_error is None:
@@ -178,18 +112,6 @@ if summary is not None:
         st.plotly_chart(shape_flow_figure(summary), key="b_flow")
 
 d1, d2 = st.columns(2)
-d1.download_button(
-    t("builder.download_json"),
-    dump_spec_json(spec),
-    file_name="cnn_lab_spec.json",
-    mime="application/json",
-    key="b_dl_json",
-)
+download(d1, "builder.download_json", dump_spec_json(spec), "cnn_lab_spec.json", "b_dl_json", "application/json")
 if error is None and summary is not None:
-    d2.download_button(
-        t("builder.download_code"),
-        export_pytorch_code(spec),
-        file_name="cnn_lab_model.py",
-        mime="text/x-python",
-        key="b_dl_code",
-    )
+    download(d2, "builder.download_code", export_pytorch_code(spec), "cnn_lab_model.py", "b_dl_code", "text/x-python")

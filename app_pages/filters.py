@@ -3,26 +3,21 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import load_or_stop, pick_trained_run
+from app_pages._shared import cached_run, load_or_stop, pick_trained_run
 from cnn_core.data.uploads import image_from_upload
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.images import image_figure, kernel_figure, maps_figure
 from cnn_core.i18n import t
 from cnn_core.inspection.layers import activation_stats, conv_layers, feature_maps, kernels
-from cnn_core.inspection.loading import load_run, load_test_images, run_fingerprint
+from cnn_core.inspection.loading import run_fingerprint
 
 MAX_TILES = 64
-
-
-@st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
-def load(run_dir, fingerprint):
-    return load_run(run_dir), load_test_images(run_dir)[0]
 
 
 st.title(t("filters.title"))
 st.caption(t("filters.caption"))
 run = pick_trained_run("f_run")
-loaded, images = load_or_stop(load, run.path, run_fingerprint(run.path))
+loaded, images, _ = load_or_stop(cached_run, run.path, run_fingerprint(run.path))
 
 st.subheader(t("filters.kernels"))
 layers = conv_layers(loaded.model)

@@ -2,25 +2,19 @@
 
 import streamlit as st
 
-from app_pages._shared import load_or_stop, pick_trained_run
+from app_pages._shared import cached_run, load_or_stop, pick_trained_run
 from cnn_core.figures.images import image_figure
 from cnn_core.figures.inspection import curve_figure
 from cnn_core.i18n import t
 from cnn_core.inspection.attribution import grad_cam, saliency
 from cnn_core.inspection.layers import conv_layers
-from cnn_core.inspection.loading import load_run, load_test_images, run_fingerprint
+from cnn_core.inspection.loading import run_fingerprint
 from cnn_core.inspection.maximise import maximise_activation
 from cnn_core.inspection.predictions import top_k
 
-
-@st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
-def load(run_dir, fingerprint):
-    return load_run(run_dir), load_test_images(run_dir)[0]
-
-
 st.title(t("sees.title"))
 run = pick_trained_run("s_run")
-loaded, images = load_or_stop(load, run.path, run_fingerprint(run.path))
+loaded, images, _ = load_or_stop(cached_run, run.path, run_fingerprint(run.path))
 names = loaded.class_names
 layer_names = [n for n, _ in conv_layers(loaded.model)]
 dream_tab, cam_tab = st.tabs([t("sees.tab.maximise"), t("sees.tab.cam")])

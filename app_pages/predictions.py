@@ -3,36 +3,22 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages._shared import load_or_stop, pick_trained_run
+from app_pages._shared import cached_predictions, cached_run, load_or_stop, pick_trained_run
+from app_pages._widgets import choice
 from cnn_core.data.uploads import image_from_array, image_from_upload
 from cnn_core.errors import CnnLabError
-from cnn_core.figures.images import image_figure
+from cnn_core.figures.images import as_picture, image_figure
 from cnn_core.figures.inspection import top_k_figure
 from cnn_core.figures.training import confusion_figure
 from cnn_core.i18n import t
-from cnn_core.inspection.loading import load_run, load_test_images, run_fingerprint
-from cnn_core.inspection.predictions import (
-    SORTS,
-    confusion,
-    gallery,
-    load_predictions,
-    per_class_report,
-    predictions_from_model,
-    top_k,
-)
-
-
-@st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
-def load(run_dir, fingerprint):
-    loaded = load_run(run_dir)
-    images, labels = load_test_images(run_dir)
-    preds = load_predictions(run_dir) if loaded.source == "final" else predictions_from_model(loaded, images, labels)
-    return loaded, images, preds
-
+from cnn_core.inspection.loading import run_fingerprint
+from cnn_core.inspection.predictions import SORTS, confusion, gallery, per_class_report, top_k
 
 st.title(t("predictions.title"))
 run = pick_trained_run("p_run")
-loaded, images, preds = load_or_stop(load, run.path, run_fingerprint(run.path))
+fingerprint = run_fingerprint(run.path)
+loaded, images, _ = load_or_stop(cached_run, run.path, fingerprint)
+preds = load_or_stop(cached_predictions, run.path, fingerprint)
 if loaded.source == "checkpoint":
     st.caption(t("inspect.from_checkpoint"))
 names = preds.class_names
@@ -41,13 +27,21 @@ gallery_tab, matrix_tab, own_tab = st.tabs(
 )
 
 
+def class_box(container, label_key: str, key: str, index: int = 0, any_class: bool = False):
+    """A class of the run to pick by name; with any_class, 'all' (None) comes first."""
+    options = ([None] if any_class else []) + list(range(len(names)))
+    return container.selectbox(
+        t(label_key), options, index, key=key, format_func=lambda k: t("predictions.all") if k is None else names[k]
+    )
+
+
 def show_images(indices, columns=8):
     cols = st.columns(columns)
     for slot, i in enumerate(indices):
         right = preds.labels[i] == preds.predicted[i]
         colour = "green" if right else "red"
         with cols[slot % columns]:
-            st.image(images[i].permute(1, 2, 0).squeeze(-1).numpy(), width="stretch")
+            st.image(as_picture(images[i]), width="stretch")
             st.markdown(
                 f":{colour}[{t('predictions.caption', true=names[preds.labels[i]], pred=names[preds.predicted[i]], conf=f'{preds.confidence[i]:.0%}')}]"
             )
@@ -56,19 +50,8 @@ def show_images(indices, columns=8):
 with gallery_tab:
     c = st.columns(5)
     only_mistakes = c[0].toggle(t("predictions.only_mistakes"), key="p_mistakes")
-    classes = [None] + list(range(len(names)))
-    true_class = c[1].selectbox(
-        t("predictions.true_class"),
-        classes,
-        key="p_true",
-        format_func=lambda k: t("predictions.all") if k is None else names[k],
-    )
-    pred_class = c[2].selectbox(
-        t("predictions.pred_class"),
-        classes,
-        key="p_pred",
-        format_func=lambda k: t("predictions.all") if k is None else names[k],
-    )
+    true_class = class_box(c[1], "predictions.true_class", "p_true", any_class=True)
+    pred_class = class_box(c[2], "predictions.pred_class", "p_pred", any_class=True)
     sort = c[3].selectbox(t("predictions.sort"), SORTS, key="p_sort", format_func=lambda s: t(f"predictions.sort.{s}"))
     _, total = gallery(preds, only_mistakes, true_class, pred_class, sort, 0, 10**9)
     pages = max(1, -(-total // 32))
@@ -97,20 +80,8 @@ with matrix_tab:
     points = event.selection.points if event and event.selection else []
     c1, c2 = st.columns(2)
     picked = (names.index(points[0]["y"]), names.index(points[0]["x"])) if points else (None, None)
-    cell_true = c1.selectbox(
-        t("predictions.true_class"),
-        range(len(names)),
-        index=picked[0] or 0,
-        format_func=lambda k: names[k],
-        key=f"p_cell_true_{picked}",
-    )
-    cell_pred = c2.selectbox(
-        t("predictions.pred_class"),
-        range(len(names)),
-        index=picked[1] or 0,
-        format_func=lambda k: names[k],
-        key=f"p_cell_pred_{picked}",
-    )
+    cell_true = class_box(c1, "predictions.true_class", f"p_cell_true_{picked}", picked[0] or 0)
+    cell_pred = class_box(c2, "predictions.pred_class", f"p_cell_pred_{picked}", picked[1] or 0)
     cell, count = gallery(preds, False, cell_true, cell_pred, "confidence_desc", 0, 64)
     st.caption(t("predictions.cell", n=count, true=names[cell_true], pred=names[cell_pred]))
     show_images(cell)
@@ -119,14 +90,7 @@ with matrix_tab:
 with own_tab:
     c, h, w = loaded.input_shape
     upload = st.file_uploader(t("predictions.upload"), key="p_upload", help=t("predictions.upload.help"))
-    invert_choice = st.radio(
-        t("predictions.invert"),
-        ["auto", "yes", "no"],
-        horizontal=True,
-        key="p_invert",
-        format_func=lambda v: t(f"predictions.invert.{v}"),
-        disabled=c != 1,
-    )
+    invert_choice = choice("predictions.invert", ["auto", "yes", "no"], "p_invert", disabled=c != 1)
     invert = {"auto": None, "yes": True, "no": False}[invert_choice]
     source = None
     st.caption(t("predictions.draw"))

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app_pages._widgets import download, run_label
 from cnn_core.figures.training import (
     accuracy_figure,
     compare_figure,
@@ -25,32 +26,17 @@ if not runs:
     st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
     st.stop()
 
-table = runs_table(runs)
-st.dataframe(
-    table.drop(columns=["run_id"]),
-    hide_index=True,
-    key="r_table",
-    column_config={
-        t("reports.col.progress"): st.column_config.ProgressColumn(
-            t("reports.col.progress"), min_value=0, max_value=1, format="percent"
-        ),
-        t("reports.col.best_val"): st.column_config.NumberColumn(format="percent"),
-        t("reports.col.test"): st.column_config.NumberColumn(format="percent"),
-    },
-)
+percent = st.column_config.NumberColumn(format="percent")
+progress = st.column_config.ProgressColumn(t("reports.col.progress"), min_value=0, max_value=1, format="percent")
+columns = {t("reports.col.progress"): progress, t("reports.col.best_val"): percent, t("reports.col.test"): percent}
+st.dataframe(runs_table(runs).drop(columns=["run_id"]), hide_index=True, key="r_table", column_config=columns)
 ids = [r.run_id for r in runs]
 by_id = {r.run_id: r for r in runs}
 default = ids.index(state["selected_run"]) if state.get("selected_run") in ids else 0
 live_tab, compare_tab = st.tabs([t("runs.tab.run"), t("runs.tab.compare")])
 
 with live_tab:
-    run_id = st.selectbox(
-        t("runs.select"),
-        ids,
-        index=default,
-        key="r_select",
-        format_func=lambda i: f"{by_id[i].config.get('name') or i} — {t('state.' + by_id[i].status.state)}",
-    )
+    run_id = st.selectbox(t("runs.select"), ids, default, key="r_select", format_func=lambda i: run_label(by_id[i]))
     state["selected_run"] = run_id
     run = by_id[run_id]
     a = st.columns(5)
@@ -64,31 +50,17 @@ with live_tab:
             resume_run(run.path)
         except RunError as exc:
             st.error(str(exc))
-        st.rerun()
-    a[1].download_button(
-        t("runs.download_config"),
-        (run.path / "config.json").read_bytes(),
-        file_name=f"{run_id}-config.json",
-        mime="application/json",
-        key="r_dl_config",
-    )
+        else:
+            st.rerun()  # only on success: a rerun would wipe the message
+    config_json = (run.path / "config.json").read_bytes()
+    download(a[1], "runs.download_config", config_json, f"{run_id}-config.json", "r_dl_config", "application/json")
     try:
-        a[2].download_button(
-            t("runs.download_metrics"),
-            metrics_csv(run.path),
-            file_name=f"{run_id}-metrics.csv",
-            mime="text/csv",
-            key="r_dl_metrics",
-        )
+        csv = metrics_csv(run.path)
+        download(a[2], "runs.download_metrics", csv, f"{run_id}-metrics.csv", "r_dl_metrics", "text/csv")
     except MetricsCorrupt as exc:
         st.error(str(exc))
-    if (run.path / "model.safetensors").exists():
-        a[3].download_button(
-            t("runs.download_weights"),
-            (run.path / "model.safetensors").read_bytes(),
-            file_name=f"{run_id}.safetensors",
-            key="r_dl_weights",
-        )
+    if (weights := run.path / "model.safetensors").exists():
+        download(a[3], "runs.download_weights", weights.read_bytes(), f"{run_id}.safetensors", "r_dl_weights")
     if run.status.state not in ACTIVE_STATES:
         with a[4].popover(t("runs.delete"), icon=":material/delete:"):
             st.write(t("runs.delete.confirm", run_id=run_id))

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from app_pages._widgets import choice
 from cnn_core.arch.calculator import KINDS, LayerQuery, calculate, window_picture
 from cnn_core.arch.formatting import format_bytes, format_shape, summary_table
 from cnn_core.arch.layer_text import parse_chain
@@ -19,7 +20,7 @@ st.caption(t("calc.caption"))
 one_layer, chain = st.tabs([t("calc.tab.one"), t("calc.tab.chain")])
 
 with one_layer:
-    kind = st.radio(t("calc.kind"), KINDS, horizontal=True, format_func=lambda k: t(f"calc.kind.{k}"), key="calc_kind")
+    kind = choice("calc.kind", KINDS, "calc_kind")
     c1, c2, c3, c4 = st.columns(4)
     height = c1.number_input(t("calc.height"), 1, side_cap, 5, key="calc_h")
     width = c2.number_input(t("calc.width"), 1, side_cap, 5, key="calc_w")
@@ -38,13 +39,8 @@ with one_layer:
     dilation = c3.number_input(
         t("calc.dilation"), 1, 64, 1, key="calc_d", help=t("calc.dilation.help"), disabled=kind == "avgpool2d"
     )
-    pad_mode = c4.radio(
-        t("calc.padding_mode"),
-        ["number", "valid", "same"],
-        horizontal=True,
-        key="calc_pad_mode",
-        format_func=lambda m: t(f"calc.padding_mode.{m}"),
-        help=t("calc.padding.help"),
+    pad_mode = choice(
+        "calc.padding_mode", ["number", "valid", "same"], "calc_pad_mode", c4, help=t("calc.padding.help")
     )
     c1, c2, c3, _ = st.columns(4)
     pad_number = c1.number_input(t("calc.padding"), 0, side_cap, 0, key="calc_p", disabled=pad_mode != "number")

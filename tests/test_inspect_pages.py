@@ -34,14 +34,6 @@ def template_run(tmp_path_factory):
     )
 
 
-@pytest.fixture()
-def runs_root(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("CNN_LAB_RUNS_DIR", str(root))
-    return root
-
-
 def open_page(page: str) -> AppTest:
     return open_app_page(page, timeout=180)
 
@@ -87,3 +79,11 @@ def test_network_sees_page(runs_root, template_run):
     assert sum("probability" in c.value for c in at.caption) == 2
     at.selectbox(key="s_cam_layer").set_value("0").run()
     assert not at.exception
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_run_with_damaged_weights_is_a_message_not_a_traceback(runs_root, template_run, page):
+    run_dir = shutil.copytree(template_run, runs_root / template_run.name)
+    (run_dir / "model.safetensors").write_bytes(b"these are not weights")
+    at = open_page(page)
+    assert any("cannot be inspected" in e.value and "weights" in e.value for e in at.error), at.error

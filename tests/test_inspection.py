@@ -1,7 +1,9 @@
 """Looking inside a tiny model trained on digits in the test set-up (a few seconds)."""
 
 import io
+import shutil
 import struct
+import threading
 import zlib
 
 import numpy as np
@@ -11,8 +13,9 @@ from PIL import Image
 
 from cnn_core.arch.summary import summarize
 from cnn_core.data.uploads import UploadError, image_from_array, image_from_upload
+from cnn_core.figures.images import as_picture, kernel_figure, tile
 from cnn_core.inspection.attribution import grad_cam, saliency
-from cnn_core.inspection.layers import feature_maps, kernels
+from cnn_core.inspection.layers import feature_maps, kernels, layer_outputs
 from cnn_core.inspection.loading import InspectionError, load_run, load_test_images
 from cnn_core.inspection.maximise import maximise_activation
 from cnn_core.inspection.predictions import (
@@ -95,8 +98,6 @@ def test_feature_map_shapes_equal_the_summary(trained):
 
 
 def test_kernel_grid_has_one_tile_per_kernel(trained):
-    from cnn_core.figures.images import kernel_figure, tile
-
     _, loaded, _ = trained
     first = kernels(loaded.model)
     assert first.shape == (8, 1, 3, 3)
@@ -137,6 +138,50 @@ def test_grad_cam_and_saliency_are_input_sized_in_unit_range(trained):
         assert float(cam.max()) == pytest.approx(1.0)
     sal = saliency(loaded, images[:1], int(preds.predicted[0]))
     assert sal.shape == (28, 28) and float(sal.min()) >= 0 and float(sal.max()) == pytest.approx(1.0)
+
+
+def test_looking_inside_leaves_the_shared_model_as_it_was(trained):
+    """The model is cached and shared by every visitor: no gradient, flag, hook or weight changes."""
+    run_dir, loaded, preds = trained
+    images, _ = load_test_images(run_dir)
+    before = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}
+    grad_cam(loaded, images[:1], int(preds.predicted[0]))
+    saliency(loaded, images[:1], int(preds.predicted[0]))
+    maximise_activation(loaded, target_class=1, steps=3)
+    maximise_activation(loaded, layer_name="3", channel=1, steps=3)
+    feature_maps(loaded, images[:1])
+    for name, p in loaded.model.named_parameters():
+        assert p.grad is None and p.requires_grad and torch.equal(p, before[name]), name
+    assert not any(m._forward_hooks for m in loaded.model.modules())
+    assert not loaded.model.training
+
+
+def test_layer_outputs_see_only_their_own_thread(trained):
+    run_dir, loaded, _ = trained
+    x = loaded.normalise(load_test_images(run_dir)[0][:1])
+    first = loaded.model[0]
+    with layer_outputs([first]) as outputs:
+        other_visitor = threading.Thread(target=loaded.model, args=(x,))
+        other_visitor.start()
+        other_visitor.join()
+        assert outputs == []
+        with torch.no_grad():
+            loaded.model(x)
+        assert len(outputs) == 1 and outputs[0][0] is first and outputs[0][1].shape == (1, 8, 26, 26)
+    assert not first._forward_hooks
+
+
+def test_damaged_weights_are_an_inspection_error(trained, tmp_path):
+    run_dir, _, _ = trained
+    damaged = shutil.copytree(run_dir, tmp_path / run_dir.name)
+    (damaged / "model.safetensors").write_bytes(b"these are not weights")
+    with pytest.raises(InspectionError, match="cannot be loaded"):
+        load_run(damaged)
+
+
+def test_images_are_laid_out_for_st_image():
+    assert as_picture(torch.zeros(1, 5, 7, dtype=torch.uint8)).shape == (5, 7)
+    assert as_picture(np.zeros((3, 5, 7), dtype=np.uint8)).shape == (5, 7, 3)
 
 
 # ---------------------------------------------------------------- uploads

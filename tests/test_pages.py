@@ -1,10 +1,14 @@
 """Every page renders through AppTest, with good and bad inputs, without an exception."""
 
+import ast
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import PRESETS, preset_spec, summarize
+from cnn_core.i18n.catalog_en import EN
 from tests.apptest import open_app_page
+from tests.conftest import REPO_ROOT
 
 
 def open_page(page: str | None = None) -> AppTest:
@@ -195,3 +199,47 @@ def test_builder_survives_garbage_in_the_spec(builder):
     builder.run()
     assert not builder.exception
     assert errors(builder)
+
+
+# ---------------------------------------------------------------- catalogue keys given to the pages' helpers
+
+# The page helpers that take a catalogue key and call t() themselves, and the keys each one reads.
+# (tests/test_i18n.py checks t("key") calls; these calls carry their key one step further.)
+HELPER_KEYS = {
+    "choice": ("{}",),
+    "labelled": ("{}", "{}.help"),
+    "download": ("{}",),
+    "lesson_header": ("{}.title", "{}.intro"),
+    "size_note": ("{}",),
+    "class_box": ("{}",),
+}
+
+
+def helper_keys() -> dict[str, list[str]]:
+    """Catalogue key -> where a helper call in app_pages/ reads it; a literal option list given to
+    choice() reads one key per option too."""
+    keys: dict[str, list[str]] = {}
+    for path in sorted((REPO_ROOT / "app_pages").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in HELPER_KEYS):
+                continue
+            where = f"{path.relative_to(REPO_ROOT)}:{node.lineno}"
+            literal = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if not literal:
+                keys.setdefault(f"<no literal key in {node.func.id}()>", []).append(where)
+                continue
+            for template in HELPER_KEYS[node.func.id]:
+                keys.setdefault(template.format(literal[0]), []).append(where)
+            options = node.args[1] if node.func.id == "choice" and len(node.args) > 1 else None
+            if isinstance(options, ast.List | ast.Tuple):
+                for option in options.elts:
+                    keys.setdefault(f"{literal[0]}.{ast.literal_eval(option)}", []).append(where)
+    return keys
+
+
+def test_keys_given_to_page_helpers_are_in_english():
+    keys = helper_keys()
+    assert len(keys) > 30, "the scan found almost no helper calls"
+    assert "train.epochs.help" in keys and "concept.flip.intro" in keys and "predictions.invert.auto" in keys
+    missing = [f"{key} (read at {where})" for key, where in sorted(keys.items()) if key not in EN]
+    assert not missing, "keys given to page helpers but missing from catalog_en.EN:\n" + "\n".join(missing)

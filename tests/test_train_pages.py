@@ -1,8 +1,6 @@
 """The Train and Runs pages through AppTest: form validation and every run state."""
 
 import shutil
-import subprocess
-import sys
 import time
 import urllib.error
 from pathlib import Path
@@ -14,28 +12,7 @@ from cnn_core.files import read_json, write_json_atomic
 from cnn_core.runs.directory import read_status, write_status
 from cnn_core.train.config import TrainConfig
 from tests.apptest import APP, open_app_page
-from tests.conftest import train_completed_run
-
-TINY_SPEC = {
-    "name": "tiny",
-    "input_shape": [1, 28, 28],
-    "num_classes": 10,
-    "layers": [
-        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2},
-        {"type": "relu"},
-        {"type": "flatten"},
-        {"type": "linear", "out_features": 10},
-    ],
-}
-
-
-@pytest.fixture()
-def runs_root(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("CNN_LAB_RUNS_DIR", str(root))
-    monkeypatch.setenv("CNN_LAB_DATA_DIR", str(tmp_path / "data"))
-    return root
+from tests.conftest import TINY_SPEC, train_completed_run
 
 
 def open_page(page: str) -> AppTest:
@@ -128,15 +105,6 @@ def finished_run(tmp_path_factory):
         tmp_path_factory.mktemp("template") / "20260101-000000-digits-aaaa",
         TrainConfig(spec=TINY_SPEC, preset=None, epochs=2, batch_size=128, name="template"),
     )
-
-
-@pytest.fixture()
-def fake_worker():
-    """A live process whose command line names cnn_core.runs.worker, standing in for a busy worker."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "cnn_core.runs.worker"])
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def place_run(finished_run: Path, runs_root: Path, name: str, **status_changes) -> Path:

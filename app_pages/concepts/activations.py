@@ -3,8 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app_pages._concepts import explain
-from cnn_core.concepts import ConceptError
+from app_pages._concepts import computed, explain, lesson_header
 from cnn_core.concepts.activations import (
     ACTIVATIONS,
     FORMULAS,
@@ -20,8 +19,7 @@ from cnn_core.i18n import t
 
 DEPTH_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
-st.title(t("concept.act.title"))
-st.markdown(t("concept.act.intro"))
+lesson_header("concept.act")
 
 # ---------------------------------------------------------------- curves
 st.subheader(t("concept.act.curves"))
@@ -69,12 +67,9 @@ with left:
         help=t("concept.act.temperature.help"),
     )
 with right:
-    try:
-        logits = parse_logits(text)
-        probs = softmax(logits, temperature)
-    except ConceptError as exc:
-        explain(str(exc))
-    else:
+    logits = computed(parse_logits, text, stop=False)
+    probs = None if logits is None else computed(softmax, logits, temperature, stop=False)
+    if probs is not None:
         labels = [f"z{i + 1} = {v:g}" for i, v in enumerate(logits)]
         g1, g2 = st.columns(2)
         g1.plotly_chart(

@@ -3,9 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._concepts import explain
-from cnn_core.concepts import ConceptError
-from cnn_core.concepts.batch_speed import BATCH_SIZES, measure_batch_sizes
+from app_pages._concepts import computed, explain, lesson_header
+from cnn_core.concepts.batch_speed import BATCH_SIZES, UPDATES_FORMULA, measure_batch_sizes
 from cnn_core.figures.concepts import bars_figure, timing_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
@@ -14,9 +13,7 @@ from cnn_core.train.devices import resolve_device
 OPTIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 RESULT = "cb_result"  # the last measurement, kept so it stays on screen across reruns
 
-st.title(t("concept.batch.title"))
-st.markdown(t("concept.batch.intro"))
-st.latex(r"\text{updates per epoch} = \left\lceil \frac{N}{B} \right\rceil")
+lesson_header("concept.batch", UPDATES_FORMULA)
 
 cap_max = max(1, get_settings().concept_time_cap_s)
 left, right = st.columns([1, 2])
@@ -99,13 +96,15 @@ with right:
         explain(t("concept.batch.none"))
     elif clicked:
         bar = st.progress(0.0, text=t("concept.batch.starting"))
-        try:
-            timings, device = measure_batch_sizes(
-                sizes, time_cap_s=float(cap), on_progress=lambda done, text: bar.progress(done, text=text)
-            )
-            st.session_state[RESULT] = (timings, device, int(cap))
-        except ConceptError as exc:
-            explain(str(exc))
+        measured = computed(
+            measure_batch_sizes,
+            sizes,
+            time_cap_s=float(cap),
+            on_progress=lambda done, text: bar.progress(done, text=text),
+            stop=False,
+        )
+        if measured is not None:
+            st.session_state[RESULT] = (*measured, int(cap))
         bar.empty()
     if RESULT in st.session_state:
         show(*st.session_state[RESULT])

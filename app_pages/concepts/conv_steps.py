@@ -2,19 +2,13 @@
 
 import streamlit as st
 
-from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concepts import ConceptError
-from cnn_core.concepts.convolution import conv_walk
+from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel, size_note
+from cnn_core.concepts.convolution import STEP_FORMULA, conv_walk
 from cnn_core.concepts.images import to_gray
 from cnn_core.figures.concepts import grid_figure
 from cnn_core.i18n import t
 
-st.title(t("concept.steps.title"))
-st.markdown(t("concept.steps.intro"))
-st.latex(
-    r"y[i, j] = \sum_{m=0}^{k_h-1} \sum_{n=0}^{k_w-1} x[i s + m,\ j s + n]\; w[m, n]"
-    r"\qquad H_{out} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1"
-)
+lesson_header("concept.steps", STEP_FORMULA)
 
 left, right = st.columns([1, 2])
 with left:
@@ -24,12 +18,7 @@ with left:
     stride = int(c1.number_input(t("concept.stride"), 1, 64, 1, key="cs_stride", help=t("concept.stride.help")))
     padding = int(c2.number_input(t("concept.padding"), 0, 16, 0, key="cs_padding", help=t("concept.padding.help")))
 
-try:
-    walk = conv_walk(image, kernel, stride, padding)
-except ConceptError as exc:
-    with right:
-        explain(str(exc))
-    st.stop()
+walk = computed(conv_walk, image, kernel, stride, padding, container=right)
 
 rows, cols = walk.output_shape
 positions = rows * cols
@@ -40,19 +29,7 @@ def move(delta: int) -> None:
 
 
 with right:
-    st.markdown(
-        t(
-            "concept.steps.sizes",
-            h=image.shape[0],
-            w=image.shape[1],
-            p=padding,
-            kh=kernel.shape[0],
-            kw=kernel.shape[1],
-            s=stride,
-            rows=rows,
-            cols=cols,
-        )
-    )
+    st.markdown(size_note("concept.steps.sizes", image, kernel, padding, s=stride, rows=rows, cols=cols))
     if st.session_state.get("cs_step", 0) >= positions:
         st.session_state["cs_step"] = 0
     b1, b2, b3 = st.columns([1, 1, 6])

@@ -2,20 +2,13 @@
 
 import streamlit as st
 
-from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concepts import ConceptError
-from cnn_core.concepts.convolution import compare_flip
+from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel, size_note
+from cnn_core.concepts.convolution import FLIP_FORMULA, compare_flip
 from cnn_core.concepts.images import to_gray
 from cnn_core.figures.concepts import grid_figure
 from cnn_core.i18n import t
 
-st.title(t("concept.flip.title"))
-st.markdown(t("concept.flip.intro"))
-st.latex(
-    r"\begin{aligned} \text{cross-correlation (torch): }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
-    r" w[m, n] \\ \text{convolution: }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
-    r" w[k_h{-}1{-}m,\ k_w{-}1{-}n] \end{aligned}"
-)
+lesson_header("concept.flip", FLIP_FORMULA)
 
 left, right = st.columns([1, 2])
 with left:
@@ -23,12 +16,7 @@ with left:
     kernel = pick_kernel("cf", default="sobel_x")
     padding = int(st.number_input(t("concept.padding"), 0, 8, 0, key="cf_padding", help=t("concept.padding.help")))
 
-try:
-    result = compare_flip(image, kernel, padding)
-except ConceptError as exc:
-    with right:
-        explain(str(exc))
-    st.stop()
+result = computed(compare_flip, image, kernel, padding, container=right)
 
 with right:
     k1, k2 = st.columns(2)
@@ -45,18 +33,7 @@ with right:
         st.warning(t("concept.flip.differs", diff=f"{result.max_difference:.3f}"), icon=":material/compare_arrows:")
 
 rows, cols = result.correlation.shape
-st.markdown(
-    t(
-        "concept.flip.sizes",
-        h=image.shape[0],
-        w=image.shape[1],
-        p=padding,
-        kh=kernel.shape[0],
-        kw=kernel.shape[1],
-        rows=rows,
-        cols=cols,
-    )
-)
+st.markdown(size_note("concept.flip.sizes", image, kernel, padding, rows=rows, cols=cols))
 o0, o1, o2, o3 = st.columns(4)
 o0.plotly_chart(grid_figure(image, t("concept.flip.input")), key="cf_fig_input")
 o1.plotly_chart(

@@ -2,16 +2,13 @@
 
 import streamlit as st
 
-from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concepts import ConceptError
-from cnn_core.concepts.convolution import KERNELS, apply_kernel, edge_signs
+from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
+from cnn_core.concepts.convolution import KERNEL_FORMULA, KERNELS, apply_kernel, edge_signs
 from cnn_core.concepts.images import to_gray, to_rgb
 from cnn_core.figures.concepts import grid_figure, map_figure, photo_figure
 from cnn_core.i18n import t
 
-st.title(t("concept.kernels.title"))
-st.markdown(t("concept.kernels.intro"))
-st.latex(r"y[i, j] = \sum_{c=1}^{C} \sum_{m, n} x_c[i + m,\ j + n]\; w[m, n]")
+lesson_header("concept.kernels", KERNEL_FORMULA)
 
 left, right = st.columns([1, 2])
 with left:
@@ -24,11 +21,7 @@ with right:
     st.plotly_chart(
         photo_figure(channels, t("concept.kernels.input", h=image.shape[1], w=image.shape[2])), key="ck_fig_input"
     )
-    try:
-        response = apply_kernel(channels, kernel)
-    except ConceptError as exc:
-        explain(str(exc))
-        response = None
+    response = computed(apply_kernel, channels, kernel, stop=False)
     if response is not None and response.all_zero:
         explain(t("concept.note.zero_kernel"))
     elif response is not None:

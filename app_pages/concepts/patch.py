@@ -2,26 +2,20 @@
 
 import streamlit as st
 
-from app_pages._concepts import explain, pick_image
-from cnn_core.concepts import ConceptError
+from app_pages._concepts import computed, explain, lesson_header, pick_image
+from app_pages._widgets import choice
 from cnn_core.concepts.images import to_gray
-from cnn_core.concepts.patch_match import MATCH_METHODS, match_patch
+from cnn_core.concepts.patch_match import MATCH_FORMULA, MATCH_METHODS, match_patch
 from cnn_core.figures.concepts import map_figure, photo_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
-st.title(t("concept.patch.title"))
-st.markdown(t("concept.patch.intro"))
-st.latex(
-    r"\text{raw: } y[i, j] = \sum_{m, n} x[i + m,\ j + n]\; p[m, n]"
-    r"\qquad \text{normalised: } y[i, j] = \frac{\sum (x_{ij} - \bar{x}_{ij})(p - \bar{p})}"
-    r"{\lVert x_{ij} - \bar{x}_{ij} \rVert\, \lVert p - \bar{p} \rVert} \in [-1, 1]"
-)
+lesson_header("concept.patch", MATCH_FORMULA)
 
-biggest = get_settings().concept_max_side
 left, right = st.columns([1, 2])
 with left:
     image = pick_image("cp", default_source="photo", default_side=200)
+    biggest = get_settings().concept_max_side  # a patch may be placed anywhere on the largest picture
     c1, c2, c3 = st.columns(3)
     top = int(c1.number_input(t("concept.patch.top"), 0, biggest, 4, key="cp_top", help=t("concept.patch.place.help")))
     lft = int(
@@ -30,25 +24,15 @@ with left:
     size = int(
         c3.number_input(t("concept.patch.size"), 1, biggest, 20, key="cp_size", help=t("concept.patch.size.help"))
     )
-    method = st.radio(
-        t("concept.patch.method"),
-        MATCH_METHODS,
-        horizontal=True,
-        key="cp_method",
-        format_func=lambda m: t(f"concept.patch.method.{m}"),
-        help=t("concept.patch.method.help"),
-    )
+    method = choice("concept.patch.method", MATCH_METHODS, "cp_method", help=t("concept.patch.method.help"))
     st.caption(t("concept.patch.default_note"))
 
-try:
-    match = match_patch(to_gray(image), top, lft, size, method)
-except ConceptError as exc:
-    with right:
-        explain(str(exc))
-        st.plotly_chart(
-            photo_figure(image, t("concept.patch.photo_only", h=image.shape[1], w=image.shape[2])),
-            key="cp_fig_photo_only",
-        )
+match = computed(match_patch, to_gray(image), top, lft, size, method, container=right, stop=False)
+if match is None:
+    right.plotly_chart(
+        photo_figure(image, t("concept.patch.photo_only", h=image.shape[1], w=image.shape[2])),
+        key="cp_fig_photo_only",
+    )
     st.stop()
 
 peak = match.peak

@@ -2,21 +2,18 @@
 
 import streamlit as st
 
-from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concepts import ConceptError
+from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
 from cnn_core.concepts.activations import relu_with_bias
 from cnn_core.concepts.convolution import cross_correlate
 from cnn_core.concepts.images import to_gray
-from cnn_core.concepts.pooling import EXAMPLE_4X4, pool, stage_grid
+from cnn_core.concepts.pooling import EXAMPLE_4X4, POOL_FORMULA, POOL_KINDS, pool, stage_grid
 from cnn_core.figures.concepts import grid_figure, map_figure, mark_cells
 from cnn_core.i18n import t
 
 CONV_STRIDES = (1, 2, 4, 8, 16)
 POOL_PAIRS = ((2, 1), (2, 2), (3, 2), (4, 2), (4, 4), (8, 4))
 
-st.title(t("concept.pool.title"))
-st.markdown(t("concept.pool.intro"))
-st.latex(r"H_{out} = \left\lfloor \frac{H - k}{s} \right\rfloor + 1")
+lesson_header("concept.pool", POOL_FORMULA)
 
 
 def size_stride(prefix: str, size: int, stride: int, container) -> tuple[int, int]:
@@ -35,10 +32,8 @@ def size_stride(prefix: str, size: int, stride: int, container) -> tuple[int, in
 def show_pools(values, k: int, s: int, prefix: str, small: bool) -> None:
     """Max and average pooling side by side, then the two global kinds, or why they cannot be drawn."""
     figure = grid_figure if small else map_figure
-    try:
-        pooled = {kind: pool(values, kind, k, s) for kind in ("max", "avg", "global_max", "global_avg")}
-    except ConceptError as exc:
-        explain(str(exc))
+    pooled = computed(lambda: {kind: pool(values, kind, k, s) for kind in POOL_KINDS}, stop=False)
+    if pooled is None:
         return
     h, w = values.shape
     out_h, out_w = pooled["max"].output.shape
@@ -77,12 +72,7 @@ with left:
     image = to_gray(pick_image("cpo", default_source="photo", default_side=96))
     kernel = pick_kernel("cpo")
     fk, fs = size_stride("cpo_fm", 4, 4, st)
-try:
-    feature = relu_with_bias(cross_correlate(image, kernel), 0.0).output
-except ConceptError as exc:
-    with right:
-        explain(str(exc))
-    st.stop()
+feature = relu_with_bias(computed(cross_correlate, image, kernel, container=right), 0.0).output
 with right:
     if feature.any():
         show_pools(feature, fk, fs, "cpo_fm", small=False)

@@ -3,23 +3,21 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._concepts import explain
+from app_pages._builder import SPEC_KEY
+from app_pages._concepts import computed, explain, lesson_header
 from cnn_core.arch.formatting import format_shape
 from cnn_core.arch.presets import PRESETS
 from cnn_core.arch.spec import SpecError, is_backbone
-from cnn_core.concepts import ConceptError
 from cnn_core.concepts.images import sample_input
-from cnn_core.concepts.receptive import spatial_layers, unit_region
+from cnn_core.concepts.receptive import FIELD_FORMULA, spatial_layers, unit_region
 from cnn_core.figures.concepts import bars_figure, photo_figure
 from cnn_core.i18n import t
 
 BUILDER = "builder"  # the network being edited in the architecture builder
 
-st.title(t("concept.rf.title"))
-st.markdown(t("concept.rf.intro"))
-st.latex(r"r_l = r_{l-1} + (k_l - 1)\, j_{l-1} \qquad j_l = j_{l-1}\, s_l \qquad r_0 = j_0 = 1")
+lesson_header("concept.rf", FIELD_FORMULA)
 
-builder = st.session_state.get("builder_spec")
+builder = st.session_state.get(SPEC_KEY)
 choices = [k for k, p in PRESETS.items() if not is_backbone(p.spec)]
 choices += [BUILDER] if isinstance(builder, dict) and not is_backbone(builder) else []
 
@@ -68,12 +66,7 @@ with left:
     row = int(c1.number_input(t("concept.rf.row"), 0, out_h - 1, (out_h - 1) // 2, key="crf_row"))
     col = int(c2.number_input(t("concept.rf.col"), 0, out_w - 1, (out_w - 1) // 2, key="crf_col"))
 
-try:
-    region = unit_region(spec, layer_index, row, col)
-except ConceptError as exc:
-    with right:
-        explain(str(exc))
-    st.stop()
+region = computed(unit_region, spec, layer_index, row, col, container=right)
 channels, height, width = spec["input_shape"]
 top, left_px, bottom, right_px = region.visible
 fh, fw = region.field

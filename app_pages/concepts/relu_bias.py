@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concepts import ConceptError
-from cnn_core.concepts.activations import bias_range, relu_with_bias
+from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
+from app_pages._widgets import choice
+from cnn_core.concepts.activations import RELU_BIAS_FORMULA, bias_range, relu_with_bias
 from cnn_core.concepts.convolution import cross_correlate
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.patch_match import match_patch
@@ -13,21 +13,12 @@ from cnn_core.i18n import t
 
 SOURCES = ("kernel", "patch")
 
-st.title(t("concept.relu.title"))
-st.markdown(t("concept.relu.intro"))
-st.latex(r"y = \max(0,\ x + b) \qquad y > 0 \iff x > -b")
+lesson_header("concept.relu", RELU_BIAS_FORMULA)
 
 left, right = st.columns([1, 2])
 with left:
     image = to_gray(pick_image("cr", default_source="photo", default_side=160))
-    source = st.radio(
-        t("concept.relu.source"),
-        SOURCES,
-        horizontal=True,
-        key="cr_from",
-        format_func=lambda s: t(f"concept.relu.source.{s}"),
-        help=t("concept.relu.source.help"),
-    )
+    source = choice("concept.relu.source", SOURCES, "cr_from", help=t("concept.relu.source.help"))
     if source == "kernel":
         kernel = pick_kernel("cr")
     else:
@@ -36,15 +27,10 @@ with left:
         left_col = int(c2.number_input(t("concept.relu.patch_left"), 0, 4096, 70, key="cr_left"))
         size = int(c3.number_input(t("concept.relu.patch_size"), 1, 64, 12, key="cr_size"))
 
-try:
-    if source == "kernel":
-        response = cross_correlate(image, kernel)
-    else:
-        response = match_patch(image, top, left_col, size, method="raw").response
-except ConceptError as exc:
-    with right:
-        explain(str(exc))
-    st.stop()
+if source == "kernel":
+    response = computed(cross_correlate, image, kernel, container=right)
+else:
+    response = computed(match_patch, image, top, left_col, size, method="raw", container=right).response
 
 low, high, step = bias_range(response)
 with right:

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from app_pages._concepts import explain, pick_image, pick_kernel
-from cnn_core.concepts import ConceptError
+from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
+from app_pages._widgets import choice
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.patch_match import cut_patch
-from cnn_core.concepts.strides import stride_summary, stride_sweep
+from cnn_core.concepts.strides import STRIDE_FORMULA, stride_summary, stride_sweep
 from cnn_core.figures.concepts import map_figure, photo_figure, timing_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
@@ -15,24 +15,13 @@ CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128)
 SOURCES = ("patch", "named")
 PER_ROW = 3
 
-st.title(t("concept.strides.title"))
-st.markdown(t("concept.strides.intro"))
-st.latex(
-    r"H_{out} = \left\lfloor \frac{H - k}{s} \right\rfloor + 1 \qquad"
-    r"\text{MACs} = H_{out}\, W_{out}\, k^2 \approx \frac{(H - k)(W - k)\, k^2}{s^2}"
-)
+lesson_header("concept.strides", STRIDE_FORMULA)
 
 biggest = get_settings().concept_max_side
 left, right = st.columns([1, 2])
 with left:
     image = pick_image("cst", default_source="photo", default_side=320)
-    source = st.radio(
-        t("concept.strides.source"),
-        SOURCES,
-        horizontal=True,
-        key="cst_kernel_source",
-        format_func=lambda s: t(f"concept.strides.source.{s}"),
-    )
+    source = choice("concept.strides.source", SOURCES, "cst_kernel_source")
     if source == "patch":
         size = int(st.slider(t("concept.strides.size"), 1, 70, 32, key="cst_size", help=t("concept.strides.size.help")))
         c1, c2 = st.columns(2)
@@ -52,14 +41,9 @@ with left:
     )
 
 gray = to_gray(image)
-try:
-    if source == "patch":
-        kernel = cut_patch(gray, top, lft, size, centred)
-    results = stride_sweep(gray, kernel, sorted(strides), repeats=5) if strides else []
-except ConceptError as exc:
-    with right:
-        explain(str(exc))
-    st.stop()
+if source == "patch":
+    kernel = computed(cut_patch, gray, top, lft, size, centred, container=right)
+results = computed(stride_sweep, gray, kernel, sorted(strides), repeats=5, container=right) if strides else []
 if not strides:
     with right:
         explain(t("concept.strides.none"))

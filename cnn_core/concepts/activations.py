@@ -16,6 +16,7 @@ from cnn_core.concepts import ConceptError
 from cnn_core.i18n import t
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")
+RELU_BIAS_FORMULA = r"y = \max(0,\ x + b) \qquad y > 0 \iff x > -b"  # in LaTeX
 
 # Shown next to the curves; LaTeX is the same in every language.
 FORMULAS: dict[str, tuple[str, str]] = {
@@ -126,6 +127,10 @@ def parse_logits(text: str) -> np.ndarray:
 # ---------------------------------------------------------------- gradients through depth
 
 INITS = ("kaiming", "xavier", "pytorch")
+WEIGHT_INITS = {  # "pytorch" keeps nn.Linear's own initialisation
+    "kaiming": lambda weight: nn.init.kaiming_normal_(weight, nonlinearity="relu"),
+    "xavier": nn.init.xavier_normal_,
+}
 
 
 @dataclass
@@ -152,11 +157,8 @@ def stacked_network(activation: str, depth: int, width: int, init: str, seed: in
     layers: list[nn.Module] = []
     for _ in range(depth):
         linear = nn.Linear(width, width)
-        if init == "kaiming":
-            nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
-            nn.init.zeros_(linear.bias)
-        elif init == "xavier":
-            nn.init.xavier_normal_(linear.weight)
+        if init in WEIGHT_INITS:
+            WEIGHT_INITS[init](linear.weight)
             nn.init.zeros_(linear.bias)
         layers += [linear, act()]
     layers.append(nn.Linear(width, 1))

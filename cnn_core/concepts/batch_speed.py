@@ -13,11 +13,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from cnn_core.arch.model import build_model
+from cnn_core.arch.presets import preset_spec
 from cnn_core.concepts import ConceptError
+from cnn_core.data.loaders import load_splits
 from cnn_core.i18n import t
+from cnn_core.train.devices import resolve_device
 
 BATCH_SIZES = (1, 8, 32, 128, 512)
 MODEL_PRESET = "seed002_mnist_cnn"
+UPDATES_FORMULA = r"\text{updates per epoch} = \left\lceil \frac{N}{B} \right\rceil"  # in LaTeX
 
 
 @dataclass
@@ -53,11 +58,6 @@ def measure_batch_sizes(
     """One epoch of SGD per batch size, each given an equal share of time_cap_s; an epoch that
     would overrun its share is timed on the updates that fit and extrapolated (marked estimated).
     Returns the timings and the device name."""
-    from cnn_core.arch.model import build_model
-    from cnn_core.arch.presets import preset_spec
-    from cnn_core.data.loaders import load_splits
-    from cnn_core.train.devices import resolve_device
-
     sizes = sorted({int(b) for b in batch_sizes})
     if not sizes or sizes[0] < 1:
         raise ConceptError(t("concept.err.batch_sizes"))

@@ -9,9 +9,12 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.datasets import load_digits, load_sample_image
 
 from cnn_core.concepts import ConceptError
 from cnn_core.data.catalog import SHAPE_NAMES
+from cnn_core.data.synthetic import shape_mask
+from cnn_core.data.uploads import UploadError, decode_upload
 from cnn_core.i18n import t
 
 SOURCES = ("photo", "digit", "shape", "upload")
@@ -21,8 +24,6 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, what P
 
 @lru_cache(maxsize=2)
 def _photo_uint8(name: str) -> np.ndarray:
-    from sklearn.datasets import load_sample_image
-
     return np.ascontiguousarray(load_sample_image(name).transpose(2, 0, 1))
 
 
@@ -35,8 +36,6 @@ def sample_photo(name: str = "china.jpg") -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _digits():
-    from sklearn.datasets import load_digits
-
     bunch = load_digits()
     return bunch.images.astype(np.float32) / 16.0, bunch.target
 
@@ -51,8 +50,6 @@ def digit_image(index: int = 0) -> tuple[np.ndarray, int]:
 
 def shape_image(name: str = "cross", size: int = 64) -> np.ndarray:
     """A clean white shape from the generated `shapes` set on black, (1, size, size)."""
-    from cnn_core.data.synthetic import shape_mask
-
     if name not in SHAPE_NAMES:
         raise ConceptError(t("concept.err.shape", name=name, choices=", ".join(SHAPE_NAMES)))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -63,8 +60,6 @@ def shape_image(name: str = "cross", size: int = 64) -> np.ndarray:
 
 def image_from_upload(data: bytes, max_bytes: int) -> np.ndarray:
     """An uploaded picture, (3, H, W) in [0, 1]; bad files raise ConceptError."""
-    from cnn_core.data.uploads import UploadError, decode_upload  # PIL and torch: only when a picture is uploaded
-
     try:
         rgb = decode_upload(data, max_bytes)
     except UploadError as exc:

@@ -15,6 +15,7 @@ from cnn_core.concepts.convolution import check_fits, cross_correlate
 from cnn_core.i18n import t
 
 POOL_KINDS = ("max", "avg", "global_max", "global_avg")
+POOL_FORMULA = r"H_{out} = \left\lfloor \frac{H - k}{s} \right\rfloor + 1"  # in LaTeX
 
 # A 4×4 feature map whose 2×2 windows each have a different winner position, so max pooling's
 # choice is visible; its pooled values are checked by hand in the tests.

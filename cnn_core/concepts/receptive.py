@@ -10,6 +10,8 @@ from cnn_core.arch.summary_types import LayerSummary
 from cnn_core.concepts import ConceptError
 from cnn_core.i18n import t
 
+FIELD_FORMULA = r"r_l = r_{l-1} + (k_l - 1)\, j_{l-1} \qquad j_l = j_{l-1}\, s_l \qquad r_0 = j_0 = 1"  # in LaTeX
+
 
 @dataclass
 class Region:

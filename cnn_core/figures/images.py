@@ -1,18 +1,23 @@
 """Pictures of tensors: an image (with an optional heat overlay), a grid of kernels, a tiled
-stack of feature maps.
+stack of feature maps, and an image laid out the way st.image shows it.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import plotly.graph_objects as go
+
+
+def as_picture(image_uint8) -> np.ndarray:
+    """A (C, H, W) image, tensor or array, as st.image takes it: (H, W) when gray, (H, W, C) otherwise."""
+    picture = np.asarray(image_uint8).transpose(1, 2, 0)
+    return picture[..., 0] if picture.shape[-1] == 1 else picture
 
 
 def tile(maps, columns: int | None = None, gap: int = 1):
     """(N, H, W) → one 2-D array of tiles separated by NaN gaps, and the column count."""
-    import math
-
-    import numpy as np
-
     maps = np.asarray(maps, dtype=np.float32)
     n, h, w = maps.shape
     columns = columns or max(1, math.ceil(math.sqrt(n)))
@@ -33,8 +38,6 @@ def _heatmap_layout(fig: go.Figure, height: int) -> go.Figure:
 
 def kernel_figure(weights, title: str = "") -> go.Figure:
     """Kernels (out, in, kh, kw) as tiles: RGB kernels in colour, others on a diverging scale."""
-    import numpy as np
-
     w = np.asarray(weights, dtype=np.float32)
     if w.shape[1] == 3:
         low = w.min(axis=(1, 2, 3), keepdims=True)
@@ -65,8 +68,6 @@ def maps_figure(maps, title: str = "", height: int = 320) -> go.Figure:
 
 def image_figure(image_uint8, title: str = "", height: int = 280, overlay=None, overlay_name: str = "") -> go.Figure:
     """A (C, H, W) uint8 image, gray or RGB, with an optional [0, 1] heat map on top."""
-    import numpy as np
-
     img = np.asarray(image_uint8)
     rgb = np.repeat(img, 3, axis=0) if img.shape[0] == 1 else img
     fig = go.Figure(go.Image(z=rgb.transpose(1, 2, 0)))

@@ -507,6 +507,7 @@ EN: dict[str, str] = {
     "inspect.err.not_started": "run {run_id} has not started training yet",
     "inspect.err.no_weights": "run {run_id} has neither final weights nor a checkpoint",
     "inspect.err.no_predictions": "run {run_id} has no saved test predictions",
+    "inspect.err.bad_weights": "the weights of run {run_id} cannot be loaded ({reason})",
     "inspect.err.too_big": "the file is {size} KiB; the limit is {cap} KiB",
     "inspect.err.empty": "the file is empty",
     "inspect.err.bomb": "the image is {w}×{h} pixels, too large to open safely",

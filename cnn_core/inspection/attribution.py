@@ -1,4 +1,8 @@
-"""Which pixels a prediction rests on: Grad-CAM over a conv layer's maps and gradient saliency."""
+"""Which pixels a prediction rests on: Grad-CAM over a conv layer's maps and gradient saliency.
+
+Gradients are taken with torch.autograd.grad, so the cached model shared by every visitor keeps
+its parameters' .grad and requires_grad untouched.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_core.i18n import t
-from cnn_core.inspection.layers import conv_layers
+from cnn_core.inspection.layers import conv_layers, layer_outputs
 from cnn_core.inspection.loading import InspectionError, LoadedRun
 
 
@@ -15,7 +19,7 @@ def grad_cam(
 ) -> torch.Tensor:
     """Grad-CAM: ReLU of the gradient-weighted sum of a conv layer's maps, resized to the input,
     scaled to [0, 1]. The default layer is the last conv layer."""
-    model = loaded.model.eval()
+    model = loaded.model
     layers = conv_layers(model)
     if not layers:
         raise InspectionError(t("inspect.err.no_conv"))
@@ -23,31 +27,22 @@ def grad_cam(
     module = dict(model.named_modules()).get(name)
     if module is None:
         raise InspectionError(t("inspect.err.no_layer", name=name))
-    store = {}
-
-    def keep(_m, _i, output):
-        output.retain_grad()
-        store["maps"] = output
-
-    handle = module.register_forward_hook(keep)
-    try:
-        x = loaded.normalise(image_uint8)
+    x = loaded.normalise(image_uint8).requires_grad_(True)  # a graph even through frozen layers
+    with layer_outputs([module]) as outputs:
         logits = model(x)
-        model.zero_grad()
-        logits[0, target_class].backward()
-    finally:
-        handle.remove()
-    maps, grads = store["maps"][0], store["maps"].grad[0]
+    maps = outputs[-1][1]
+    (grads,) = torch.autograd.grad(logits[0, target_class], maps)
+    maps, grads = maps[0].detach(), grads[0]
     weights = grads.mean(dim=(1, 2))
-    cam = F.relu((weights[:, None, None] * maps).sum(0)).detach()
+    cam = F.relu((weights[:, None, None] * maps).sum(0))
     cam = F.interpolate(cam[None, None], size=x.shape[2:], mode="bilinear", align_corners=False)[0, 0]
     return cam / cam.max() if cam.max() > 0 else cam
 
 
 def saliency(loaded: LoadedRun, image_uint8: torch.Tensor, target_class: int) -> torch.Tensor:
     """|∂ class score / ∂ input pixel|, the largest over channels, scaled to [0, 1]."""
-    model = loaded.model.eval()
+    model = loaded.model
     x = loaded.normalise(image_uint8).requires_grad_(True)
-    model(x)[0, target_class].backward()
-    grad = x.grad[0].abs().amax(0)
+    (grad,) = torch.autograd.grad(model(x)[0, target_class], x)
+    grad = grad[0].abs().amax(0)
     return grad / grad.max() if grad.max() > 0 else grad

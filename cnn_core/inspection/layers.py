@@ -1,9 +1,12 @@
-"""Inside the layers: kernels of conv layers, the feature maps every layer produces for an
-image, and their activation statistics.
+"""Inside the layers: the conv layers and their kernels, the outputs layers produce for an image
+(caught without disturbing other visitors of the same cached model), and their activation statistics.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +28,28 @@ INSPECTABLE = (
     nn.AdaptiveAvgPool2d,
     nn.BatchNorm2d,
 )
+
+
+@contextmanager
+def layer_outputs(modules: Iterable[nn.Module]) -> Iterator[list[tuple[nn.Module, torch.Tensor]]]:
+    """Collects (module, output) of every call of these modules, in call order, while the block runs.
+
+    The model is cached and shared by every visitor, each served on their own thread: the hooks
+    record this thread's forward passes only and are removed when the block ends.
+    """
+    thread = threading.get_ident()
+    outputs: list[tuple[nn.Module, torch.Tensor]] = []
+
+    def keep(module, _inputs, output):
+        if threading.get_ident() == thread:
+            outputs.append((module, output))
+
+    handles = [module.register_forward_hook(keep) for module in modules]
+    try:
+        yield outputs
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
@@ -62,7 +87,6 @@ class FeatureMap:
 
 def feature_maps(loaded: LoadedRun, image_uint8: torch.Tensor) -> list[FeatureMap]:
     """Outputs of every conv / activation / pooling / norm layer with a spatial output."""
-    captured: list[FeatureMap] = []
     kinds = {}
     layers = loaded.spec.get("layers") or []
     for name, module in loaded.model.named_modules():
@@ -73,19 +97,9 @@ def feature_maps(loaded: LoadedRun, image_uint8: torch.Tensor) -> list[FeatureMa
                 layers[index]["type"] if index is not None and index < len(layers) else type(module).__name__.lower(),
             )
 
-    def hook(module, _inputs, output):
-        if output.dim() == 4:
-            name, kind = kinds[module]
-            captured.append(FeatureMap(name, kind, output[0].detach()))
-
-    handles = [m.register_forward_hook(hook) for m in kinds]
-    try:
-        with torch.no_grad():
-            loaded.model(loaded.normalise(image_uint8))
-    finally:
-        for h in handles:
-            h.remove()
-    return captured
+    with layer_outputs(kinds) as outputs, torch.no_grad():
+        loaded.model(loaded.normalise(image_uint8))
+    return [FeatureMap(*kinds[module], output[0].detach()) for module, output in outputs if output.dim() == 4]
 
 
 def activation_stats(maps: list[FeatureMap]) -> list[dict]:

@@ -1,5 +1,6 @@
-"""A trained run loaded for inspection: its model (final weights, or the latest checkpoint of a
-stopped run), normalisation and test images; which runs can be inspected.
+"""A trained run opened for inspection: which runs have weights to look at, a run's model (final
+weights, or the latest checkpoint of a stopped run) with its normalisation, its test images, and a
+fingerprint that changes with its weights. InspectionError is the inspection modules' error.
 """
 
 from __future__ import annotations
@@ -8,11 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
+from cnn_core.arch.model import build_model
+from cnn_core.data.loaders import load_splits
 from cnn_core.errors import CnnLabError
 from cnn_core.files import read_json
 from cnn_core.i18n import t
+from cnn_core.runs.directory import list_runs
+from cnn_core.train.checkpoints import load_latest_checkpoint
+from cnn_core.train.config import TrainConfig
 
 
 class InspectionError(CnnLabError, RuntimeError):
@@ -45,8 +53,6 @@ class LoadedRun:
 
 def load_run(run_dir: Path) -> LoadedRun:
     """The trained model of a run: final weights when completed, else the latest checkpoint."""
-    from cnn_core.arch.model import build_model
-
     spec = read_json(run_dir / "spec.json")
     dataset = read_json(run_dir / "dataset.json")
     if spec is None or dataset is None:
@@ -55,26 +61,20 @@ def load_run(run_dir: Path) -> LoadedRun:
         spec = {**spec, "backbone": {**spec["backbone"], "pretrained": False}}  # weights come from the run
     model = build_model(spec)
     weights = run_dir / "model.safetensors"
-    if weights.exists():
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(weights)))
-        source = "final"
-    else:
-        from cnn_core.train.checkpoints import load_latest_checkpoint
-
-        state, _ = load_latest_checkpoint(run_dir)
-        if state is None:
-            raise InspectionError(t("inspect.err.no_weights", run_id=run_dir.name))
-        model.load_state_dict(state["model"])
-        source = "checkpoint"
+    final = weights.exists()
+    checkpoint = None if final else load_latest_checkpoint(run_dir)[0]
+    if not final and checkpoint is None:
+        raise InspectionError(t("inspect.err.no_weights", run_id=run_dir.name))
+    try:
+        model.load_state_dict(load_file(str(weights)) if final else checkpoint["model"])
+    except (SafetensorError, RuntimeError, KeyError) as exc:  # a damaged file, or weights of another network
+        raise InspectionError(t("inspect.err.bad_weights", run_id=run_dir.name, reason=exc)) from exc
+    source = "final" if final else "checkpoint"
     return LoadedRun(model.eval(), spec, list(dataset["class_names"]), dataset["mean"], dataset["std"], source)
 
 
 def inspectable_runs(root: str | Path | None = None) -> list:
     """Runs with weights to look at: completed ones first (newest first), then checkpointed ones."""
-    from cnn_core.runs.directory import list_runs
-
     runs = [
         r
         for r in list_runs(root)
@@ -92,9 +92,6 @@ def run_fingerprint(run_dir: Path) -> str:
 
 def load_test_images(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """The run's test images (uint8) and labels, reloaded from its dataset."""
-    from cnn_core.data.loaders import load_splits
-    from cnn_core.train.config import TrainConfig
-
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     splits = load_splits(
         config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path, config.image_size

@@ -1,5 +1,6 @@
 """What the network sees: activation maximisation, gradient ascent in input space on a class
 logit or one channel, with jitter, blur and total variation to keep the picture image-like.
+Only the picture is optimised; the cached model shared by every visitor is left as it was.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_core.i18n import t
+from cnn_core.inspection.layers import layer_outputs
 from cnn_core.inspection.loading import InspectionError, LoadedRun
 
 
@@ -50,7 +52,7 @@ def maximise_activation(
     Small inputs need regularisers to stay image-like: random jitter (shifts), a periodic
     3×3 blur, a total-variation penalty, and pixel values kept inside the data's range.
     """
-    model = loaded.model.eval()
+    model = loaded.model
     c, h, w = loaded.input_shape
     generator = torch.Generator().manual_seed(seed)
     if start is None:
@@ -62,15 +64,11 @@ def maximise_activation(
     high = loaded.normalise(torch.full((1, c, 1, 1), 255, dtype=torch.uint8))
     x = x.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([x], lr=lr)
-    activation = {}
-    handle = None
+    module = None
     if layer_name is not None:
         module = dict(model.named_modules()).get(layer_name)
         if module is None:
             raise InspectionError(t("inspect.err.no_layer", name=layer_name))
-        handle = module.register_forward_hook(lambda m, i, o: activation.__setitem__("out", o))
-    for p in model.parameters():
-        p.requires_grad_(False)
 
     def probability(image: torch.Tensor) -> float:
         if target_class is None:
@@ -80,34 +78,26 @@ def maximise_activation(
 
     start_probability = probability(x.detach())
     curve = []
-    try:
-        for step in range(steps):
-            dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0)
-            shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    for step in range(steps):
+        dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0)
+        shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+        with layer_outputs([module] if module is not None else []) as outputs:
             logits = model(shifted)
-            if layer_name is not None:
-                out = activation["out"]
-                if not 0 <= channel < out.shape[1]:
-                    raise InspectionError(t("inspect.err.channel", c=channel, n=out.shape[1]))
-                objective = out[0, channel].mean()
-            else:
-                objective = logits[0, target_class]
-            loss = -objective + tv_weight * _total_variation(x)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                if blur_every and step % blur_every == 0:
-                    x.copy_(_blur(x))
-                x.copy_(torch.maximum(torch.minimum(x, high), low))
-            if step % max(1, steps // 50) == 0 or step == steps - 1:
-                curve.append(
-                    {"step": step, "objective": float(objective.detach()), "probability": probability(x.detach())}
-                )
-    finally:
-        if handle is not None:
-            handle.remove()
-        for p in model.parameters():
-            p.requires_grad_(True)
+        if module is not None:
+            out = outputs[-1][1]
+            if not 0 <= channel < out.shape[1]:
+                raise InspectionError(t("inspect.err.channel", c=channel, n=out.shape[1]))
+            objective = out[0, channel].mean()
+        else:
+            objective = logits[0, target_class]
+        loss = -objective + tv_weight * _total_variation(x)
+        (x.grad,) = torch.autograd.grad(loss, x)
+        optimizer.step()
+        with torch.no_grad():
+            if blur_every and step % blur_every == 0:
+                x.copy_(_blur(x))
+            x.copy_(torch.maximum(torch.minimum(x, high), low))
+        if step % max(1, steps // 50) == 0 or step == steps - 1:
+            curve.append({"step": step, "objective": float(objective.detach()), "probability": probability(x.detach())})
     final = x.detach()
     return Visualisation(loaded.denormalise(final)[0], curve, start_probability, probability(final))

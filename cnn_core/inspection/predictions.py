@@ -1,5 +1,6 @@
-"""Predictions on the test set and on one image: the gallery's filters and order, the
-confusion matrix, per-class precision and recall, the top-k of an upload.
+"""Predictions on the test set (saved by a finished run, or computed now for a stopped one) and
+on one image: the gallery's filters and order, the confusion matrix, per-class precision and
+recall, the top-k of an upload.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cnn_core.files import read_json
 from cnn_core.i18n import t
@@ -85,15 +87,11 @@ def gallery(
 
 
 def confusion(preds: Predictions) -> np.ndarray:
-    from sklearn.metrics import confusion_matrix
-
     return confusion_matrix(preds.labels, preds.predicted, labels=list(range(len(preds.class_names))))
 
 
 def per_class_report(preds: Predictions) -> list[dict]:
     """Precision, recall (= per-class accuracy) and support for every class."""
-    from sklearn.metrics import precision_recall_fscore_support
-
     labels = list(range(len(preds.class_names)))
     precision, recall, _, support = precision_recall_fscore_support(
         preds.labels, preds.predicted, labels=labels, zero_division=0

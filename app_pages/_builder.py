@@ -1,0 +1,76 @@
+"""The architecture builder's layer editor: the table of layers, and inserting or moving one layer.
+
+The spec being edited lives in st.session_state[SPEC_KEY], where the Train page and the
+receptive-field lesson find it. Replacing it bumps st.session_state["editor_version"], which is part
+of every editing widget's key, so they all start afresh from the new spec.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from cnn_core.arch.layer_text import layers_to_rows, rows_to_layers
+from cnn_core.arch.spec import LAYER_TYPES, SpecError
+from cnn_core.i18n import t
+
+SPEC_KEY = "builder_spec"
+
+
+def replace_spec(spec: dict) -> None:
+    """Swap in a whole new spec; the version bump gives every editing widget fresh state."""
+    st.session_state[SPEC_KEY] = spec
+    st.session_state["editor_version"] += 1
+
+
+def layer_table(spec: dict, version: int) -> list[dict]:
+    """The spec's layers as an editable table; returns its rows ({type, params}) as edited."""
+    base_key = f"b_base_{version}"
+    if base_key not in st.session_state:
+        rows = layers_to_rows(spec.get("layers") or [])
+        # Numbered from 1 like the summary table and the error messages.
+        st.session_state[base_key] = pd.DataFrame(rows, columns=["type", "params"], index=range(1, len(rows) + 1))
+    st.markdown(t("builder.layers.help"))
+    edited = st.data_editor(
+        st.session_state[base_key],
+        num_rows="dynamic",
+        hide_index=False,
+        key=f"b_layers_{version}",
+        column_config={
+            "type": st.column_config.SelectboxColumn(
+                t("builder.col.type"), options=list(LAYER_TYPES), required=True, help=t("builder.col.type.help")
+            ),
+            "params": st.column_config.TextColumn(
+                t("builder.col.params"), help=t("builder.col.params.help"), width="large"
+            ),
+        },
+    )
+    return edited.astype(object).where(edited.notna(), None).to_dict("records")
+
+
+def insert_or_move(spec: dict, locked: bool) -> None:
+    """Insert a new layer (type and params) at a position, or move the layer there up or down; each
+    change replaces the spec and reruns. `locked` (the table does not parse) disables the buttons."""
+    with st.expander(t("builder.reorder")):
+        r1, r2, r3, r4 = st.columns([1, 2, 3, 2])
+        count = len(spec.get("layers") or [])
+        position = int(r1.number_input(t("builder.position"), 1, max(1, count + 1), max(1, count), key="b_pos"))
+        new_type = r2.selectbox(
+            t("builder.col.type"), list(LAYER_TYPES), key="b_new_type", help=t("builder.new_type.help")
+        )
+        r2.caption(t(LAYER_TYPES[new_type].help_key))
+        new_params = r3.text_input(t("builder.col.params"), key="b_new_params", help=t("builder.col.params.help"))
+        layers = list(spec.get("layers") or [])
+        if r4.button(t("builder.insert"), key="b_insert", disabled=locked):
+            try:
+                layers.insert(position - 1, rows_to_layers([{"type": new_type, "params": new_params}])[0])
+                replace_spec(spec | {"layers": layers})
+                st.rerun()
+            except SpecError as exc:
+                r3.error(str(exc))
+        for label, delta in ((t("builder.move_up"), -1), (t("builder.move_down"), 1)):
+            target = position - 1 + delta
+            if r4.button(
+                label, key=f"b_move_{delta}", disabled=locked or not (0 <= target < count and position <= count)
+            ):
+                layers[position - 1], layers[target] = layers[target], layers[position - 1]
+                replace_spec(spec | {"layers": layers})
+                st.rerun()
