@@ -31,6 +31,8 @@ import numpy as np
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from cnn_core.runs.directory import pid_alive
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The thread settings runs_root pins to one thread for every worker.
 THREAD_ENV = ("OMP_NUM_THREADS", "CNN_LAB_WORKER_THREADS")
@@ -152,20 +154,6 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def leftover_pids(root: Path) -> set[int]:
     """Workers of runs under root that are still alive, plus any process naming root."""
     pids: set[int] = set()
@@ -179,14 +167,14 @@ def leftover_pids(root: Path) -> set[int]:
                 isinstance(pid, int)
                 and pid > 0
                 and pid != os.getpid()
-                and _alive(pid)
+                and pid_alive(pid)
                 and b"cnn_core.runs.worker" in _cmdline(pid)
             ):
                 pids.add(pid)
     needle = str(root).encode()
     for entry in Path("/proc").iterdir():
         pid = int(entry.name) if entry.name.isdigit() else None
-        if pid and pid != os.getpid() and needle in _cmdline(pid) and _alive(pid):
+        if pid and pid != os.getpid() and needle in _cmdline(pid) and pid_alive(pid):
             pids.add(pid)
     return pids
 
@@ -200,7 +188,7 @@ def kill_leftovers(root: Path) -> set[int]:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + 5
-    while killed and any(_alive(p) for p in killed) and time.monotonic() < deadline:
+    while killed and any(pid_alive(p) for p in killed) and time.monotonic() < deadline:
         time.sleep(0.02)
     return killed
 

@@ -7,10 +7,9 @@ spec module's job.
 
 from __future__ import annotations
 
-import json
 import re
 
-from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, SpecError
+from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, SpecError, parse_json
 from cnn_core.i18n import t
 
 _PAIR = r"\(\s*[^)]*\)|\[\s*[^\]]*\]"
@@ -93,12 +92,7 @@ def parse_chain(text: str) -> list[dict]:
     """One layer per line (blank lines and # comments ignored), or a JSON list of layers."""
     stripped = text.strip()
     if stripped.startswith("["):
-        try:
-            layers = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg), t("spec.fix.layers_list")
-            ) from exc
+        layers = parse_json(stripped, t("spec.fix.layers_list"))
         if not isinstance(layers, list):
             raise SpecError(t("spec.err.layers_list"), t("spec.fix.layers_list"))
         return layers

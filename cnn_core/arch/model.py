@@ -35,29 +35,14 @@ def _padding(value):
 def torch_layer_args(layer: dict, in_shape: tuple[int, ...]) -> tuple[str, dict]:
     """torch class name and keyword arguments for one normalised layer."""
     kind = layer["type"]
-    if kind == "conv2d":
-        return "Conv2d", dict(
-            in_channels=in_shape[0],
-            out_channels=layer["out_channels"],
-            kernel_size=tuple(layer["kernel_size"]),
-            stride=tuple(layer["stride"]),
-            padding=_padding(layer["padding"]),
-            dilation=tuple(layer["dilation"]),
-            groups=layer["groups"],
-            bias=layer["bias"],
-        )
-    if kind == "conv_transpose2d":
-        return "ConvTranspose2d", dict(
-            in_channels=in_shape[0],
-            out_channels=layer["out_channels"],
-            kernel_size=tuple(layer["kernel_size"]),
-            stride=tuple(layer["stride"]),
-            padding=tuple(layer["padding"]),
-            output_padding=tuple(layer["output_padding"]),
-            groups=layer["groups"],
-            bias=layer["bias"],
-            dilation=tuple(layer["dilation"]),
-        )
+    if kind in ("conv2d", "conv_transpose2d"):
+        args = dict(in_channels=in_shape[0], out_channels=layer["out_channels"])
+        args.update({key: tuple(layer[key]) for key in ("kernel_size", "stride")})
+        args["padding"] = _padding(layer["padding"])
+        if kind == "conv_transpose2d":
+            args["output_padding"] = tuple(layer["output_padding"])
+        args.update(dilation=tuple(layer["dilation"]), groups=layer["groups"], bias=layer["bias"])
+        return ("Conv2d" if kind == "conv2d" else "ConvTranspose2d"), args
     if kind in ("batchnorm2d", "batchnorm1d"):
         return ("BatchNorm2d" if kind == "batchnorm2d" else "BatchNorm1d"), dict(
             num_features=in_shape[0], eps=layer["eps"], momentum=layer["momentum"], affine=layer["affine"]

@@ -5,7 +5,7 @@ where it comes from.
 
 from __future__ import annotations
 
-import copy
+import json
 from dataclasses import dataclass
 
 from cnn_core.i18n import t
@@ -26,8 +26,9 @@ class Preset:
         return t(f"preset.{self.key}.description")
 
     def fresh_spec(self) -> dict:
-        """A deep copy, so editing it never changes the preset."""
-        return copy.deepcopy(self.spec)
+        """A copy that shares no object with the preset nor within itself (the table below reuses
+        layer dicts such as RELU), so editing one layer never changes another or the preset."""
+        return json.loads(json.dumps(self.spec))
 
 
 def _conv(out, k=3, **kw):
@@ -39,22 +40,44 @@ def _pool(k=2, **kw):
 
 
 RELU = {"type": "relu"}
+TANH = {"type": "tanh"}
 FLAT = {"type": "flatten"}
+BN = {"type": "batchnorm2d"}
+LEAKY = {"type": "leaky_relu", "negative_slope": 0.02}  # seed 004's slope
+DROPOUT = {"type": "dropout", "p": 0.5}
+AVG2 = {"type": "avgpool2d", "kernel_size": 2}
 
 
 def _fc(n):
     return {"type": "linear", "out_features": n}
 
 
-def _seed000(variant: str) -> dict:
-    block = lambda out: (
-        [_conv(out, padding=1), {"type": "batchnorm2d"}, RELU, _pool()]
-        if variant == "bn"
-        else [_conv(out, padding=1), RELU, _pool()]
-    )
-    head = [FLAT, _fc(128), RELU] + ([{"type": "dropout", "p": 0.5}] if variant == "dropout" else []) + [_fc(10)]
-    return {"input_shape": [3, 32, 32], "num_classes": 10, "layers": block(32) + block(64) + head}
+def _spec(input_shape: list[int], layers: list[dict]) -> dict:
+    return {"input_shape": input_shape, "num_classes": 10, "layers": layers}
 
+
+def _transfer(name: str) -> dict:
+    backbone = {"name": name, "pretrained": True, "freeze_backbone": True, "replace_head": True}
+    return {"input_shape": [3, 32, 32], "num_classes": 10, "backbone": backbone}
+
+
+def _seed000(variant: str) -> dict:
+    block = lambda out: [_conv(out, padding=1)] + ([BN] if variant == "bn" else []) + [RELU, _pool()]
+    head = [FLAT, _fc(128), RELU] + ([DROPOUT] if variant == "dropout" else []) + [_fc(10)]
+    return _spec([3, 32, 32], block(32) + block(64) + head)
+
+
+def _vgg_small() -> dict:
+    blocks = [layer for out in (32, 64, 128) for layer in (_conv(out, padding=1), BN, RELU) * 2 + (_pool(),)]
+    return _spec([3, 32, 32], blocks + [FLAT, _fc(256), RELU, DROPOUT, _fc(10)])
+
+
+_ALEXNET_FEATURES = [_conv(64, 5, padding=2), RELU, _pool(3, stride=2), _conv(192, 5, padding=2), RELU]
+_ALEXNET_FEATURES += [_pool(3, stride=2), _conv(384, padding=1), RELU, _conv(256, padding=1), RELU]
+_ALEXNET_FEATURES += [_conv(256, padding=1), RELU, _pool(3, stride=2)]
+_ALEXNET_HEAD = [FLAT, DROPOUT, _fc(512), RELU, DROPOUT, _fc(512), RELU, _fc(10)]
+_LENET = [_conv(6, 5, padding=2), TANH, AVG2, _conv(16, 5), TANH, AVG2, FLAT, _fc(120), TANH, _fc(84), TANH, _fc(10)]
+_SEED004 = [_conv(10, 5, stride=2), LEAKY, BN, _conv(10, 3, stride=2), LEAKY, BN, FLAT, _fc(10), {"type": "sigmoid"}]
 
 PRESETS: dict[str, Preset] = {
     p.key: p
@@ -62,127 +85,21 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "seed002_mnist_cnn",
             "seed 002",
-            {
-                "input_shape": [1, 28, 28],
-                "num_classes": 10,
-                "layers": [_conv(32), RELU, _pool(), _conv(64), RELU, _pool(), FLAT, _fc(10)],
-            },
+            _spec([1, 28, 28], [_conv(32), RELU, _pool(), _conv(64), RELU, _pool(), FLAT, _fc(10)]),
         ),
         Preset("seed000_cifar_cnn", "seed 000", _seed000("plain")),
         Preset("seed000_cifar_cnn_dropout", "seed 000", _seed000("dropout")),
         Preset("seed000_cifar_cnn_batchnorm", "seed 000", _seed000("bn")),
-        Preset(
-            "seed004_leaky_cnn",
-            "seed 004",
-            {
-                "input_shape": [1, 28, 28],
-                "num_classes": 10,
-                "layers": [
-                    _conv(10, 5, stride=2),
-                    {"type": "leaky_relu", "negative_slope": 0.02},
-                    {"type": "batchnorm2d"},
-                    _conv(10, 3, stride=2),
-                    {"type": "leaky_relu", "negative_slope": 0.02},
-                    {"type": "batchnorm2d"},
-                    FLAT,
-                    _fc(10),
-                    {"type": "sigmoid"},
-                ],
-            },
-        ),
-        Preset(
-            "lenet5",
-            "LeCun et al. 1998; seed 003",
-            {
-                "input_shape": [1, 28, 28],
-                "num_classes": 10,
-                "layers": [
-                    _conv(6, 5, padding=2),
-                    {"type": "tanh"},
-                    {"type": "avgpool2d", "kernel_size": 2},
-                    _conv(16, 5),
-                    {"type": "tanh"},
-                    {"type": "avgpool2d", "kernel_size": 2},
-                    FLAT,
-                    _fc(120),
-                    {"type": "tanh"},
-                    _fc(84),
-                    {"type": "tanh"},
-                    _fc(10),
-                ],
-            },
-        ),
-        Preset(
-            "vgg_small",
-            "Simonyan & Zisserman 2014; seed 003",
-            {
-                "input_shape": [3, 32, 32],
-                "num_classes": 10,
-                "layers": [
-                    layer
-                    for out in (32, 64, 128)
-                    for layer in (
-                        _conv(out, padding=1),
-                        {"type": "batchnorm2d"},
-                        RELU,
-                        _conv(out, padding=1),
-                        {"type": "batchnorm2d"},
-                        RELU,
-                        _pool(),
-                    )
-                ]
-                + [FLAT, _fc(256), RELU, {"type": "dropout", "p": 0.5}, _fc(10)],
-            },
-        ),
+        Preset("seed004_leaky_cnn", "seed 004", _spec([1, 28, 28], _SEED004)),
+        Preset("lenet5", "LeCun et al. 1998; seed 003", _spec([1, 28, 28], _LENET)),
+        Preset("vgg_small", "Simonyan & Zisserman 2014; seed 003", _vgg_small()),
         Preset(
             "alexnet_32",
             "Krizhevsky et al. 2012; seeds 001 and 003",
-            {
-                "input_shape": [3, 32, 32],
-                "num_classes": 10,
-                "layers": [
-                    _conv(64, 5, padding=2),
-                    RELU,
-                    _pool(3, stride=2),
-                    _conv(192, 5, padding=2),
-                    RELU,
-                    _pool(3, stride=2),
-                    _conv(384, padding=1),
-                    RELU,
-                    _conv(256, padding=1),
-                    RELU,
-                    _conv(256, padding=1),
-                    RELU,
-                    _pool(3, stride=2),
-                    FLAT,
-                    {"type": "dropout", "p": 0.5},
-                    _fc(512),
-                    RELU,
-                    {"type": "dropout", "p": 0.5},
-                    _fc(512),
-                    RELU,
-                    _fc(10),
-                ],
-            },
+            _spec([3, 32, 32], _ALEXNET_FEATURES + _ALEXNET_HEAD),
         ),
-        Preset(
-            "resnet18_transfer",
-            "seed 000; He et al. 2015",
-            {
-                "input_shape": [3, 32, 32],
-                "num_classes": 10,
-                "backbone": {"name": "resnet18", "pretrained": True, "freeze_backbone": True, "replace_head": True},
-            },
-        ),
-        Preset(
-            "mobilenet_v2_transfer",
-            "seed 003; Sandler et al. 2018",
-            {
-                "input_shape": [3, 32, 32],
-                "num_classes": 10,
-                "backbone": {"name": "mobilenet_v2", "pretrained": True, "freeze_backbone": True, "replace_head": True},
-            },
-        ),
+        Preset("resnet18_transfer", "seed 000; He et al. 2015", _transfer("resnet18")),
+        Preset("mobilenet_v2_transfer", "seed 003; Sandler et al. 2018", _transfer("mobilenet_v2")),
     ]
 }
 

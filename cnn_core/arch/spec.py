@@ -287,6 +287,14 @@ def is_backbone(spec: dict) -> bool:
     return isinstance(spec, dict) and "backbone" in spec
 
 
+def parse_json(text: str, fix: str):
+    """JSON text as Python values; a syntax error is a SpecError naming the line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg), fix) from exc
+
+
 def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
     """Parse an uploaded or pasted spec; every failure is a SpecError with a readable reason."""
     limit = get_settings().max_spec_upload_bytes if max_bytes is None else max_bytes
@@ -298,12 +306,7 @@ def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SpecError(t("spec.err.not_utf8"), t("spec.fix.json_file")) from exc
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg), t("spec.fix.json_file")
-        ) from exc
+    spec = parse_json(text, t("spec.fix.json_file"))
     _check_top_level(spec)
     return spec
 

@@ -43,21 +43,19 @@ def _too_small(index, kind, h, w, kh, kw, rows) -> SpecError:
     return SpecError(t("spec.err.smaller_than_kernel", h=h, w=w, k=size), fix, index, kind)
 
 
+def _check_caps(shape: tuple[int, ...], settings, message_key: str, err) -> None:
+    """A (C, H, W) shape within the channel and side caps of the settings, else `err`."""
+    if max(shape[1:]) > settings.max_input_side or shape[0] > settings.max_channels:
+        caps = dict(side=settings.max_input_side, channels=settings.max_channels)
+        raise err(t(message_key, shape=format_shape(shape), **caps), t("spec.fix.caps"))
+
+
 def walk(spec: dict, check_output: bool = True) -> Iterator[LayerSummary]:
     """Yield one LayerSummary per layer, raising SpecError at the first invalid one."""
     _check_top_level(spec)
     settings = get_settings()
     shape: tuple[int, ...] = parse_input_shape(spec.get("input_shape"))
-    if max(shape[1:]) > settings.max_input_side or shape[0] > settings.max_channels:
-        raise SpecError(
-            t(
-                "spec.err.input_cap",
-                shape=format_shape(shape),
-                side=settings.max_input_side,
-                channels=settings.max_channels,
-            ),
-            t("spec.fix.caps"),
-        )
+    _check_caps(shape, settings, "spec.err.input_cap", SpecError)
     num_classes = parse_num_classes(spec)
     layers = spec.get("layers")
     if not isinstance(layers, list):
@@ -121,16 +119,11 @@ def _layer_step(
     params = macs = 0
     out: tuple[int, ...] = shape
     new_field: ReceptiveField | None = field if len(shape) == 3 else None
-    if kind == "conv2d":
+    if kind in ("conv2d", "conv_transpose2d"):
         c, h, w = shape
-        k, s, d, g, oc = (
-            layer["kernel_size"],
-            layer["stride"],
-            layer["dilation"],
-            layer["groups"],
-            layer["out_channels"],
-        )
+        k, s, d, g, oc = (layer[key] for key in ("kernel_size", "stride", "dilation", "groups", "out_channels"))
         _check_groups(c, oc, g, err)
+    if kind == "conv2d":
         if layer["padding"] == "same" and s != (1, 1):
             raise err(t("spec.err.same_stride"), t("spec.fix.same_stride"))
         before = shapes.conv_padding(layer)
@@ -144,16 +137,7 @@ def _layer_step(
         macs = oc * oh * ow * (c // g) * k[0] * k[1]
         new_field = field.through(eff, s, (before[0][0], before[1][0]))
     elif kind == "conv_transpose2d":
-        c, h, w = shape
-        k, s, d, g, oc = (
-            layer["kernel_size"],
-            layer["stride"],
-            layer["dilation"],
-            layer["groups"],
-            layer["out_channels"],
-        )
         p, op = layer["padding"], layer["output_padding"]
-        _check_groups(c, oc, g, err)
         for a in range(2):
             if op[a] >= s[a] and op[a] >= d[a]:
                 raise err(t("spec.err.output_padding", op=op[a], s=s[a], d=d[a]), t("spec.fix.output_padding"))
@@ -206,16 +190,8 @@ def _layer_step(
     elif kind in ("batchnorm2d", "batchnorm1d"):
         params = 2 * shape[0] if layer["affine"] else 0
 
-    if len(out) == 3 and (max(out[1:]) > settings.max_input_side or out[0] > settings.max_channels):
-        raise err(
-            t(
-                "spec.err.output_cap",
-                shape=format_shape(out),
-                side=settings.max_input_side,
-                channels=settings.max_channels,
-            ),
-            t("spec.fix.caps"),
-        )
+    if len(out) == 3:
+        _check_caps(out, settings, "spec.err.output_cap", err)
     return LayerSummary(
         index=index,
         type=kind,

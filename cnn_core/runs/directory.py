@@ -106,10 +106,8 @@ class Status:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
 
 
-def pid_is_worker(pid: int | None) -> bool:
-    """True when pid is alive and is one of our workers (not a recycled pid)."""
-    if not pid:
-        return False
+def pid_alive(pid: int) -> bool:
+    """True when process pid exists and has not finished (a zombie has)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -117,12 +115,20 @@ def pid_is_worker(pid: int | None) -> bool:
     except PermissionError:
         return True
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True  # no /proc (macOS): trust the signal probe
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie has finished
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def pid_is_worker(pid: int | None) -> bool:
+    """True when pid is alive and is one of our workers (not a recycled pid)."""
+    if not pid or not pid_alive(pid):
         return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the signal probe
     return b"cnn_core.runs.worker" in cmdline
 
 
