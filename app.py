@@ -1,7 +1,11 @@
-"""CNN Lab: the Streamlit entry point. It only sets up the page and the navigation."""
+"""CNN Lab: the Streamlit entry point. It sets up the page and the navigation, and runs the chosen
+page so that an error meant for the user (CnnLabError) that a page did not handle itself is shown
+as a message, never as a traceback. Streamlit's own stop and rerun signals are not CnnLabErrors
+and pass through."""
 
 import streamlit as st
 
+from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
@@ -44,4 +48,7 @@ navigation = st.navigation(
         ],
     }
 )
-navigation.run()
+try:
+    navigation.run()
+except CnnLabError as exc:
+    st.error(str(exc), icon=":material/error:")

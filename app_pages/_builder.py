@@ -1,18 +1,48 @@
-"""The architecture builder's layer editor: the table of layers, and inserting or moving one layer.
+"""The architecture builder's helpers: the network kept in the session and in the page's link, the
+table of layers (numbered 1, 2, 3 … like the summary and the error messages), inserting or moving
+one layer, and the summary table.
 
 The spec being edited lives in st.session_state[SPEC_KEY], where the Train page and the
-receptive-field lesson find it. Replacing it bumps st.session_state["editor_version"], which is part
-of every editing widget's key, so they all start afresh from the new spec.
+receptive-field lesson find it, and in the query parameter LINK_PARAM, so that a reload (a new
+session) opens it again. Replacing it bumps st.session_state["editor_version"], which is part of
+every editing widget's key, so they all start afresh from the new spec.
 """
 
 import pandas as pd
 import streamlit as st
 
+from cnn_core.arch.formatting import summary_table
 from cnn_core.arch.layer_text import layers_to_rows, rows_to_layers
+from cnn_core.arch.presets import DEFAULT_PRESET, preset_spec
 from cnn_core.arch.spec import LAYER_TYPES, SpecError
+from cnn_core.arch.spec_link import LINK_PARAM, spec_from_link, spec_to_link
 from cnn_core.i18n import t
 
 SPEC_KEY = "builder_spec"
+COUNT_COLUMNS = ("col.params", "col.macs")  # whole numbers written with thousands separators
+
+
+def start_spec() -> dict:
+    """The network a new session starts with: the one in the page's link, else the default preset.
+    A link that does not hold a network is dropped with a notice."""
+    link = st.query_params.get(LINK_PARAM)
+    if link:
+        try:
+            return spec_from_link(link)
+        except SpecError as exc:
+            st.warning(t("builder.link.ignored", reason=exc.reason), icon=":material/link_off:")
+            del st.query_params[LINK_PARAM]
+    return preset_spec(DEFAULT_PRESET)
+
+
+def keep_in_link(spec: dict) -> None:
+    """Write the spec into the page's link; one too large for a link stays in this session only."""
+    link = spec_to_link(spec)
+    if link is None:
+        st.query_params.pop(LINK_PARAM, None)
+        st.caption(t("builder.link.too_large"))
+    elif st.query_params.get(LINK_PARAM) != link:
+        st.query_params[LINK_PARAM] = link
 
 
 def replace_spec(spec: dict) -> None:
@@ -21,19 +51,23 @@ def replace_spec(spec: dict) -> None:
     st.session_state["editor_version"] += 1
 
 
+def renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same rows numbered 1, 2, 3 … again (after a row was deleted the editor keeps 1, 3, 4)."""
+    return frame.set_axis(pd.RangeIndex(1, len(frame) + 1))
+
+
 def layer_table(spec: dict, version: int) -> list[dict]:
     """The spec's layers as an editable table; returns its rows ({type, params}) as edited."""
-    base_key = f"b_base_{version}"
+    base_key, round_key = f"b_base_{version}", f"b_round_{version}"
     if base_key not in st.session_state:
         rows = layers_to_rows(spec.get("layers") or [])
-        # Numbered from 1 like the summary table and the error messages.
-        st.session_state[base_key] = pd.DataFrame(rows, columns=["type", "params"], index=range(1, len(rows) + 1))
+        st.session_state[base_key] = renumbered(pd.DataFrame(rows, columns=["type", "params"]))
     st.markdown(t("builder.layers.help"))
     edited = st.data_editor(
         st.session_state[base_key],
         num_rows="dynamic",
         hide_index=False,
-        key=f"b_layers_{version}",
+        key=f"b_layers_{version}_{st.session_state.get(round_key, 0)}",
         column_config={
             "type": st.column_config.SelectboxColumn(
                 t("builder.col.type"), options=list(LAYER_TYPES), required=True, help=t("builder.col.type.help")
@@ -43,6 +77,11 @@ def layer_table(spec: dict, version: int) -> list[dict]:
             ),
         },
     )
+    if list(edited.index) != list(range(1, len(edited) + 1)):
+        # a row was deleted: the edited rows become the table, numbered afresh, in a new editor
+        st.session_state[base_key] = renumbered(edited)
+        st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
+        st.rerun()
     return edited.astype(object).where(edited.notna(), None).to_dict("records")
 
 
@@ -65,7 +104,7 @@ def insert_or_move(spec: dict, locked: bool) -> None:
                 replace_spec(spec | {"layers": layers})
                 st.rerun()
             except SpecError as exc:
-                r3.error(str(exc))
+                r3.error(str(exc), icon=":material/error:")
         for label, delta in ((t("builder.move_up"), -1), (t("builder.move_down"), 1)):
             target = position - 1 + delta
             if r4.button(
@@ -74,3 +113,13 @@ def insert_or_move(spec: dict, locked: bool) -> None:
                 layers[position - 1], layers[target] = layers[target], layers[position - 1]
                 replace_spec(spec | {"layers": layers})
                 st.rerun()
+
+
+def show_summary_table(summary, key: str, container=st) -> None:
+    """The per-layer summary (builder and calculator): counts with thousands separators."""
+    container.dataframe(
+        pd.DataFrame(summary_table(summary)),
+        hide_index=True,
+        key=key,
+        column_config={t(name): st.column_config.NumberColumn(format="localized") for name in COUNT_COLUMNS},
+    )

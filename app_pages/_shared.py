@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages._widgets import run_label
+from app_pages._widgets import pick_run
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 from cnn_core.inspection.loading import inspectable_runs, load_run, load_test_images
@@ -23,7 +23,7 @@ def pick_trained_run(key: str):
         st.info(t("inspect.no_runs"), icon=":material/info:")
         st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
         st.stop()
-    return st.selectbox(t("runs.select"), runs, key=key, format_func=run_label)
+    return pick_run(runs, key)
 
 
 @st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))

@@ -1,26 +1,38 @@
 """Architecture builder: edit a spec layer by layer and see its summary update live.
 
-The spec being edited lives in st.session_state[SPEC_KEY]; the training page trains it.
+The spec being edited lives in st.session_state[SPEC_KEY] and in the page's link (a reload opens it
+again); the training page trains it.
 """
 
-import pandas as pd
 import streamlit as st
 
-from app_pages._builder import SPEC_KEY, insert_or_move, layer_table, replace_spec
+from app_pages._builder import (
+    SPEC_KEY,
+    insert_or_move,
+    keep_in_link,
+    layer_table,
+    replace_spec,
+    show_summary_table,
+    start_spec,
+)
 from app_pages._widgets import download, labelled
 from cnn_core import PRESETS, dump_spec_json, export_pytorch_code, load_spec_json, preset_spec, summarize_until_error
-from cnn_core.arch.formatting import format_bytes, format_shape, summary_table
+from cnn_core.arch.formatting import format_bytes, format_count, format_shape
 from cnn_core.arch.layer_text import rows_to_layers
-from cnn_core.arch.presets import DEFAULT_PRESET, scratch_spec
+from cnn_core.arch.output import training_loss
+from cnn_core.arch.presets import scratch_spec
 from cnn_core.arch.spec import BACKBONES, SpecError, is_backbone
+from cnn_core.arch.spec_link import editable_spec
 from cnn_core.figures.architecture import shape_flow_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
 state = st.session_state
 settings = get_settings()
+st.title(t("builder.title"))
+st.caption(t("builder.caption"))
 if SPEC_KEY not in state:
-    state[SPEC_KEY], state["editor_version"] = preset_spec(DEFAULT_PRESET), 0
+    state[SPEC_KEY], state["editor_version"] = start_spec(), 0
 
 
 @st.cache_resource(max_entries=16, show_spinner=t("builder.summarising"))
@@ -29,8 +41,6 @@ def backbone_summary(spec_json: str):
 
 
 version, spec = state["editor_version"], dict(state[SPEC_KEY])
-st.title(t("builder.title"))
-st.caption(t("builder.caption"))
 
 left, middle, right = st.columns([3, 1.4, 3])
 preset = left.selectbox(t("builder.preset"), list(PRESETS), format_func=lambda k: PRESETS[k].title, key="b_preset")
@@ -43,18 +53,26 @@ if middle.button(t("builder.scratch"), key="b_scratch"):
     st.rerun()
 limit = format_bytes(settings.max_spec_upload_bytes)
 upload = right.file_uploader(
-    t("builder.upload"), type=["json"], key=f"b_upload_{version}", help=t("builder.upload.help", limit=limit)
+    t("builder.upload", limit=limit),
+    type=["json"],
+    key=f"b_upload_{version}",
+    help=t("builder.upload.help", limit=limit),
+    max_upload_size=max(1, -(-settings.max_spec_upload_bytes // 2**20)),  # whole MB: the widget's unit
 )
+# the drop zone would state that whole-MB limit; the label states the real one
+st.html('<style>[class*="st-key-b_upload_"] [data-testid=stFileUploaderDropzoneInstructions]{display:none}</style>')
 if upload is not None:
     try:
-        replace_spec(load_spec_json(upload.getvalue()))
+        replace_spec(editable_spec(load_spec_json(upload.getvalue())))
         st.rerun()
     except SpecError as exc:
-        right.error(str(exc), icon="⚠️")
+        right.error(str(exc), icon=":material/error:")
 
 c0, c1, c2, c3, c4 = st.columns([3, 1, 1, 1, 1])
 spec["name"] = c0.text_input(t("builder.name"), spec.get("name", ""), key=f"b_name_{version}")
-shape = list(spec.get("input_shape") or [1, 28, 28])
+shape = (
+    spec["input_shape"] if isinstance(spec.get("input_shape"), list) and len(spec["input_shape"]) == 3 else [1, 28, 28]
+)
 labels = (t("calc.channels"), t("calc.height"), t("calc.width"))
 caps = (settings.max_channels, settings.max_input_side, settings.max_input_side)
 defaults = [int(value) if isinstance(value, int) and 1 <= value <= cap else 1 for value, cap in zip(shape, caps)]
@@ -98,17 +116,22 @@ else:
 
 if layer_error is None:
     state[SPEC_KEY] = spec
+    keep_in_link(spec)
 if error is not None:
-    st.error(str(error), icon="⛔")
+    st.error(str(error), icon=":material/error:")
 if summary is not None:
     m = st.columns(5)
-    m[0].metric(t("builder.total_params"), f"{summary.total_params:,}")
-    m[1].metric(t("builder.trainable"), f"{summary.trainable_params:,}")
-    m[2].metric(t("builder.macs"), f"{summary.total_macs:,}")
+    for column, key, count in zip(
+        m,
+        ("builder.total_params", "builder.trainable", "builder.macs"),
+        (summary.total_params, summary.trainable_params, summary.total_macs),
+    ):
+        column.metric(t(key), format_count(count), help=t("builder.exact", n=f"{count:,}"))
     m[3].metric(t("builder.memory"), format_bytes(summary.activation_bytes), help=t("builder.memory.help"))
     m[4].metric(t("builder.output"), format_shape(summary.output_shape))
+    st.caption(training_loss(spec), help=t("builder.loss.help"))
     if summary.rows:
-        st.dataframe(pd.DataFrame(summary_table(summary)), hide_index=True, key="b_summary")
+        show_summary_table(summary, "b_summary")
         st.plotly_chart(shape_flow_figure(summary), key="b_flow")
 
 d1, d2 = st.columns(2)

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._shared import cached_run, load_or_stop, pick_trained_run
+from cnn_core.arch.formatting import layer_label
 from cnn_core.data.uploads import image_from_upload
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.images import image_figure, kernel_figure, maps_figure
@@ -30,7 +31,11 @@ else:
         t("filters.layer"),
         names,
         key="f_layer",
-        format_func=lambda n: t("filters.layer_label", name=n, shape="×".join(map(str, dict(layers)[n].weight.shape))),
+        format_func=lambda n: t(
+            "filters.layer_label",
+            name=layer_label(n, "conv2d"),
+            shape="×".join(map(str, dict(layers)[n].weight.shape)),
+        ),
     )
     channel = 0
     if layer != names[0]:
@@ -79,12 +84,13 @@ if image is not None:
             t("filters.enlarge"),
             range(len(maps)),
             key="f_pick",
-            format_func=lambda i: f"{maps[i].name} {maps[i].kind} {'×'.join(map(str, maps[i].shape))}",
+            format_func=lambda i: f"{layer_label(maps[i].name, maps[i].kind)} {'×'.join(map(str, maps[i].shape))}",
         )
         map_channel = int(st.number_input(t("filters.channel"), 0, maps[pick].shape[0] - 1, 0, key="f_map_channel"))
         st.plotly_chart(maps_figure(maps[pick].maps[map_channel : map_channel + 1], height=360), key="f_big")
+    stats = pd.DataFrame(activation_stats(maps))
     st.dataframe(
-        pd.DataFrame(activation_stats(maps)),
+        stats,
         hide_index=True,
         key="f_stats",
         column_config={
@@ -96,7 +102,7 @@ if image is not None:
         st.plotly_chart(
             maps_figure(
                 fmap.maps[:MAX_TILES],
-                t("filters.map_title", name=fmap.name, kind=fmap.kind, shape="×".join(map(str, fmap.shape))),
+                t("filters.map_title", name=layer_label(fmap.name, fmap.kind), shape="×".join(map(str, fmap.shape))),
             ),
             key=f"f_map_{i}",
         )

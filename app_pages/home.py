@@ -13,6 +13,7 @@ TOOLS = [
     ("app_pages/train.py", "nav.train", "home.train", ":material/model_training:"),
     ("app_pages/runs.py", "nav.runs", "home.runs", ":material/monitoring:"),
     ("app_pages/predictions.py", "nav.predictions", "home.predictions", ":material/grid_view:"),
+    ("app_pages/filters.py", "nav.filters", "home.filters", ":material/filter:"),
     ("app_pages/network_sees.py", "nav.sees", "home.sees", ":material/visibility:"),
 ]
 columns = st.columns(3)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_pages._shared import cached_run, load_or_stop, pick_trained_run
+from cnn_core.arch.formatting import layer_label
 from cnn_core.figures.images import image_figure
 from cnn_core.figures.inspection import curve_figure
 from cnn_core.i18n import t
@@ -17,6 +18,12 @@ run = pick_trained_run("s_run")
 loaded, images, _ = load_or_stop(cached_run, run.path, run_fingerprint(run.path))
 names = loaded.class_names
 layer_names = [n for n, _ in conv_layers(loaded.model)]
+
+
+def conv_label(name: str) -> str:
+    return layer_label(name, "conv2d")  # '#4 conv2d', numbered like the builder
+
+
 dream_tab, cam_tab = st.tabs([t("sees.tab.maximise"), t("sees.tab.cam")])
 
 with dream_tab:
@@ -38,7 +45,9 @@ with dream_tab:
         disabled=target != "class",
     )
     layer = (
-        c[1].selectbox(t("filters.layer"), layer_names, key="s_layer", disabled=target != "channel")
+        c[1].selectbox(
+            t("filters.layer"), layer_names, key="s_layer", disabled=target != "channel", format_func=conv_label
+        )
         if layer_names
         else None
     )
@@ -54,7 +63,7 @@ with dream_tab:
         channels = c[2].multiselect(
             t("filters.channel"), range(out_channels), default=list(range(min(8, out_channels))), key="s_channels"
         )
-        jobs = [(f"{layer}:{ch}", dict(layer_name=layer, channel=ch)) for ch in channels]
+        jobs = [(f"{conv_label(layer)} · {ch}", dict(layer_name=layer, channel=ch)) for ch in channels]
     else:
         jobs = [(names[k], dict(target_class=k)) for k in classes]
     if st.button(t("sees.run"), type="primary", key="s_go", disabled=not jobs):
@@ -108,6 +117,7 @@ with cam_tab:
             index=len(layer_names) - 1,
             key="s_cam_layer",
             help=t("sees.cam.layer.help"),
+            format_func=conv_label,
         )
         cols = st.columns(3)
         cols[0].plotly_chart(image_figure(image[0], t("filters.input")), key="s_cam_input")

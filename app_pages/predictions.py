@@ -8,7 +8,7 @@ from app_pages._widgets import choice
 from cnn_core.data.uploads import image_from_array, image_from_upload
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.images import as_picture, image_figure
-from cnn_core.figures.inspection import top_k_figure
+from cnn_core.figures.inspection import pickable_cells, top_k_figure
 from cnn_core.figures.training import confusion_figure
 from cnn_core.i18n import t
 from cnn_core.inspection.loading import run_fingerprint
@@ -22,17 +22,19 @@ preds = load_or_stop(cached_predictions, run.path, fingerprint)
 if loaded.source == "checkpoint":
     st.caption(t("inspect.from_checkpoint"))
 names = preds.class_names
+ALL = -1  # "all classes" in the class filters (None would show the select box's empty placeholder)
 gallery_tab, matrix_tab, own_tab = st.tabs(
     [t("predictions.tab.gallery"), t("predictions.tab.confusion"), t("predictions.tab.own")]
 )
 
 
 def class_box(container, label_key: str, key: str, index: int = 0, any_class: bool = False):
-    """A class of the run to pick by name; with any_class, 'all' (None) comes first."""
-    options = ([None] if any_class else []) + list(range(len(names)))
-    return container.selectbox(
-        t(label_key), options, index, key=key, format_func=lambda k: t("predictions.all") if k is None else names[k]
+    """A class of the run to pick by name; with any_class, 'all' comes first and is returned as None."""
+    options = ([ALL] if any_class else []) + list(range(len(names)))
+    picked = container.selectbox(
+        t(label_key), options, index, key=key, format_func=lambda k: t("predictions.all") if k == ALL else names[k]
     )
+    return None if picked == ALL else picked
 
 
 def show_images(indices, columns=8):
@@ -42,9 +44,8 @@ def show_images(indices, columns=8):
         colour = "green" if right else "red"
         with cols[slot % columns]:
             st.image(as_picture(images[i]), width="stretch")
-            st.markdown(
-                f":{colour}[{t('predictions.caption', true=names[preds.labels[i]], pred=names[preds.predicted[i]], conf=f'{preds.confidence[i]:.0%}')}]"
-            )
+            true, pred, conf = names[preds.labels[i]], names[preds.predicted[i]], f"{preds.confidence[i]:.0%}"
+            st.markdown(f":{colour}[{t('predictions.caption', true=true, pred=pred, conf=conf)}]")
 
 
 with gallery_tab:
@@ -63,25 +64,25 @@ with gallery_tab:
         key="p_worst",
         help=t("predictions.worst.help"),
         on_click=lambda: st.session_state.update(
-            p_mistakes=True, p_sort="confidence_desc", p_true=None, p_pred=None, p_page=1
+            p_mistakes=True, p_sort="confidence_desc", p_true=ALL, p_pred=ALL, p_page=1
         ),
     )
     show_images(indices)
 
 with matrix_tab:
-    matrix = confusion(preds)
+    matrix = confusion(preds).tolist()
     normalise = st.toggle(t("runs.normalise"), key="p_norm")
     event = st.plotly_chart(
-        confusion_figure(matrix.tolist(), names, normalise),
+        pickable_cells(confusion_figure(matrix, names, normalise), matrix, names),
         key="p_confusion",
         on_select="rerun",
         selection_mode="points",
     )
-    points = event.selection.points if event and event.selection else []
+    points = [p for p in (event.selection.points if event and event.selection else []) if "customdata" in p]
     c1, c2 = st.columns(2)
-    picked = (names.index(points[0]["y"]), names.index(points[0]["x"])) if points else (None, None)
-    cell_true = class_box(c1, "predictions.true_class", f"p_cell_true_{picked}", picked[0] or 0)
-    cell_pred = class_box(c2, "predictions.pred_class", f"p_cell_pred_{picked}", picked[1] or 0)
+    picked = (int(points[0]["customdata"][0]), int(points[0]["customdata"][1])) if points else (0, 0)
+    cell_true = class_box(c1, "predictions.true_class", f"p_cell_true_{picked}", picked[0])
+    cell_pred = class_box(c2, "predictions.pred_class", f"p_cell_pred_{picked}", picked[1])
     cell, count = gallery(preds, False, cell_true, cell_pred, "confidence_desc", 0, 64)
     st.caption(t("predictions.cell", n=count, true=names[cell_true], pred=names[cell_pred]))
     show_images(cell)
@@ -89,29 +90,32 @@ with matrix_tab:
 
 with own_tab:
     c, h, w = loaded.input_shape
-    upload = st.file_uploader(t("predictions.upload"), key="p_upload", help=t("predictions.upload.help"))
-    invert_choice = choice("predictions.invert", ["auto", "yes", "no"], "p_invert", disabled=c != 1)
-    invert = {"auto": None, "yes": True, "no": False}[invert_choice]
-    source = None
-    st.caption(t("predictions.draw"))
-    drawn = st_canvas(
-        stroke_width=18,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        height=224,
-        width=224,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key="p_canvas",
-    )
-    if drawn is not None and drawn.image_data is not None and drawn.image_data[..., :3].max() > 0:
-        # strokes are white on black already: never invert a drawing
-        source = image_from_array(drawn.image_data, loaded.input_shape, False if c == 1 else None)
-    try:
-        if upload is not None:
-            source = image_from_upload(upload.getvalue(), loaded.input_shape, invert)
-    except CnnLabError as exc:
-        st.error(str(exc))
+    source = None  # the one image the user chose to show the network: a drawing or an upload
+    if choice("predictions.source", ["draw", "upload"], "p_source") == "upload":
+        upload = st.file_uploader(t("predictions.upload"), key="p_upload", help=t("predictions.upload.help"))
+        invert_choice = choice("predictions.invert", ["auto", "yes", "no"], "p_invert", disabled=c != 1)
+        try:
+            if upload is not None:
+                invert = {"auto": None, "yes": True, "no": False}[invert_choice]
+                source = image_from_upload(upload.getvalue(), loaded.input_shape, invert)
+        except CnnLabError as exc:
+            st.error(str(exc), icon=":material/error:")
+    else:
+        st.markdown(t("predictions.draw"))
+        st.space("medium")  # room for the canvas's toolbar, which shows above it on hover
+        drawn = st_canvas(
+            stroke_width=18,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=224,
+            width=224,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key="p_canvas",
+        )
+        if drawn is not None and drawn.image_data is not None and drawn.image_data[..., :3].max() > 0:
+            # strokes are white on black already: never invert a drawing
+            source = image_from_array(drawn.image_data, loaded.input_shape, False if c == 1 else None)
     if source is not None:
         image, inverted = source
         left, right = st.columns(2)

@@ -1,11 +1,11 @@
 """Shape calculator: one layer with its formula and sliding window, or a whole chain."""
 
-import pandas as pd
 import streamlit as st
 
+from app_pages._builder import show_summary_table
 from app_pages._widgets import choice
 from cnn_core.arch.calculator import KINDS, LayerQuery, calculate, window_picture
-from cnn_core.arch.formatting import format_bytes, format_shape, summary_table
+from cnn_core.arch.formatting import format_bytes, format_count, format_shape
 from cnn_core.arch.layer_text import parse_chain
 from cnn_core.arch.spec import SpecError
 from cnn_core.arch.summary import summarize_until_error
@@ -43,6 +43,8 @@ with one_layer:
         "calc.padding_mode", ["number", "valid", "same"], "calc_pad_mode", c4, help=t("calc.padding.help")
     )
     c1, c2, c3, _ = st.columns(4)
+    if kind not in ("maxpool2d", "avgpool2d"):
+        st.session_state["calc_ceil"] = False  # greyed out, and unticked: convolutions have no ceil_mode
     pad_number = c1.number_input(t("calc.padding"), 0, side_cap, 0, key="calc_p", disabled=pad_mode != "number")
     ceil_mode = c2.checkbox(
         t("calc.ceil_mode"),
@@ -74,12 +76,12 @@ with one_layer:
     )
     result = calculate(query)
     if result.error is not None:
-        st.error(t("calc.invalid", message=f"{result.error.reason} — {result.error.fix}"), icon="⚠️")
+        st.error(t("calc.invalid", message=f"{result.error.reason} — {result.error.fix}"), icon=":material/error:")
     else:
         m1, m2, m3 = st.columns(3)
         m1.metric(t("calc.output"), format_shape(result.output_shape))
-        m2.metric(t("calc.params"), f"{result.params:,}")
-        m3.metric(t("calc.macs"), f"{result.macs:,}")
+        m2.metric(t("calc.params"), format_count(result.params), help=t("builder.exact", n=f"{result.params:,}"))
+        m3.metric(t("calc.macs"), format_count(result.macs), help=t("builder.exact", n=f"{result.macs:,}"))
         same = result.axes[0] == result.axes[1]
         names = (t("calc.axis.hw"),) if same else (t("calc.axis.h"), t("calc.axis.w"))
         for axis_name, axis in zip(names, result.axes):
@@ -111,14 +113,13 @@ with chain:
     try:
         layers = parse_chain(text)
     except SpecError as exc:
-        st.error(str(exc), icon="⚠️")
+        st.error(str(exc), icon=":material/error:")
         layers = None
     if layers is not None:
         spec = {"input_shape": [int(chain_c), int(chain_h), int(chain_w)], "layers": layers}
         summary, error = summarize_until_error(spec, check_output=False)
         if summary is not None and summary.rows:
-            table = pd.DataFrame(summary_table(summary))
-            st.dataframe(table, hide_index=True, key="chain_table")
+            show_summary_table(summary, "chain_table")
             st.caption(
                 t(
                     "calc.chain.totals",
@@ -128,6 +129,6 @@ with chain:
                 )
             )
         if error is not None:
-            st.error(t("calc.chain.broken", message=str(error)), icon="⛔")
+            st.error(t("calc.chain.broken", message=str(error)), icon=":material/error:")
         elif summary is not None and not summary.rows:
             st.info(t("calc.chain.empty"))

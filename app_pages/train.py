@@ -1,13 +1,14 @@
-"""Train: configure a run, check it before launch, and start it in the background."""
+"""Train: configure a run, check it before launch, and start it in the background. The settings
+live in the page's link and the session (app_pages/_train.py)."""
 
-import json
 import math
 import tempfile
 
 import streamlit as st
 
 from app_pages._builder import SPEC_KEY
-from app_pages._widgets import choice, labelled
+from app_pages._train import backbone_choice, show_epoch_estimate
+from app_pages._widgets import choice, kept, labelled, link_values, notice_ignored_link_values
 from cnn_core.arch.presets import PRESETS, VARIANTS
 from cnn_core.arch.spec import SpecError
 from cnn_core.arch.summary import summarize
@@ -22,7 +23,7 @@ from cnn_core.settings import get_settings
 from cnn_core.train.augment import augmentation_preview
 from cnn_core.train.config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from cnn_core.train.devices import available_devices
-from cnn_core.train.estimate import measure_step_seconds
+from cnn_core.train.estimate import estimate_request
 from cnn_core.train.schedules import lr_curve
 
 settings = get_settings()
@@ -37,23 +38,19 @@ def dataset_info(name: str, folder: str | None, size: int):
         return None, str(exc)
 
 
-@st.cache_data(max_entries=32, show_spinner=t("train.measuring"))
-def step_seconds(spec_json: str, batch_size: int, device: str) -> float:
-    return measure_step_seconds(json.loads(spec_json), batch_size, device)
-
-
 st.title(t("train.title"))
 st.caption(t("train.caption"))
+opened_with = link_values()
 left, right = st.columns([1, 1])
 fields = {}  # TrainConfig's fields, as the widgets set them
-fields["dataset"] = dataset = labelled(
+fields["dataset"] = dataset = kept(
     left.selectbox, "train.dataset", list(DATASETS), format_func=lambda k: DATASETS[k].title, key="t_dataset"
 )
 folder, image_size = None, 32
 if dataset == "folder":
-    image_size = int(left.number_input(t("train.image_size"), 8, 256, 32, key="t_image_size"))
+    image_size = int(kept(left.number_input, "train.image_size", 8, 256, 32, key="t_image_size"))
     upload = labelled(left.file_uploader, "train.zip", type=["zip"], key="t_zip")
-    folder = labelled(left.text_input, "train.folder", key="t_folder") or None
+    folder = kept(left.text_input, "train.folder", key="t_folder") or None
     if upload is not None:
         try:
             folder, skipped = extract_class_zip(
@@ -80,55 +77,62 @@ elif info:
     )
 
 sources = ["preset"] + (["builder"] if SPEC_KEY in state else [])
-source = choice("train.network", sources, "t_source", right)
+source = choice("train.network", sources, "t_source", right, keep=True)
 preset, spec = None, None
 if source == "preset":
-    preset = right.selectbox(t("builder.preset"), list(PRESETS), format_func=lambda k: PRESETS[k].title, key="t_preset")
+    titles = {k: PRESETS[k].title for k in PRESETS}
+    preset = kept(right.selectbox, "train.preset", list(PRESETS), format_func=titles.get, key="t_preset")
     if preset in VARIANTS:
-        variant = choice("train.variant", list(VARIANTS[preset]), "t_variant", right, help=t("train.variant.help"))
+        help_text = t("train.variant.help")
+        variant = choice("train.variant", list(VARIANTS[preset]), "t_variant", right, keep=True, help=help_text)
         preset = VARIANTS[preset][variant]
     right.caption(PRESETS[preset].description)
 else:
     spec = state[SPEC_KEY]
     right.caption(t("train.builder_spec", name=spec.get("name") or t("reports.custom_spec")))
+weights_error = None
+network = spec if spec is not None else PRESETS[preset].spec
+if "backbone" in network:  # a transfer-learning network: are its pretrained weights here?
+    chosen, weights_error = backbone_choice(network, right)
+    spec = chosen if chosen is not network else spec
 fields.update(preset=preset, spec=spec)
 
 c = st.columns(4)
-fields["epochs"] = int(labelled(c[0].number_input, "train.epochs", 1, 1000, 3, key="t_epochs"))
-fields["batch_size"] = int(labelled(c[1].number_input, "train.batch", 1, 4096, 32, key="t_batch"))
-fields["optimizer"] = labelled(c[2].selectbox, "train.optimizer", OPTIMIZERS, key="t_opt")
-fields["lr"] = labelled(c[3].number_input, "train.lr", 1e-6, 10.0, 1e-3, format="%.5f", key="t_lr")
+fields["epochs"] = int(kept(c[0].number_input, "train.epochs", 1, 1000, 3, key="t_epochs"))
+fields["batch_size"] = int(kept(c[1].number_input, "train.batch", 1, 4096, 32, key="t_batch"))
+fields["optimizer"] = kept(c[2].selectbox, "train.optimizer", OPTIMIZERS, key="t_opt")
+fields["lr"] = kept(c[3].number_input, "train.lr", 1e-6, 10.0, 1e-3, format="%.5f", key="t_lr")
 c = st.columns(4)
-fields["schedule"] = labelled(c[0].selectbox, "train.schedule", SCHEDULES, key="t_schedule")
-fields["weight_decay"] = labelled(c[1].number_input, "train.weight_decay", 0.0, 1.0, 0.0, format="%.5f", key="t_wd")
-fields["label_smoothing"] = labelled(c[2].number_input, "train.smoothing", 0.0, 0.9, 0.0, key="t_ls")
-fields["val_split"] = labelled(c[3].number_input, "train.val_split", 0.0, 0.9, 0.1, key="t_val")
+fields["schedule"] = kept(c[0].selectbox, "train.schedule", SCHEDULES, key="t_schedule")
+fields["weight_decay"] = kept(c[1].number_input, "train.weight_decay", 0.0, 1.0, 0.0, format="%.5f", key="t_wd")
+fields["label_smoothing"] = kept(c[2].number_input, "train.smoothing", 0.0, 0.9, 0.0, key="t_ls")
+fields["val_split"] = kept(c[3].number_input, "train.val_split", 0.0, 0.9, 0.1, key="t_val")
 c = st.columns(4)
-fields["augment"] = labelled(
-    c[0].multiselect, "train.augment", AUGMENTATIONS, key="t_aug", format_func=lambda a: t(f"train.augment.{a}")
-)
-fields["seed"] = int(labelled(c[1].number_input, "train.seed", 0, 2**31 - 1, 0, key="t_seed"))
-fields["device"] = labelled(c[2].selectbox, "train.device", available_devices(), key="t_device")
-fields["name"] = labelled(c[3].text_input, "train.name", key="t_name")
+augment_label = lambda a: t(f"train.augment.{a}")  # noqa: E731
+fields["augment"] = kept(c[0].multiselect, "train.augment", AUGMENTATIONS, key="t_aug", format_func=augment_label)
+fields["seed"] = int(kept(c[1].number_input, "train.seed", 0, 2**31 - 1, 0, key="t_seed"))
+fields["device"] = kept(c[2].selectbox, "train.device", available_devices(), key="t_device")
+fields["name"] = kept(c[3].text_input, "train.name", key="t_name")
+notice_ignored_link_values(opened_with)
 
 try:
     config = TrainConfig(**fields)
     config.validate()
-    error = data_error
+    error = data_error or weights_error
 except (ConfigError, SpecError) as exc:
     config, error = None, str(exc)
 
+request = None
 if config is not None and info is not None:
-    train_size = info["train_pool"] - int(round(info["train_pool"] * config.val_split))
-    steps_per_epoch = math.ceil(train_size / config.batch_size)
-    full_spec = config.architecture(info["input_shape"], len(info["class_names"]))
-    summary = summarize(full_spec)
+    val_size = int(round(info["train_pool"] * config.val_split))
+    steps_per_epoch = math.ceil((info["train_pool"] - val_size) / config.batch_size)
+    n_classes = len(info["class_names"])
+    summary = summarize(config.architecture(info["input_shape"], n_classes))
     m = st.columns(4)
     m[0].metric(t("train.steps_per_epoch"), f"{steps_per_epoch:,}", help=t("train.steps_per_epoch.help"))
     m[1].metric(t("train.total_steps"), f"{steps_per_epoch * config.epochs:,}")
     m[2].metric(t("builder.total_params"), f"{summary.total_params:,}")
-    per_epoch = step_seconds(json.dumps(full_spec), config.batch_size, config.device) * steps_per_epoch
-    m[3].metric(t("train.time_per_epoch"), t("train.seconds", s=f"{per_epoch:,.1f}"), help=t("train.time.help"))
+    request = estimate_request(config, info["input_shape"], n_classes, info["train_pool"] - val_size, val_size)
     steps, lrs = lr_curve(config.schedule, config.lr, steps_per_epoch, config.epochs, config.step_size, config.gamma)
     st.plotly_chart(lr_figure(steps, lrs, steps_per_epoch), key="t_lr_plot")
     if config.augment and st.toggle(t("train.preview"), key="t_preview"):
@@ -136,9 +140,11 @@ if config is not None and info is not None:
         st.image([as_picture(img) for img in images], width=96, caption=[t("train.preview.caption")] * len(images))
 
 if error:
-    st.error(error, icon="⛔")
+    st.error(error, icon=":material/error:")
 if st.button(t("train.launch"), type="primary", disabled=config is None or error is not None, key="t_launch"):
     run_dir = launch_run(config)
     state["selected_run"] = run_dir.name
     st.success(t("train.launched", run_id=run_dir.name))
     st.page_link("app_pages/runs.py", label=t("train.watch"), icon=":material/monitoring:")
+if request is not None and error is None:  # last: the page is drawn while the steps are timed
+    show_epoch_estimate(m[3], request)

@@ -10,6 +10,8 @@ from cnn_core.arch.summary import summarize, summarize_until_error
 from cnn_core.arch.summary_types import Summary
 from cnn_core.i18n import t
 
+__version__ = "0.1.0"  # the same as pyproject.toml's (a test checks); runs record it
+
 __all__ = [
     "PRESETS",
     "SpecError",

@@ -11,6 +11,7 @@ from cnn_core.concepts.convolution import KERNELS, compare_flip, edge_signs
 from cnn_core.concepts.images import digit_image, fit_longest_side, sample_photo, to_gray
 from cnn_core.concepts.patch_match import cut_patch
 from cnn_core.concepts.strides import stride_summary, stride_sweep
+from cnn_core.figures.concepts import MIN_FONT, grid_figure, number_font
 from tests.apptest import open_app_page, set_widgets
 
 ZEROS = "0 0 0\n0 0 0\n0 0 0"
@@ -59,6 +60,34 @@ def test_flip_symmetric_kernel_agrees_and_asymmetric_one_differs():
     assert "difference (largest 0.000)" in titles(at)
     at.selectbox(key="cf_kernel").set_value("emboss").run()
     assert "different set of weights" in at.warning[0].value
+
+
+@pytest.mark.parametrize("padding", [0, 2])
+def test_flip_grids_print_their_numbers_readably_or_not_at_all(padding):
+    """Four 10×10 grids side by side printed numbers about 5 px high (Plotly shrinks them to the cell):
+    a number shown in a cell now has a fixed font of at least MIN_FONT px."""
+    at = open_page("flip", cf_padding=padding)
+    grids = [trace for chart in charts(at) for trace in chart["data"] if trace["type"] == "heatmap"]
+    assert len(grids) == 6
+    for trace in grids:  # one decimal fits even 10×10 cells, two grids a row
+        assert trace.get("texttemplate") in ("%{z:.0f}", "%{z:.1f}"), trace.get("texttemplate")
+        assert trace.get("textfont", {}).get("size", 0) >= MIN_FONT, trace.get("textfont")
+    at.selectbox(key="cf_kernel").set_value("gaussian_blur").run()
+    for chart in charts(at):
+        for trace in chart["data"]:
+            if trace["type"] == "heatmap" and trace.get("texttemplate"):
+                assert trace.get("textfont", {}).get("size", 0) >= MIN_FONT, trace.get("textfont")
+
+
+def test_grid_numbers_are_left_out_when_the_cells_would_be_too_small():
+    values = np.full((10, 10), -12.34)
+    assert number_font(values, 1, 480, 1 / 4) is None  # four across: cells of about 23 px
+    assert number_font(values, 1, 480, 1 / 2) >= MIN_FONT  # two across: about 41 px
+    assert number_font(values, 3, 480, 1 / 2) is None  # '-12.340' is too wide for them
+    assert grid_figure(values, share=1 / 4, height=480, decimals=1).data[0].texttemplate is None
+    assert grid_figure(values, share=1 / 2, height=480, decimals=1).data[0].textfont.size >= MIN_FONT
+    assert grid_figure(np.arange(4.0).reshape(2, 2)).data[0].texttemplate == "%{z:.0f}"  # whole numbers
+    assert number_font(np.zeros((30, 30)), 0, 520, 1) is None  # more cells than NUMBER_CELLS
 
 
 @pytest.mark.parametrize(

@@ -471,6 +471,84 @@ def test_measure_batch_sizes_bad_inputs():
             measure_batch_sizes(device="cpu", train_images=64, **kwargs)
 
 
+# ---------------------------------------------------------------- no process-wide randomness (issue #11, item 17)
+
+
+def global_random_states():
+    import random
+
+    return torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+
+
+def assert_same_states(before, after):
+    assert torch.equal(before[0], after[0]), "torch's process-wide generator was reseeded or drawn from"
+    assert np.array_equal(before[1], after[1]) and before[2] == after[2]
+
+
+EXPERIMENTS = {
+    "vanishing gradients (kaiming)": lambda: gradients_through_depth("relu", 6, width=8, batch=16, init="kaiming"),
+    "vanishing gradients (xavier)": lambda: gradients_through_depth(
+        "tanh", 6, width=8, batch=16, init="xavier", seed=3
+    ),
+    "vanishing gradients (pytorch)": lambda: gradients_through_depth("sigmoid", 6, width=8, batch=16, init="pytorch"),
+    "batch speed": lambda: measure_batch_sizes([8, 32], device="cpu", time_cap_s=0.05, train_images=64, seed=4),
+}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_concept_experiments_leave_the_process_wide_random_generators_alone(name):
+    """Every visitor of the server shares torch's default generator: an experiment draws from its own."""
+    torch.manual_seed(20260101)
+    torch.rand(3)  # somewhere in the middle of a stream, not at a seed's start
+    before = global_random_states()
+    EXPERIMENTS[name]()
+    assert_same_states(before, global_random_states())
+
+
+@pytest.mark.parametrize("key", ["seed002_mnist_cnn", "vgg_small", "lenet5"])
+def test_seeded_network_has_the_weights_torch_manual_seed_gives(key):
+    """Same seed, same weights, as torch.manual_seed(seed) then building would give (so the
+    experiments' numbers did not change); BatchNorm's statistics start afresh."""
+    from cnn_core.arch.model import build_model
+    from cnn_core.arch.presets import preset_spec
+    from cnn_core.concepts.seeded import seeded_network
+
+    spec = preset_spec(key)
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        want = build_model(spec).state_dict()
+    got = seeded_network(lambda: build_model(spec), 5).state_dict()
+    assert list(got) == list(want) and all(torch.equal(got[name], want[name]) for name in want)
+    other = seeded_network(lambda: build_model(spec), 6).state_dict()
+    assert not torch.equal(other["0.weight"], want["0.weight"])
+    statistics = [name for name in want if "running_" in name or "num_batches" in name]
+    assert all(torch.equal(other[name], want[name]) for name in statistics)
+
+
+def test_two_visitors_running_experiments_at_once_get_what_they_get_alone():
+    import threading
+
+    runs = {
+        seed: lambda seed=seed: gradients_through_depth("tanh", 12, width=16, batch=32, seed=seed) for seed in (1, 2)
+    }
+    alone = {seed: run().layer_norms for seed, run in runs.items()}
+    barrier = threading.Barrier(2, timeout=60)
+    together = {seed: [] for seed in runs}
+
+    def visitor(seed):
+        for _ in range(10):
+            barrier.wait()
+            together[seed].append(runs[seed]().layer_norms)
+
+    threads = [threading.Thread(target=visitor, args=(seed,)) for seed in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for seed in runs:
+        assert together[seed] == [alone[seed]] * 10
+
+
 # ---------------------------------------------------------------- receptive fields
 
 

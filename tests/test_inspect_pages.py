@@ -1,10 +1,13 @@
 """The look-inside pages through AppTest, without a run and with a trained one."""
 
+import json
 import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnn_core.figures.inspection import pickable_cells
+from cnn_core.figures.training import confusion_figure
 from cnn_core.train.config import TrainConfig
 from tests.apptest import open_app_page
 from tests.conftest import train_completed_run
@@ -56,10 +59,58 @@ def test_predictions_page(runs_root, template_run):
     assert at.dataframe[-1].value.shape[0] == 10  # precision / recall per class
 
 
+def test_after_most_confident_mistakes_the_class_filters_read_all(runs_root, template_run):
+    shutil.copytree(template_run, runs_root / template_run.name)
+    at = open_page("app_pages/predictions.py")
+    at.selectbox(key="p_true").set_value(3).run()
+    at.button(key="p_worst").click().run()
+    for key in ("p_true", "p_pred"):
+        box = at.selectbox(key=key)
+        assert box.index == 0 and box.options[0] == "all", (key, box.index, box.value)  # not the empty placeholder
+    assert any("test images match" in c.value for c in at.caption) and not at.exception
+
+
+def test_own_image_is_a_drawing_or_an_upload_as_chosen_never_both(runs_root, template_run):
+    shutil.copytree(template_run, runs_root / template_run.name)
+    at = open_page("app_pages/predictions.py")
+    assert at.radio(key="p_source").value == "draw" and not at.get("file_uploader")
+    at.radio(key="p_source").set_value("upload").run()
+    assert len(at.get("file_uploader")) == 1 and not at.exception
+
+
+def test_the_confusion_matrix_has_a_click_target_on_every_cell(runs_root, template_run):
+    shutil.copytree(template_run, runs_root / template_run.name)
+    at = open_page("app_pages/predictions.py")
+    chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "predicted" in c.proto.spec)
+    targets = [trace for trace in chart["data"] if trace["type"] == "scatter"]
+    assert len(targets) == 1 and len(targets[0]["customdata"]) == 100
+    assert any("class 0 predicted as 0" in c.value for c in at.caption)
+
+
+def test_pickable_cells_cover_every_cell_with_its_true_and_predicted_class():
+    names = ["cat", "dog", "owl"]
+    matrix = [[5, 1, 0], [2, 7, 1], [0, 0, 9]]
+    fig = pickable_cells(confusion_figure(matrix, names), matrix, names)
+    heatmap, targets = fig.data
+    assert heatmap.type == "heatmap" and heatmap.hoverinfo == "skip"
+    assert targets.type == "scatter" and targets.mode == "markers"
+    cells = {(int(t), int(p)) for t, p in targets.customdata}
+    assert cells == {(t, p) for t in range(3) for p in range(3)}
+    for (true, pred), x, y, count in zip(targets.customdata, targets.x, targets.y, targets.text):
+        assert (x, y, int(count)) == (names[pred], names[true], matrix[true][pred])  # on the cell's centre
+    assert targets.marker.opacity == 0 and targets.selected.marker.opacity == 1  # invisible until picked
+
+
 def test_filters_page(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
     at = open_page("app_pages/filters.py")
     assert any("6 kernels" in c.value for c in at.caption)
+    # layers numbered from 1 with their type, as the builder numbers them (spec layer 3 is '#4 conv2d')
+    kernels_of = at.selectbox(key="f_layer").options
+    assert kernels_of == ["#1 conv2d — weights 6×1×3×3", "#4 conv2d — weights 8×6×3×3"]
+    assert at.selectbox(key="f_pick").options[3] == "#4 conv2d 8×11×11"
+    layer_column = at.dataframe[-1].value["layer"].tolist()
+    assert layer_column == ["#1 conv2d", "#2 relu", "#3 maxpool2d", "#4 conv2d", "#5 relu"]
     at.selectbox(key="f_layer").set_value("3").run()
     at.number_input(key="f_channel").set_value(7).run()
     assert any("6 kernels" in c.value for c in at.caption)  # channel 7's slices over 6 input channels
@@ -72,6 +123,8 @@ def test_filters_page(runs_root, template_run):
 def test_network_sees_page(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
     at = open_page("app_pages/network_sees.py")
+    assert at.selectbox(key="s_cam_layer").options == ["#1 conv2d", "#4 conv2d"]  # as the builder numbers them
+    assert at.selectbox(key="s_layer").options == ["#1 conv2d", "#4 conv2d"]
     at.multiselect(key="s_classes").set_value([1, 4]).run()
     at.slider(key="s_steps").set_value(60).run()
     at.button(key="s_go").click().run()

@@ -14,8 +14,9 @@ from PIL import Image
 from cnn_core.arch.summary import summarize
 from cnn_core.data.uploads import UploadError, image_from_array, image_from_upload
 from cnn_core.figures.images import as_picture, kernel_figure, tile
+from cnn_core.i18n import t
 from cnn_core.inspection.attribution import grad_cam, saliency
-from cnn_core.inspection.layers import feature_maps, kernels, layer_outputs
+from cnn_core.inspection.layers import activation_stats, feature_maps, kernels, layer_outputs
 from cnn_core.inspection.loading import InspectionError, load_run, load_test_images
 from cnn_core.inspection.maximise import maximise_activation
 from cnn_core.inspection.predictions import (
@@ -95,6 +96,8 @@ def test_feature_map_shapes_equal_the_summary(trained):
     summary = summarize(loaded.spec)
     expected = {str(r.index): r.output_shape for r in summary.rows if len(r.output_shape) == 3}
     assert {m.name: m.shape for m in maps} == expected
+    labels = [row[t("inspect.col.layer")] for row in activation_stats(maps)]
+    assert labels == [f"#{r.index + 1} {r.type}" for r in summary.rows if len(r.output_shape) == 3]
 
 
 def test_kernel_grid_has_one_tile_per_kernel(trained):
@@ -138,6 +141,86 @@ def test_grad_cam_and_saliency_are_input_sized_in_unit_range(trained):
         assert float(cam.max()) == pytest.approx(1.0)
     sal = saliency(loaded, images[:1], int(preds.predicted[0]))
     assert sal.shape == (28, 28) and float(sal.min()) >= 0 and float(sal.max()) == pytest.approx(1.0)
+
+
+def unit_scaled(x: torch.Tensor) -> torch.Tensor:
+    return x / x.max() if x.max() > 0 else x
+
+
+def captum_grad_cam(model, module, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Grad-CAM by captum (a test-only dependency): LayerGradCam with its ReLU, upsampled bilinearly
+    to the input by LayerAttribution.interpolate, scaled to [0, 1] as grad_cam scales it."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    cam = LayerGradCam(model, module).attribute(x, target=target, relu_attributions=True)
+    return unit_scaled(LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")[0, 0].detach())
+
+
+def test_grad_cam_equals_captums_layer_grad_cam(trained):
+    run_dir, loaded, _ = trained
+    images, _ = load_test_images(run_dir)
+    checked = 0
+    for index in (0, 7):
+        x = loaded.normalise(images[index : index + 1])
+        for layer in ("0", "3", "4"):  # first conv, last conv, and the ReLU after it
+            for target in (0, 3, 8):
+                want = captum_grad_cam(loaded.model, loaded.model[int(layer)], x.clone(), target)
+                got = grad_cam(loaded, images[index : index + 1], target, layer)
+                torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+                checked += float(want.max()) == 1.0
+    assert checked >= 12  # most maps are not all zero: the comparison is not vacuous
+
+
+def test_saliency_equals_captums_saliency(trained):
+    from captum.attr import Saliency
+
+    run_dir, loaded, _ = trained
+    images, _ = load_test_images(run_dir)
+    for index, target in ((1, 2), (4, 5), (9, 9)):
+        x = loaded.normalise(images[index : index + 1]).requires_grad_(True)
+        gradient = Saliency(loaded.model).attribute(x, target=target, abs=True)
+        want = unit_scaled(gradient[0].amax(0).detach())
+        torch.testing.assert_close(saliency(loaded, images[index : index + 1], target), want, rtol=0, atol=1e-6)
+    # colour: the largest of the three channels' gradients
+    from cnn_core.arch.model import build_model
+    from cnn_core.inspection.loading import LoadedRun
+
+    spec = {**SPEC, "input_shape": [3, 16, 16], "layers": SPEC["layers"][:4] + SPEC["layers"][-2:]}
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        colour = LoadedRun(build_model(spec).eval(), spec, loaded.class_names, [0.5] * 3, [0.2] * 3, "final")
+    image = torch.randint(0, 256, (1, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    for target in (0, 4):
+        gradient = Saliency(colour.model).attribute(colour.normalise(image).requires_grad_(True), target=target)
+        want = unit_scaled(gradient[0].amax(0).detach())
+        torch.testing.assert_close(saliency(colour, image, target), want, rtol=0, atol=1e-6)
+
+
+SIGMOID_SPEC = {  # ends in a Sigmoid, as seed 004's network does
+    **SPEC,
+    "layers": SPEC["layers"] + [{"type": "sigmoid"}],
+}
+
+
+def test_a_network_ending_in_sigmoid_is_explained_by_its_scores_and_shown_its_own_probabilities(trained):
+    """The class score is the value entering the final Sigmoid (its output saturates), and the
+    probability shown is the Sigmoid's own output, not a softmax over it (capped at e/(e+9))."""
+    from cnn_core.inspection.loading import LoadedRun
+
+    run_dir, loaded, _ = trained
+    model = torch.nn.Sequential(*loaded.model, torch.nn.Sigmoid()).eval()
+    sigmoid_run = LoadedRun(model, SIGMOID_SPEC, loaded.class_names, loaded.mean, loaded.std, "final")
+    images, _ = load_test_images(run_dir)
+    image = images[2:3]
+    for target in (1, 6):
+        want = captum_grad_cam(model[:-1], model[3], sigmoid_run.normalise(image), target)
+        torch.testing.assert_close(grad_cam(sigmoid_run, image, target, "3"), want, rtol=0, atol=1e-5)
+        torch.testing.assert_close(saliency(sigmoid_run, image, target), saliency(loaded, image, target))
+    result = maximise_activation(sigmoid_run, target_class=7, steps=60, seed=7)
+    with torch.no_grad():
+        shown = float(model(sigmoid_run.normalise(result.image[None]))[0, 7])
+    assert result.final_probability == pytest.approx(shown, abs=0.02)  # the picture is rounded to uint8
+    assert result.final_probability > 0.9 > 2.72 / (2.72 + 9)
 
 
 def test_looking_inside_leaves_the_shared_model_as_it_was(trained):

@@ -22,10 +22,13 @@ from cnn_core.train import steps as steps_module
 from cnn_core.train.checkpoints import checkpoint_dir
 from cnn_core.train.device_data import to_device
 from cnn_core.train.loop import StopRequested, run_training
+from cnn_core.train.objective import Objective
 from cnn_core.train.steps import (
     EpochState,
     Sums,
     evaluate,
+    load_optimizer_state,
+    load_scheduler_state,
     make_model,
     make_optimizer,
     make_scheduler,
@@ -74,7 +77,7 @@ class Setup:
         self.steps_per_epoch = math.ceil(len(self.train.y) / config.batch_size)
         self.optimizer = make_optimizer(self.model, config)
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.criterion = Objective.for_spec(self.spec, config.label_smoothing)
 
     def epoch(self, state: EpochState, **kwargs) -> bool:
         args = (self.model, self.train, self.criterion, self.optimizer, self.scheduler, self.config, state)
@@ -247,7 +250,7 @@ def test_run_training_equals_the_steps_composed_by_hand(runs_root, tmp_path):
     result = run_training(run_dir, config, lambda: False, Status())
 
     setup = Setup(config)
-    eval_criterion = nn.CrossEntropyLoss(reduction="sum")
+    eval_criterion = setup.criterion.summed()
     records = [r for r in read_metrics(run_dir) if r["kind"] == "epoch"]
     checkpoints = sorted(checkpoint_dir(run_dir).glob("ckpt-*.pt"))
     assert len(checkpoints) == 2 == config.epochs  # one per epoch end, both kept
@@ -295,3 +298,110 @@ def test_run_training_stopped_mid_epoch_resumes_to_the_same_weights(runs_root, t
             want["train_acc"],
             want["val_loss"],
         )
+
+
+def test_validation_and_test_loss_use_the_training_criterion(runs_root, tmp_path):
+    """With label smoothing, the validation and test losses are the smoothed cross-entropy that
+    training minimises (so the curves overlaid on the loss chart measure the same thing), computed
+    here directly from the saved weights."""
+    config = tiny_config(label_smoothing=0.2, epochs=1)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    result = run_training(run_dir, config, lambda: False, Status())
+    setup = Setup(config)
+    setup.model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+    setup.model.eval()
+    [record] = [r for r in read_metrics(run_dir) if r["kind"] == "epoch"]
+    for split, loss in ((setup.val, record["val_loss"]), (setup.test, result["test_loss"])):
+        with torch.no_grad():
+            x, y = split.batch(torch.arange(len(split.y)))
+            logits = setup.model(x)
+        assert loss == pytest.approx(F.cross_entropy(logits, y, label_smoothing=0.2).item(), rel=1e-5)
+        assert loss != pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-3)
+
+
+# ------------------------------------------------------------------ weight decay
+
+
+NORM_SPEC = {
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2},
+        {"type": "batchnorm2d"},
+        {"type": "relu"},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 16},
+        {"type": "batchnorm1d"},
+        {"type": "linear", "out_features": 10, "bias": False},
+    ],
+}
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_no_weight_decay_on_biases_and_normalisation(runs_root, optimizer):
+    config = tiny_config(spec=NORM_SPEC, optimizer=optimizer, weight_decay=0.05)
+    model = make_model(NORM_SPEC, 0, CPU)
+    opt = make_optimizer(model, config)
+    named = dict(model.named_parameters())
+    groups = {
+        group["weight_decay"]: {name for name, p in named.items() if any(p is q for q in group["params"])}
+        for group in opt.param_groups
+    }
+    assert groups == {
+        0.05: {"0.weight", "4.weight", "6.weight"},  # the kernels and linear maps
+        0.0: {"0.bias", "1.weight", "1.bias", "4.bias", "5.weight", "5.bias"},  # biases, batch norm
+    }
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(named)  # each parameter once
+
+    # what the groups do: one step with zero gradients moves only the decayed weights
+    before = {name: p.detach().clone() for name, p in named.items()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for name, p in named.items():
+        assert torch.equal(p, before[name]) == (name not in groups[0.05]), name
+
+
+def test_without_weight_decay_one_group_as_before(runs_root):
+    model = make_model(NORM_SPEC, 0, CPU)
+    opt = make_optimizer(model, tiny_config(spec=NORM_SPEC, weight_decay=0.0))
+    assert len(opt.param_groups) == 1 and opt.param_groups[0]["weight_decay"] == 0.0
+    assert len(opt.param_groups[0]["params"]) == len(list(model.parameters()))
+
+
+def test_a_frozen_backbone_has_no_parameters_to_decay(runs_root):
+    spec = {"input_shape": [3, 32, 32], "num_classes": 10, "backbone": {"name": "resnet18", "pretrained": False}}
+    model = make_model(spec, 0, CPU)
+    opt = make_optimizer(model, tiny_config(dataset="shapes", spec=spec, weight_decay=0.1))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(trainable) == 2  # the new head
+    assert [len(g["params"]) for g in opt.param_groups] == [1, 1]  # its weight decays, its bias does not
+
+
+def test_a_checkpoint_with_one_group_still_resumes(runs_root):
+    """A run checkpointed before biases had a group of their own (one Adam group with weight decay):
+    every parameter's moments, the step count and the learning rate come back in the new groups."""
+    config = tiny_config(spec=NORM_SPEC, weight_decay=0.05, schedule="cosine")
+    model = make_model(NORM_SPEC, 0, CPU)
+    old = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    old_scheduler = torch.optim.lr_scheduler.LambdaLR(old, lambda s: 0.5**s)
+    for _ in range(2):
+        for p in model.parameters():
+            p.grad = torch.randn_like(p)
+        old.step()
+        old_scheduler.step()
+    saved, saved_scheduler = copy.deepcopy(old.state_dict()), copy.deepcopy(old_scheduler.state_dict())
+
+    new = make_optimizer(model, config)
+    scheduler = make_scheduler(new, config, 10)
+    load_optimizer_state(new, model, saved)
+    load_scheduler_state(scheduler, saved_scheduler)
+    assert len(new.param_groups) == 2
+    for p in model.parameters():
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(new.state[p][key], old.state[p][key]), key
+    assert [g["lr"] for g in new.param_groups] == [old.param_groups[0]["lr"]] * 2
+    assert [g["weight_decay"] for g in new.param_groups] == [0.05, 0.0]
+    assert scheduler.last_epoch == 2 and scheduler.base_lrs == [config.lr] * 2
+    scheduler.step()  # and it carries on

@@ -34,16 +34,25 @@ with right:
 
 rows, cols = result.correlation.shape
 st.markdown(size_note("concept.flip.sizes", image, kernel, padding, rows=rows, cols=cols))
-o0, o1, o2, o3 = st.columns(4)
-o0.plotly_chart(grid_figure(image, t("concept.flip.input")), key="cf_fig_input")
+BIG = dict(share=1 / 2, height=480, decimals=1)  # two a row: four across left the numbers unreadable
+o0, o1 = st.columns(2)
+o2, o3 = st.columns(2)
+o0.plotly_chart(grid_figure(image, t("concept.flip.input"), **BIG), key="cf_fig_input")
 o1.plotly_chart(
-    grid_figure(result.correlation, t("concept.flip.correlation"), diverging=True), key="cf_fig_correlation"
+    grid_figure(result.correlation, t("concept.flip.correlation"), diverging=True, **BIG),
+    key="cf_fig_correlation",
 )
 o2.plotly_chart(
-    grid_figure(result.convolution, t("concept.flip.convolution"), diverging=True), key="cf_fig_convolution"
+    grid_figure(result.convolution, t("concept.flip.convolution"), diverging=True, **BIG),
+    key="cf_fig_convolution",
 )
 o3.plotly_chart(
-    grid_figure(result.difference, t("concept.flip.difference", diff=f"{result.max_difference:.3f}"), diverging=True),
+    grid_figure(
+        result.difference,
+        t("concept.flip.difference", diff=f"{result.max_difference:.3f}"),
+        diverging=True,
+        **BIG,
+    ),
     key="cf_fig_difference",
 )
 st.markdown(t("concept.flip.libraries"))

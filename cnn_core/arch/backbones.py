@@ -3,10 +3,20 @@ their summary from a real forward pass with hooks (their branches defeat a stati
 
 Pretrained weights come through torchvision's own loader when the machine is online or the
 file is already cached; otherwise PretrainedWeightsUnavailable says so, and switching
-'pretrained' off continues with random initialisation.
+'pretrained' off continues with random initialisation. Before anything downloads, the Train page
+asks where the weights stand (weights_cached, weights_reachable: a HEAD request, nothing
+downloaded) and fetches them only when the user asks (fetch_weights, with progress).
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -27,6 +37,68 @@ _BUILDERS = {
 
 class PretrainedWeightsUnavailable(CnnLabError, RuntimeError):
     """Pretrained weights were asked for but cannot be downloaded or read here."""
+
+
+def weights_url(name: str) -> str:
+    """Where torchvision downloads the pretrained weights of backbone name from."""
+    return _BUILDERS[name][1].url
+
+
+def weights_file(name: str) -> Path:
+    """Where torchvision's loader keeps (or will keep) the pretrained weights of backbone name."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights_url(name)).path)
+
+
+def weights_megabytes(name: str) -> float:
+    return float(_BUILDERS[name][1].meta.get("_file_size") or 0.0)
+
+
+def weights_cached(name: str) -> bool:
+    return weights_file(name).is_file()
+
+
+def weights_reachable(name: str, timeout_s: float = 3.0) -> str | None:
+    """None when the weights' server answers a HEAD request (nothing is downloaded); otherwise why not."""
+    request = urllib.request.Request(weights_url(name), method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s):  # noqa: S310 - torchvision's own https URL
+            return None
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def fetch_weights(name: str, on_progress: Callable[[int, int], None] | None = None, chunk: int = 1 << 20) -> Path:
+    """Download the pretrained weights of backbone name into torchvision's cache, where its loader
+    finds them; on_progress(bytes so far, total bytes or 0) after every chunk. The file appears
+    only once complete and its SHA-256 matches the prefix in its name (as torch.hub checks)."""
+    url, target = weights_url(name), weights_file(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = torch.hub.HASH_REGEX.search(target.name)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=target.name, suffix=".part", delete=False) as out:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - torchvision's own https URL
+                total, done = int(response.headers.get("Content-Length") or 0), 0
+                while block := response.read(chunk):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if on_progress:
+                        on_progress(done, total)
+            if prefix and not digest.hexdigest().startswith(prefix.group(1)):
+                raise ValueError(t("weights.err.hash", name=target.name))
+        except (OSError, ValueError) as exc:
+            os.unlink(out.name)
+            raise _unavailable(name, exc) from exc
+    os.replace(out.name, target)
+    return target
+
+
+def _unavailable(name: str, exc: BaseException) -> PretrainedWeightsUnavailable:
+    message = t(
+        "weights.unavailable", name=name, reason=type(exc).__name__ + ": " + str(exc)[:200], cache=torch.hub.get_dir()
+    )
+    return PretrainedWeightsUnavailable(message + " " + t("weights.fallback"))
 
 
 class TransferNet(nn.Module):
@@ -74,13 +146,7 @@ def build_backbone(spec: dict, load_weights: bool = True) -> TransferNet:
     try:
         net = ctor(weights=want)
     except (OSError, RuntimeError, ValueError) as exc:
-        message = t(
-            "weights.unavailable",
-            name=options["name"],
-            reason=type(exc).__name__ + ": " + str(exc)[:200],
-            cache=torch.hub.get_dir(),
-        )
-        raise PretrainedWeightsUnavailable(message + " " + t("weights.fallback")) from exc
+        raise _unavailable(options["name"], exc) from exc
     if options["freeze_backbone"]:
         for p in net.parameters():
             p.requires_grad_(False)

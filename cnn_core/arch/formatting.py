@@ -1,5 +1,6 @@
-"""How architecture numbers are written for people: shapes, byte sizes, the compact layer label
-('32 @ 3×3 s2 p1') and the summary table the builder and the calculator show.
+"""How architecture numbers are written for people: shapes, byte sizes, counts, the compact layer
+label ('32 @ 3×3 s2 p1'), a layer's name as every page numbers it ('#4 conv2d') and the summary
+table the builder and the calculator show.
 """
 
 from __future__ import annotations
@@ -17,6 +18,23 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
+
+
+def format_count(n: int) -> str:
+    """A count short enough for a metric: 9,999,999 in full, then three figures and a unit (1.81 G);
+    f"{n:,}" is the exact number."""
+    if abs(n) < 10**7:
+        return f"{n:,}"
+    rounded = float(f"{n:.3g}")
+    units = (("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18))
+    unit, scale = next(((u, s) for u, s in units if abs(rounded) < s * 1000), units[-1])
+    return f"{rounded / scale:.3g} {unit}"
+
+
+def layer_label(module_name: str, kind: str) -> str:
+    """A layer as the builder numbers it: module '3' of a spec network is '#4 conv2d' (from 1, like
+    the builder's table, the summary and the error messages); a backbone's module keeps its name."""
+    return f"#{int(module_name) + 1} {kind}" if module_name.isdigit() else f"{module_name} {kind}"
 
 
 def _fmt(pair) -> str:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from cnn_core.concepts import ConceptError
+from cnn_core.concepts.seeded import seeded_layers
 from cnn_core.i18n import t
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")
@@ -127,9 +128,9 @@ def parse_logits(text: str) -> np.ndarray:
 # ---------------------------------------------------------------- gradients through depth
 
 INITS = ("kaiming", "xavier", "pytorch")
-WEIGHT_INITS = {  # "pytorch" keeps nn.Linear's own initialisation
-    "kaiming": lambda weight: nn.init.kaiming_normal_(weight, nonlinearity="relu"),
-    "xavier": nn.init.xavier_normal_,
+WEIGHT_INITS = {  # "pytorch" keeps nn.Linear's own initialisation; draws come from the generator given
+    "kaiming": lambda weight, generator: nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator),
+    "xavier": lambda weight, generator: nn.init.xavier_normal_(weight, generator=generator),
 }
 
 
@@ -147,22 +148,28 @@ class DepthGradients:
 
 
 def stacked_network(activation: str, depth: int, width: int, init: str, seed: int) -> nn.Sequential:
-    """depth × (Linear(width, width), activation), then Linear(width, 1)."""
+    """depth × (Linear(width, width), activation), then Linear(width, 1).
+
+    Its weights come from a generator of its own seeded with seed (the process-wide one is every
+    visitor's), drawn in the order torch.manual_seed(seed) and building the layers one by one would.
+    """
     if not 1 <= depth <= 100:
         raise ConceptError(t("concept.err.depth", depth=depth))
     if init not in INITS:
         raise ConceptError(t("concept.err.init", init=init, choices=", ".join(INITS)))
-    torch.manual_seed(seed)
     act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}[activation]
-    layers: list[nn.Module] = []
-    for _ in range(depth):
-        linear = nn.Linear(width, width)
-        if init in WEIGHT_INITS:
-            WEIGHT_INITS[init](linear.weight)
+
+    def build() -> nn.Sequential:
+        return nn.Sequential(*[m for _ in range(depth) for m in (nn.Linear(width, width), act())], nn.Linear(width, 1))
+
+    generator = torch.Generator().manual_seed(seed)
+    for index, (net, linear) in enumerate(seeded_layers(build, generator)):
+        if linear is None:
+            return net
+        if init in WEIGHT_INITS and index < depth:  # the output layer keeps nn.Linear's own
+            WEIGHT_INITS[init](linear.weight, generator)
             nn.init.zeros_(linear.bias)
-        layers += [linear, act()]
-    layers.append(nn.Linear(width, 1))
-    return nn.Sequential(*layers)
+    raise AssertionError  # seeded_layers always ends with (net, None)
 
 
 def gradients_through_depth(

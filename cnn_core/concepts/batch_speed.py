@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from cnn_core.arch.model import build_model
 from cnn_core.arch.presets import preset_spec
 from cnn_core.concepts import ConceptError
+from cnn_core.concepts.seeded import seeded_network
 from cnn_core.data.loaders import load_splits
 from cnn_core.i18n import t
 from cnn_core.train.devices import resolve_device
@@ -76,8 +77,9 @@ def measure_batch_sizes(
     for done, batch_size in enumerate(sizes):
         if on_progress:
             on_progress(done / len(sizes), t("concept.batch.progress", batch=batch_size))
-        torch.manual_seed(seed)
-        model = build_model(preset_spec(MODEL_PRESET)).to(dev)
+        # the same initial weights for every batch size, from a generator of its own: torch.manual_seed
+        # would reseed the generator that every visitor of the server shares
+        model = seeded_network(lambda: build_model(preset_spec(MODEL_PRESET)), seed).to(dev)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(dev)
         updates = math.ceil(n / batch_size)

@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cnn_core.data.catalog import DATASETS, IMAGE_SUFFIXES, SHAPE_NAMES, DatasetError
 from cnn_core.data.synthetic import generate_shapes
+from cnn_core.data.uploads import UploadError, open_picture
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
@@ -175,12 +176,19 @@ def load_folder(folder_path: str | Path, image_size: int = 32, test_fraction: fl
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 skipped += 1
                 continue
-            try:
-                with Image.open(path) as img:
+            try:  # our own pixel limit: PIL's process-wide one would warn, or be every visitor's to change
+                with open_picture(path.read_bytes()) as img:
                     img.load()
                     grayscale &= img.mode in ("L", "1", "I;16", "I")
                     decoded.append((img.convert("RGB").resize((image_size, image_size)), label))
-            except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            except (
+                UploadError,
+                UnidentifiedImageError,
+                OSError,
+                ValueError,
+                SyntaxError,
+                Image.DecompressionBombError,
+            ):
                 skipped += 1
     if not decoded:
         raise DatasetError(t("dataset.err.folder_empty", path=str(root), skipped=skipped))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import struct
 import zipfile
 from pathlib import Path
 
@@ -28,33 +29,56 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 
 
+def open_picture(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
+    """A picture's file opened (its header read, no pixel decoded), refused when it has more than
+    max_pixels pixels.
+
+    Image.open would also apply PIL's process-wide limit (Image.MAX_IMAGE_PIXELS: a warning above
+    it, an error above twice it): a setting of every visitor's, which this limit never reads or
+    changes. So the format plugins are asked directly, as Image.open asks them.
+    """
+    prefix, tried = data[:16], set()
+    for register in (Image.preinit, Image.init):  # the common formats first, then every format
+        register()
+        for name in [n for n in Image.ID if n not in tried]:
+            tried.add(name)
+            factory, accept = Image.OPEN[name]
+            verdict = accept(prefix) if accept else True
+            if not verdict or isinstance(verdict, str):  # a str: "this format, but unsupported"
+                continue
+            try:
+                img = factory(io.BytesIO(data), "")
+            except (SyntaxError, IndexError, TypeError, struct.error):
+                continue  # not this format after all
+            if img.width * img.height > max_pixels:
+                img.close()
+                raise UploadError(t("inspect.err.bomb", w=img.width, h=img.height))
+            return img
+    raise UnidentifiedImageError
+
+
 def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
     """Any uploaded picture as an H×W×3 uint8 array, transparency flattened onto white.
 
-    Corrupt files, non-images, decompression bombs and oversized files raise UploadError.
+    Corrupt files, non-images, decompression bombs and oversized files raise UploadError. PIL's
+    process-wide Image.MAX_IMAGE_PIXELS is neither read nor changed (see open_picture).
     """
     if len(data) > max_bytes:
         raise UploadError(t("inspect.err.too_big", size=len(data) // 1024, cap=max_bytes // 1024))
     if not data:
         raise UploadError(t("inspect.err.empty"))
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_UPLOAD_PIXELS:
-                raise UploadError(t("inspect.err.bomb", w=img.width, h=img.height))
+        with open_picture(data) as img:
             img.load()
             if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
                 rgba = img.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 img = Image.alpha_composite(background, rgba)
             rgb = img.convert("RGB")
-    except Image.DecompressionBombError as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # a frame larger than its header
         raise UploadError(t("inspect.err.bomb", w="?", h="?")) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error) as exc:
         raise UploadError(t("inspect.err.not_image", reason=type(exc).__name__)) from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
     return np.asarray(rgb)
 
 

@@ -10,7 +10,12 @@ from cnn_core.concepts.images import as_uint8
 from cnn_core.figures.images import image_figure
 from cnn_core.i18n import t
 
-NUMBER_CELLS = 24  # grids up to this many cells a side print their values in the cells
+NUMBER_CELLS = 24  # grids up to this many cells a side may print their values in the cells
+# Numbers in cells: a fixed font between these sizes (px), or none when the cells are too small for
+# MIN_FONT. Cell sizes are estimated from the figure's height and its share of a page CONTENT_WIDTH wide.
+MIN_FONT, MAX_FONT = 11, 14
+CONTENT_WIDTH = 1000
+_CHAR_WIDTH = 0.6  # a digit's width, as a share of the font size
 _MARK = "#ff7f0e"
 
 
@@ -59,31 +64,52 @@ def grid_figure(
     diverging: bool = False,
     height: int | None = None,
     decimals: int = 2,
+    share: float = 1 / 3,
 ) -> go.Figure:
-    """A small 2-D array as coloured cells with their numbers; box = (top, left, height, width)."""
+    """A small 2-D array as coloured cells with their numbers; box = (top, left, height, width).
+    share: the part of the page's width the figure gets (1/4 for four side by side); numbers too
+    small to read at that width are left out (the hover still gives each value). Whole numbers are
+    printed without decimals."""
     z = np.asarray(values, dtype=np.float64)
     rows, cols = z.shape
+    if np.all(np.isfinite(z)) and np.all(z == np.round(z)):
+        decimals = 0
     kwargs = dict(colorscale="Greys_r", showscale=False)
     if diverging:
         bound = float(np.abs(z).max()) or 1.0
         kwargs = dict(colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, showscale=False)
-    show_numbers = max(rows, cols) <= NUMBER_CELLS
+    side = height or min(520, 90 + 34 * max(rows, 3))
+    font = number_font(z, decimals, side, share)
+    show_numbers = font is not None
     fig = go.Figure(
         go.Heatmap(
             z=z,
             texttemplate=f"%{{z:.{decimals}f}}" if show_numbers else None,
+            textfont=dict(size=font) if show_numbers else None,
             hovertemplate="(%{y}, %{x}) = %{z:.4f}<extra></extra>",
             **kwargs,
         )
     )
     if box:
         _box(fig, *box)
-    side = height or min(520, 90 + 34 * max(rows, 3))
     fig = _layout(fig, title, side)
     if show_numbers:  # whole-number ticks: a cell index, never 0.5
         fig.update_xaxes(dtick=1 if cols <= 12 else 2)
         fig.update_yaxes(dtick=1 if rows <= 12 else 2)
     return fig
+
+
+def number_font(z: np.ndarray, decimals: int, height: int, share: float) -> int | None:
+    """The font size (px) of the numbers in a grid's cells, or None when they would not be readable:
+    the widest number must fit a square cell, whose side is estimated from the figure's height and
+    width (share × CONTENT_WIDTH)."""
+    rows, cols = z.shape
+    if max(rows, cols) > NUMBER_CELLS or not z.size:
+        return None
+    cell = min((height - 66) / rows, (CONTENT_WIDTH * share - 20) / cols)
+    chars = max(len(f"{v:.{decimals}f}") for v in z.ravel())
+    font = min(MAX_FONT, int(cell * 0.9 / (chars * _CHAR_WIDTH)))
+    return font if font >= MIN_FONT else None
 
 
 def map_figure(

@@ -1,4 +1,5 @@
-"""Look-inside charts: the top-k bar chart and the activation-maximisation curves."""
+"""Look-inside charts: the top-k bar chart, the activation-maximisation curves, and click targets
+on the cells of a confusion matrix."""
 
 from __future__ import annotations
 
@@ -32,4 +33,30 @@ def curve_figure(curves: dict[str, list[dict]], key: str, title: str) -> go.Figu
     for name, curve in curves.items():
         fig.add_trace(go.Scatter(x=[p["step"] for p in curve], y=[p[key] for p in curve], mode="lines", name=name))
     fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=t("viz.step"))
+    return fig
+
+
+def pickable_cells(fig: go.Figure, confusion: list[list[int]], class_names: list[str]) -> go.Figure:
+    """A confusion-matrix figure whose cells can be clicked: a heatmap's cells send no selection
+    event to Streamlit, so an invisible marker sits on every cell's centre, carrying (true,
+    predicted) in customdata; it also answers the hover, and the selected cell gets a frame."""
+    n = len(class_names)
+    cells = [(true, pred) for true in range(n) for pred in range(n)]
+    fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
+    fig.add_trace(
+        go.Scatter(
+            x=[class_names[pred] for _, pred in cells],
+            y=[class_names[true] for true, _ in cells],
+            customdata=[[true, pred] for true, pred in cells],
+            text=[confusion[true][pred] for true, pred in cells],
+            mode="markers",
+            marker=dict(symbol="square-open", size=max(8, min(30, 300 // max(1, n))), color="#ff7f0e", opacity=0),
+            selected=dict(marker=dict(opacity=1)),
+            unselected=dict(marker=dict(opacity=0)),
+            hovertemplate=t("reports.confusion.hover"),
+            showlegend=False,
+            name="",
+        )
+    )
+    fig.update_layout(hovermode="closest", hoverdistance=-1)
     return fig

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from cnn_core.i18n import t
 
@@ -108,6 +109,8 @@ def confusion_figure(confusion: list[list[int]], class_names: list[str], normali
 
 
 def lr_figure(steps: list[int], lrs: list[float], steps_per_epoch: int) -> go.Figure:
+    """The planned learning rate by epoch, on an axis from 0 to a little above its largest value:
+    Plotly's own range for a flat line is ±1 around it, which puts a constant 0.001 on "0"."""
     fig = go.Figure(go.Scatter(x=[s / max(1, steps_per_epoch) for s in steps], y=lrs, mode="lines"))
     fig.update_layout(
         height=240,
@@ -116,12 +119,34 @@ def lr_figure(steps: list[int], lrs: list[float], steps_per_epoch: int) -> go.Fi
         xaxis_title=t("reports.axis.epoch"),
         yaxis_title=t("reports.axis.lr"),
     )
+    top = max(lrs, default=0.0)
+    fig.update_yaxes(range=[0, 1.1 * top if top > 0 else 1.0], exponentformat="e")
     return fig
+
+
+# Compared runs: D3's ten qualitative colours, then the same colours dashed, dotted, … (never two
+# runs alike: Plotly's default sequence puts several blues side by side on a light background).
+RUN_COLOURS = qualitative.D3
+RUN_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def run_style(index: int) -> dict:
+    """The line of the index-th compared run: a colour of its own for the first ten."""
+    colour = RUN_COLOURS[index % len(RUN_COLOURS)]
+    return dict(color=colour, dash=RUN_DASHES[(index // len(RUN_COLOURS)) % len(RUN_DASHES)])
 
 
 def compare_figure(runs: dict[str, pd.DataFrame], column: str, title: str, percent: bool = False) -> go.Figure:
+    """One curve per run (in the order given), each in its own colour (run_style)."""
     fig = _figure(title, title, percent)
-    for label, epochs in runs.items():
+    for index, (label, epochs) in enumerate(runs.items()):
         if not epochs.empty and column in epochs:
-            fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[column], mode="lines+markers", name=label))
+            fig.add_trace(
+                go.Scatter(x=epochs["epoch"], y=epochs[column], mode="lines+markers", name=label, line=run_style(index))
+            )
     return fig
+
+
+def has_points(frame: pd.DataFrame, column: str) -> bool:
+    """Whether a metrics frame has any value of column to draw (a queued or just-started run has none)."""
+    return not frame.empty and column in frame and bool(frame[column].notna().any())

@@ -99,7 +99,8 @@ EN: dict[str, str] = {
         "pretrained {name} weights could not be loaded ({reason}). This machine seems "
         "to be offline, and no copy is cached in {cache}."
     ),
-    "weights.fallback": "Switch 'pretrained' off to continue with random initialisation.",
+    "weights.fallback": "Train from scratch instead (the Train page offers it in one click; in the builder, switch 'pretrained' off).",
+    "weights.err.hash": "the downloaded {name} does not match the checksum in its name",
     # --- summary table columns
     "col.number": "#",
     "col.layer": "layer",
@@ -121,7 +122,7 @@ EN: dict[str, str] = {
     "layer.gelu": "GELU: x·Φ(x), the smooth activation used in transformers.",
     "layer.sigmoid": "Sigmoid: squashes to (0, 1); saturates, so deep stacks lose their gradient.",
     "layer.tanh": "Tanh: squashes to (−1, 1); zero-centred but also saturates.",
-    "layer.softmax": "Softmax over channels: turns scores into probabilities that sum to 1. Leave it out before cross-entropy, which applies it itself.",
+    "layer.softmax": "Softmax over channels: turns scores into probabilities that sum to 1. As the last layer it is fine: training then uses the values entering it, so cross-entropy never applies it twice.",
     "layer.maxpool2d": "Max pooling: keeps the largest value in each window; stride defaults to the kernel size.",
     "layer.avgpool2d": "Average pooling: the mean of each window; stride defaults to the kernel size.",
     "layer.adaptive_avgpool2d": "Adaptive average pooling to a fixed output_size, whatever the input size.",
@@ -131,6 +132,11 @@ EN: dict[str, str] = {
     "layer.dropout2d": "Channel dropout: zeroes whole feature maps with probability p while training.",
     "layer.flatten": "Flatten: turns a C×H×W map into one vector of C·H·W values for linear layers.",
     "layer.linear": "Fully connected layer: every input feeds every one of out_features outputs.",
+    # --- the loss a network trains with, after its output layer (cnn_core.arch.output)
+    "builder.loss.help": "The loss follows the network's last layer: add or remove a final sigmoid or softmax to change it.",
+    "loss.logits": "Trained with cross-entropy on its outputs (the loss applies the softmax); the probabilities shown are their softmax.",
+    "loss.softmax": "Ends in Softmax: trained with cross-entropy on the values entering the Softmax (the negative log of its outputs), so the softmax is applied once; the probabilities shown are its outputs.",
+    "loss.sigmoid": "Ends in Sigmoid: trained with binary cross-entropy against one-hot targets, one yes/no question per class (as seed 004's classifier); the probabilities shown are its outputs, which need not sum to 1.",
     # --- presets (titles and descriptions)
     "preset.seed002_mnist_cnn.title": "MNIST CNN (Keras example)",
     "preset.seed002_mnist_cnn.description": (
@@ -229,7 +235,14 @@ EN: dict[str, str] = {
     ),
     "home.runs": "Watch loss and accuracy live, stop and resume runs, and compare them.",
     "home.predictions": "Browse right and wrong predictions, the confusion matrix, and try your own drawing.",
-    "home.sees": "See the kernels, the feature maps, Grad-CAM, and the images that excite each class most.",
+    "home.filters": (
+        "The kernels every conv layer learned, and the feature maps they produce on a test image or your own, "
+        "with the share of zeros and of channels that never fire."
+    ),
+    "home.sees": (
+        "Where the network looks (Grad-CAM and gradient saliency), and the images that excite a class or a "
+        "channel most (activation maximisation)."
+    ),
     "home.concepts": (
         "Turn the knobs of every lesson: convolution step by step, kernels on real photos, "
         "stride, ReLU's bias, pooling, activations and their gradients, batch size and speed, "
@@ -294,8 +307,20 @@ EN: dict[str, str] = {
     "builder.source": "source",
     "builder.load_preset": "Load preset",
     "builder.scratch": "Start from scratch",
-    "builder.upload": "Upload a spec (JSON)",
+    "builder.upload": "Upload a spec (JSON, at most {limit})",
     "builder.upload.help": "A file exported with 'Download spec'. At most {limit}.",
+    "builder.link.ignored": (
+        "The network in this page's link could not be opened ({reason}), so the default network is shown."
+    ),
+    "builder.link.too_large": (
+        "This network is too large for the page's link: it is kept in this session only, so a reload "
+        "starts from the default network. Download the spec to keep it."
+    ),
+    "builder.exact": "Exactly {n}.",
+    "link.err.too_long": "its text is longer than {cap} characters",
+    "link.err.damaged": "its text is damaged or was not written by CNN Lab",
+    "link.err.too_large": "its text unpacks to more than {cap} bytes",
+    "link.fix.reload": "open the builder without it, or upload the spec file instead",
     "builder.summarising": "Running the backbone once to measure its shapes…",
     "builder.name": "Name",
     "builder.num_classes": "Classes",
@@ -408,6 +433,9 @@ EN: dict[str, str] = {
     "train.loading_dataset": "Loading the dataset…",
     "train.measuring": "Timing a few training steps…",
     "train.image_size": "Image size",
+    "train.image_size.help": "Every image of the folder is resized to this side (square), in pixels.",
+    "train.preset": "Preset",
+    "train.preset.help": "A ready-made network; the Architecture builder shows it layer by layer.",
     "train.zip": "Upload a zip of class folders",
     "train.zip.help": "One folder per class, images inside. Non-images are skipped.",
     "train.zip.done": "Unpacked; {skipped} non-image files skipped.",
@@ -431,9 +459,9 @@ EN: dict[str, str] = {
     "train.lr": "Learning rate",
     "train.lr.help": "Step size of each update; 0.001 suits Adam, 0.01–0.1 suits SGD.",
     "train.schedule": "Schedule",
-    "train.schedule.help": "How the learning rate changes: constant, step (×0.1 each epoch), cosine, or one-cycle.",
+    "train.schedule.help": "How the learning rate changes: constant, step (×0.1 each epoch), cosine, or one-cycle (PyTorch's OneCycleLR: up from lr/25 over the first 30% of steps, then down to lr/250,000).",
     "train.weight_decay": "Weight decay",
-    "train.weight_decay.help": "Pulls weights towards zero each step; a mild regulariser.",
+    "train.weight_decay.help": "Pulls kernels and linear weights towards zero each step, a mild regulariser; biases and batch-norm parameters are left alone.",
     "train.smoothing": "Label smoothing",
     "train.smoothing.help": "Spreads a little of each target's probability over the other classes.",
     "train.val_split": "Validation split",
@@ -455,7 +483,43 @@ EN: dict[str, str] = {
     "train.total_steps": "Total steps",
     "train.time_per_epoch": "Time per epoch (estimate)",
     "train.seconds": "{s} s",
-    "train.time.help": "From timing a few real steps of this network on this machine just now.",
+    "train.time.help": (
+        "Measured just now, as the worker trains: {measured_steps} training steps of this network after a "
+        "warm-up ({step_ms} ms each on {device}, {threads} threads) × {steps} steps, plus the validation "
+        "pass ({val}). Kept for 10 minutes: the machine's load changes it."
+    ),
+    "train.measure_again": "Measure again",
+    "train.from_scratch": "Train from scratch",
+    "train.from_scratch.help": (
+        "Random initial weights instead of the ones torchvision trained on ImageNet (downloaded once, "
+        "then cached), and the whole network trains."
+    ),
+    "train.scratch.caption": (
+        "Training from scratch: random initial weights, and the backbone is unfrozen, since a frozen "
+        "backbone with random weights would learn nothing."
+    ),
+    "train.scratch.name": "{name}, from scratch",
+    "train.weights.cached": "The pretrained {name} weights are on this machine ({path}).",
+    "train.weights.online": (
+        "The pretrained {name} weights (about {mb} MB) are not on this machine yet: the run downloads "
+        "them when it starts, or download them now."
+    ),
+    "train.weights.fetch": "Download them now",
+    "train.weights.fetching": "Downloading the {name} weights…",
+    "train.weights.fetched": "Downloading the {name} weights… {mb} MB",
+    "train.weights.offline": (
+        "The pretrained {name} weights cannot be fetched here ({reason}), and no copy is cached in "
+        "{cache}. Train from scratch instead: random initial weights, with the backbone unfrozen, since "
+        "a frozen backbone with random weights learns nothing."
+    ),
+    "train.weights.scratch": "Train from scratch instead",
+    "train.weights.blocked": (
+        "This network starts from pretrained weights that are not available here: train it from "
+        "scratch, or copy the weights file into torch's cache."
+    ),
+    "widgets.link.ignored": "Some settings in this page's link could not be used and were left out: {values}.",
+    "estimate.err.timeout": "measuring the time per epoch took longer than {seconds} s",
+    "estimate.err.failed": "the time per epoch could not be measured: {reason}",
     "train.preview": "Show augmented training images",
     "train.preview.caption": "augmented",
     "train.launch": "Launch training",
@@ -484,6 +548,7 @@ EN: dict[str, str] = {
     "runs.state_message.completed": "Completed.",
     "runs.state_message.failed": "Failed: {error}",
     "runs.progress": "epoch {epoch}/{epochs} · step {step}/{total} · {speed} images/s · ETA {eta} s",
+    "runs.progress.idle": "epoch {epoch}/{epochs} · step {step}/{total}",
     "runs.test_acc": "Test accuracy",
     "runs.test_loss": "Test loss",
     "runs.best_val": "Best validation accuracy",
@@ -495,6 +560,8 @@ EN: dict[str, str] = {
     "runs.compare.val_acc": "Validation accuracy",
     "runs.compare.val_loss": "Validation loss",
     "runs.compare.need_two": "Pick at least two runs.",
+    "runs.compare.no_points": "None of these runs has finished an epoch yet: their curves appear after the first one.",
+    "runs.first_points": "No points yet: the first ones appear after the first training steps.",
     # --- look inside: shared
     "nav.section.inspect": "Look inside",
     "nav.predictions": "Predictions",
@@ -549,7 +616,10 @@ EN: dict[str, str] = {
     "predictions.invert.auto": "auto",
     "predictions.invert.yes": "yes",
     "predictions.invert.no": "no",
-    "predictions.draw": "…or draw one (white on black, like MNIST):",
+    "predictions.draw": "Draw in the black square, white on black like MNIST; the network answers when you let go.",
+    "predictions.source": "Show the network",
+    "predictions.source.draw": "a drawing",
+    "predictions.source.upload": "an uploaded image",
     "predictions.network_sees": "What the network receives: {c}×{h}×{w}",
     "predictions.inverted": "Inverted to white on black, as in the training data.",
     "predictions.as_is": "Used as it is.",
@@ -558,7 +628,7 @@ EN: dict[str, str] = {
     "filters.caption": "Kernels are the learned weights; feature maps are what they produce on one image.",
     "filters.kernels": "Kernels",
     "filters.layer": "Conv layer",
-    "filters.layer_label": "layer {name} — weights {shape}",
+    "filters.layer_label": "{name} — weights {shape}",
     "filters.out_channel": "Output channel",
     "filters.out_channel.help": "A deeper kernel spans every input channel: this shows one output channel's slices.",
     "filters.kernel_count": "{n} kernels of {k} ({shown} shown). Blue positive, red negative weights.",
@@ -570,7 +640,7 @@ EN: dict[str, str] = {
     "filters.input": "input",
     "filters.enlarge": "Enlarge a layer's map",
     "filters.channel": "Channel",
-    "filters.map_title": "{name} {kind} — {shape}",
+    "filters.map_title": "{name} — {shape}",
     # --- what the network sees
     "sees.title": "What the network sees",
     "sees.tab.maximise": "Activation maximisation",

@@ -1,7 +1,8 @@
 """Which pixels a prediction rests on: Grad-CAM over a conv layer's maps and gradient saliency.
 
-Gradients are taken with torch.autograd.grad, so the cached model shared by every visitor keeps
-its parameters' .grad and requires_grad untouched.
+The cached model is shared by every visitor: gradients are taken with torch.autograd.grad with
+respect to the input (a copy that requires grad, so a frozen backbone still has a graph) or to a
+layer's captured output, so parameters' .grad and requires_grad and the model's mode stay untouched.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_core.i18n import t
-from cnn_core.inspection.layers import conv_layers, layer_outputs
+from cnn_core.inspection.layers import class_scores, conv_layers, inference_model, layer_outputs
 from cnn_core.inspection.loading import InspectionError, LoadedRun
 
 
@@ -18,8 +19,9 @@ def grad_cam(
     loaded: LoadedRun, image_uint8: torch.Tensor, target_class: int, layer_name: str | None = None
 ) -> torch.Tensor:
     """Grad-CAM: ReLU of the gradient-weighted sum of a conv layer's maps, resized to the input,
-    scaled to [0, 1]. The default layer is the last conv layer."""
-    model = loaded.model
+    scaled to [0, 1]. The default layer is the last conv layer; the class score is taken before a
+    final Sigmoid or Softmax (see class_scores)."""
+    model = inference_model(loaded)
     layers = conv_layers(model)
     if not layers:
         raise InspectionError(t("inspect.err.no_conv"))
@@ -27,11 +29,11 @@ def grad_cam(
     module = dict(model.named_modules()).get(name)
     if module is None:
         raise InspectionError(t("inspect.err.no_layer", name=name))
-    x = loaded.normalise(image_uint8).requires_grad_(True)  # a graph even through frozen layers
-    with layer_outputs([module]) as outputs:
-        logits = model(x)
+    x = loaded.normalise(image_uint8).requires_grad_(True)  # a new tensor; a graph even through frozen layers
+    with layer_outputs([module]) as outputs, torch.enable_grad():
+        scores = class_scores(loaded, model, x)
     maps = outputs[-1][1]
-    (grads,) = torch.autograd.grad(logits[0, target_class], maps)
+    (grads,) = torch.autograd.grad(scores[0, target_class], maps)
     maps, grads = maps[0].detach(), grads[0]
     weights = grads.mean(dim=(1, 2))
     cam = F.relu((weights[:, None, None] * maps).sum(0))
@@ -40,9 +42,11 @@ def grad_cam(
 
 
 def saliency(loaded: LoadedRun, image_uint8: torch.Tensor, target_class: int) -> torch.Tensor:
-    """|∂ class score / ∂ input pixel|, the largest over channels, scaled to [0, 1]."""
-    model = loaded.model
+    """|∂ class score / ∂ input pixel|, the largest over channels, scaled to [0, 1] (the score as
+    class_scores takes it)."""
+    model = inference_model(loaded)
     x = loaded.normalise(image_uint8).requires_grad_(True)
-    (grad,) = torch.autograd.grad(model(x)[0, target_class], x)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(class_scores(loaded, model, x)[0, target_class], x)
     grad = grad[0].abs().amax(0)
     return grad / grad.max() if grad.max() > 0 else grad

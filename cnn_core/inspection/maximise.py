@@ -1,6 +1,7 @@
 """What the network sees: activation maximisation, gradient ascent in input space on a class
 logit or one channel, with jitter, blur and total variation to keep the picture image-like.
-Only the picture is optimised; the cached model shared by every visitor is left as it was.
+Only the picture is optimised, with gradients from torch.autograd.grad: the cached model shared by
+every visitor keeps its parameters' requires_grad and .grad, and its mode (see inference_model).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from cnn_core.i18n import t
-from cnn_core.inspection.layers import layer_outputs
+from cnn_core.inspection.layers import class_scores, inference_model, layer_outputs
 from cnn_core.inspection.loading import InspectionError, LoadedRun
+from cnn_core.train.objective import Objective
 
 
 @dataclass
@@ -47,12 +49,14 @@ def maximise_activation(
     tv_weight: float = 0.05,
     seed: int = 0,
 ) -> Visualisation:
-    """Gradient ascent in input space on a class logit (or one conv channel's mean activation).
+    """Gradient ascent in input space on a class score (or one conv channel's mean activation); the
+    score before a final Sigmoid or Softmax, the probability as the network's outputs give it.
 
     Small inputs need regularisers to stay image-like: random jitter (shifts), a periodic
     3×3 blur, a total-variation penalty, and pixel values kept inside the data's range.
     """
-    model = loaded.model
+    model = inference_model(loaded)
+    objective_of_run = Objective.for_spec(loaded.spec)
     c, h, w = loaded.input_shape
     generator = torch.Generator().manual_seed(seed)
     if start is None:
@@ -73,25 +77,26 @@ def maximise_activation(
     def probability(image: torch.Tensor) -> float:
         if target_class is None:
             return float("nan")
-        with torch.no_grad():
-            return float(model(image).softmax(1)[0, target_class])
+        with torch.no_grad():  # the probability shown for the network's outputs, as on the Predictions page
+            return float(objective_of_run.probabilities(class_scores(loaded, model, image))[0, target_class])
 
     start_probability = probability(x.detach())
     curve = []
     for step in range(steps):
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0)
-        shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        with layer_outputs([module] if module is not None else []) as outputs:
-            logits = model(shifted)
-        if module is not None:
-            out = outputs[-1][1]
-            if not 0 <= channel < out.shape[1]:
-                raise InspectionError(t("inspect.err.channel", c=channel, n=out.shape[1]))
-            objective = out[0, channel].mean()
-        else:
-            objective = logits[0, target_class]
-        loss = -objective + tv_weight * _total_variation(x)
-        (x.grad,) = torch.autograd.grad(loss, x)
+        with torch.enable_grad():  # also when a caller runs under torch.no_grad()
+            shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+            with layer_outputs([module] if module is not None else []) as outputs:
+                scores = class_scores(loaded, model, shifted) if module is None else model(shifted)
+            if module is not None:
+                out = outputs[-1][1]
+                if not 0 <= channel < out.shape[1]:
+                    raise InspectionError(t("inspect.err.channel", c=channel, n=out.shape[1]))
+                objective = out[0, channel].mean()
+            else:
+                objective = scores[0, target_class]
+            loss = -objective + tv_weight * _total_variation(x)
+            (x.grad,) = torch.autograd.grad(loss, x)
         optimizer.step()
         with torch.no_grad():
             if blur_every and step % blur_every == 0:

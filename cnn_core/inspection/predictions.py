@@ -14,7 +14,9 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cnn_core.files import read_json
 from cnn_core.i18n import t
+from cnn_core.inspection.layers import inference_model
 from cnn_core.inspection.loading import InspectionError, LoadedRun
+from cnn_core.train.objective import predict
 
 
 @dataclass
@@ -48,13 +50,16 @@ def load_predictions(run_dir: Path) -> Predictions:
 def predictions_from_model(
     loaded: LoadedRun, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512
 ) -> Predictions:
-    """Test predictions computed now (for a stopped run, which has no predictions.json)."""
-    probs = []
+    """Test predictions computed now (for a stopped run, which has no predictions.json), as training
+    computes them: probabilities that follow the network's output layer (train.objective.predict)."""
+    predicted, probs = [], []
+    model = inference_model(loaded)
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            probs.append(loaded.model(loaded.normalise(images[start : start + batch_size])).softmax(1))
-    p = torch.cat(probs).numpy()
-    return Predictions(loaded.class_names, labels.numpy(), p.argmax(1), p)
+            guesses, p = predict(model, loaded.spec, loaded.normalise(images[start : start + batch_size]))
+            predicted.append(guesses)
+            probs.append(p)
+    return Predictions(loaded.class_names, labels.numpy(), torch.cat(predicted).numpy(), torch.cat(probs).numpy())
 
 
 SORTS = ("confidence_desc", "confidence_asc", "index")
@@ -108,7 +113,9 @@ def per_class_report(preds: Predictions) -> list[dict]:
 
 
 def top_k(loaded: LoadedRun, image_uint8: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
+    """The k most probable classes of one image, with probabilities that follow the output layer
+    (after a final Sigmoid: each class's own yes/no probability, not summing to 1)."""
     with torch.no_grad():
-        probs = loaded.model(loaded.normalise(image_uint8)).softmax(1)[0]
+        probs = predict(inference_model(loaded), loaded.spec, loaded.normalise(image_uint8))[1][0]
     values, indices = probs.topk(min(k, len(probs)))
     return [(loaded.class_names[i], float(v)) for v, i in zip(values, indices)]

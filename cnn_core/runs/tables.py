@@ -23,6 +23,8 @@ def network_label(config: dict) -> str:
 
 
 def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
+    """One row per run, in the order given, every value from that run's RunInfo (the one read of
+    the page): state, progress, epoch, accuracies, and speed and time left while it trains."""
     rows = []
     for run in runs:
         s = run.status

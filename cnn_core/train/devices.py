@@ -1,9 +1,17 @@
 """Which device a run trains on ('auto' picks CUDA, then Apple's MPS, then the CPU), and how
-cuDNN is set up for it."""
+cuDNN and torch's deterministic algorithms are set up for it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
+
+# cuBLAS is deterministic only with a fixed workspace (torch's "Reproducibility" notes); it reads
+# this when its first handle is created, so it is set before any CUDA work.
+CUBLAS_WORKSPACE = ":4096:8"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,3 +43,33 @@ def configure_cudnn(deterministic: bool) -> None:
     torch.backends.cudnn.benchmark = not deterministic
     if deterministic:
         torch.backends.cudnn.deterministic = True
+
+
+def configure_determinism(deterministic: bool) -> None:
+    """cuDNN as configure_cudnn sets it, and torch.use_deterministic_algorithms(deterministic).
+
+    Process-wide: for a worker, which trains one run, never for the dashboard's process. warn_only:
+    an op without a deterministic kernel (on CUDA: adaptive average pooling's backward, in the
+    transfer-learning backbones) warns in worker.log instead of failing the run."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    configure_cudnn(deterministic)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+@contextmanager
+def determinism(deterministic: bool) -> Iterator[None]:
+    """configure_determinism for the duration of the block, the previous settings restored after
+    it (so training in a test's or a benchmark's process leaves that process as it was)."""
+    before = (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    configure_determinism(deterministic)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[0], before[1]
+        torch.use_deterministic_algorithms(before[2], warn_only=before[3])

@@ -3,9 +3,10 @@
 It loads the splits, builds the model, resumes from the newest checkpoint, then trains epoch
 after epoch (train_one_epoch), each followed by a validation (evaluate), an epoch record in
 metrics.jsonl and a checkpoint; it ends with the test evaluation, the final weights
-(model.safetensors) and predictions.json. A stop, or the wall-time cap, checkpoints the run and
-raises StopRequested; the next run_training on the same directory carries on from there and ends
-with exactly the weights an uninterrupted run would have.
+(model.safetensors) and predictions.json. Every session records its versions in
+environment.json. A stop, or the wall-time cap, checkpoints the run and raises StopRequested; the
+next run_training on the same directory carries on from there and ends with exactly the weights
+an uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ from cnn_core.runs.metrics import append_metrics, truncate_metrics
 from cnn_core.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.device_data import to_device
-from cnn_core.train.devices import configure_cudnn, resolve_device
+from cnn_core.train.devices import determinism, resolve_device
+from cnn_core.train.environment import record_environment
+from cnn_core.train.objective import Objective
 from cnn_core.train.steps import (
     EpochState,
     StepLog,
     Sums,
     evaluate,
+    load_optimizer_state,
+    load_scheduler_state,
     make_model,
     make_optimizer,
     make_scheduler,
@@ -69,8 +74,8 @@ def restore(
     if state is None:
         return Progress(EpochState(0, 0, Sums.zeros(device)))
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    load_optimizer_state(optimizer, model, state["optimizer"])
+    load_scheduler_state(scheduler, state["scheduler"])
     if "rng_cpu" in state:
         torch.set_rng_state(state["rng_cpu"])
     totals = Sums(state["acc_loss"].to(device), state["acc_correct"].to(device), int(state["acc_seen"]))
@@ -176,10 +181,22 @@ def run_training(
     """Train (or resume) the run in run_dir to completion; raise StopRequested after a stop.
 
     status is kept up to date and handed to on_log after every logged step and every epoch.
-    Returns the final test metrics. Writes metrics, checkpoints, weights and predictions.
+    Returns the final test metrics. Writes metrics, checkpoints, weights and predictions, and this
+    session's versions in environment.json. A deterministic config trains with torch's
+    deterministic algorithms (devices.determinism), the process's settings restored at the end.
     """
+    with determinism(config.deterministic):
+        return _run_training(run_dir, config, should_stop, status, on_log)
+
+
+def _run_training(
+    run_dir: Path,
+    config: TrainConfig,
+    should_stop: Callable[[], bool],
+    status: Status,
+    on_log: Callable[[Status], None] | None,
+) -> dict:
     device = resolve_device(config.device)
-    configure_cudnn(config.deterministic)
     splits = load_splits(
         config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path, config.image_size
     )
@@ -201,10 +218,11 @@ def run_training(
         return progress.position.epoch * steps_per_epoch + progress.position.step
 
     truncate_metrics(run_dir, global_step(), progress.position.epoch)
+    record_environment(run_dir, device, global_step())
     status.epochs, status.total_steps, status.device = config.epochs, total_steps, str(device)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    # Validation and test loss are plain cross-entropy, whatever label smoothing training uses.
-    eval_criterion = nn.CrossEntropyLoss(reduction="sum")
+    # The loss follows the network's output layer; validation and test use the same one, summed.
+    criterion = Objective.for_spec(spec, config.label_smoothing)
+    eval_criterion = criterion.summed()
     session_start = time.perf_counter()
     base_elapsed = progress.elapsed_s
 
@@ -263,13 +281,13 @@ def run_training(
     test_metrics = evaluate(
         model, test, eval_criterion, splits.num_classes, channels_last=config.channels_last, want_probs=True
     )
-    probs = test_metrics.pop("probs")
+    probs, predicted = test_metrics.pop("probs"), test_metrics.pop("predicted")
     append_metrics(run_dir, [final_test_record(test_metrics, global_step())])
     save_final_weights(run_dir, model, spec, splits.class_names, mean, std)
-    predictions = {
+    predictions = {  # probabilities as the output layer gives them (objective.py)
         "class_names": splits.class_names,
         "labels": splits.test_y.tolist(),
-        "predicted": probs.argmax(1).tolist(),
+        "predicted": predicted.tolist(),
         "probs": [[round(p, 5) for p in row] for row in probs.tolist()],
     }
     write_json_atomic(run_dir / "predictions.json", predictions)

@@ -1,10 +1,37 @@
 """Learning-rate schedules as pure functions of the step, shared by the trainer and the
 preview chart on the training page. Torch-free.
+
+Each is torch's own scheduler stepped once per training step, as a formula (tests/test_schedules.py
+pins them step by step): "constant" LambdaLR(1), "step" StepLR(step_size epochs, gamma), "cosine"
+CosineAnnealingLR(T_max = all steps), "onecycle" OneCycleLR's learning rate with its defaults.
 """
 
 from __future__ import annotations
 
 import math
+
+# torch.optim.lr_scheduler.OneCycleLR's defaults: 30% of the steps rise from max_lr / 25 to
+# max_lr, the rest fall to max_lr / 25 / 1e4, both halves of a cosine. (OneCycleLR also cycles
+# the momentum by default; CNN Lab keeps the optimizer's momentum fixed.)
+ONECYCLE_PCT_START = 0.3
+ONECYCLE_DIV_FACTOR = 25.0
+ONECYCLE_FINAL_DIV_FACTOR = 1e4
+
+
+def _cosine_anneal(start: float, end: float, pct: float) -> float:
+    """From start (pct 0) to end (pct 1) along half a cosine, as OneCycleLR's _annealing_cos."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
+def onecycle_factor(step: int, total: int) -> float:
+    """OneCycleLR's learning rate over max_lr at a step, its two phases exactly as torch has them
+    (the first ends at step pct_start·total − 1, the second at total − 1)."""
+    initial = 1.0 / ONECYCLE_DIV_FACTOR
+    final = initial / ONECYCLE_FINAL_DIV_FACTOR
+    warm_end = float(ONECYCLE_PCT_START * total) - 1
+    if step <= warm_end:
+        return _cosine_anneal(initial, 1.0, step / warm_end)
+    return _cosine_anneal(1.0, final, (step - warm_end) / (total - 1 - warm_end))
 
 
 def lr_factor(
@@ -17,11 +44,7 @@ def lr_factor(
     if schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
     if schedule == "onecycle":
-        # warm up over the first 30% from 1/25 of the peak, then cosine down to ~0
-        warm = max(1, int(0.3 * total))
-        if step < warm:
-            return 0.04 + 0.96 * step / warm
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm)))) * (1 - 1e-4) + 1e-4
+        return onecycle_factor(min(step, total), total)
     return 1.0
 
 

@@ -1,7 +1,8 @@
 """The named steps of training, as torchvision's references/classification/train.py has them:
 make_model, make_optimizer and make_scheduler build what a run trains; train_one_epoch trains
 one epoch (or the rest of one) and evaluate measures a split. Each takes the model, the data (a
-DeviceData) and the criterion as arguments and knows nothing of run directories, so a test or a
+DeviceData) and the criterion (an Objective, objective.py: the loss that follows the network's
+output layer) as arguments and knows nothing of run directories, so a test or a
 benchmark calls it directly; loop.run_training composes them over a run directory.
 
 Every random draw is a pure function of (seed, epoch, step) (see randomness.py), so an epoch
@@ -22,6 +23,7 @@ from cnn_core.arch.model import build_model
 from cnn_core.train.augment import augment
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.device_data import DeviceData
+from cnn_core.train.objective import Objective
 from cnn_core.train.randomness import epoch_permutation, mix_seed, seed_step
 from cnn_core.train.schedules import lr_factor
 
@@ -35,13 +37,69 @@ def make_model(spec: dict, seed: int, device: torch.device, channels_last: bool 
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+# torchvision's references/classification/utils.py set_weight_decay: its norm_classes
+_NORMS = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LocalResponseNorm,
+)
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """The trainable parameters in optimizer groups. With weight decay, biases and normalisation
+    parameters get none (as torchvision's references/classification and nanoGPT): decay pulls a
+    weight towards zero, which regularises a kernel or a linear map but only shifts a bias or
+    rescales a normalised feature. Without weight decay, one group."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if not weight_decay:
+        return [{"params": params, "weight_decay": 0.0}]
+    in_norm = {id(p) for m in model.modules() if isinstance(m, _NORMS) for p in m.parameters(recurse=False)}
+    decay = [p for p in params if p.ndim >= 2 and id(p) not in in_norm]
+    rest = [p for p in params if p.ndim < 2 or id(p) in in_norm]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config.weight_decay)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.Adam(groups, lr=config.lr)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module, saved: dict) -> None:
+    """optimizer.load_state_dict(saved), also for a checkpoint written before biases and
+    normalisation parameters had a group of their own (one group, in the model's parameter order):
+    each parameter's state moves to its group, the learning rate and the rest come along."""
+    if len(saved["param_groups"]) == len(optimizer.param_groups):
+        optimizer.load_state_dict(saved)
+        return
+    old_ids = [i for group in saved["param_groups"] for i in group["params"]]
+    position = {id(p): k for k, p in enumerate(p for p in model.parameters() if p.requires_grad)}
+    regrouped = optimizer.state_dict()
+    settings = {key: value for key, value in saved["param_groups"][0].items() if key not in ("params", "weight_decay")}
+    regrouped["state"] = {}
+    for live, group in zip(optimizer.param_groups, regrouped["param_groups"], strict=True):
+        group.update(settings)
+        for param, new_id in zip(live["params"], group["params"], strict=True):
+            old_id = old_ids[position[id(param)]]
+            if old_id in saved["state"]:
+                regrouped["state"][new_id] = saved["state"][old_id]
+    optimizer.load_state_dict(regrouped)
+
+
+def load_scheduler_state(scheduler: torch.optim.lr_scheduler.LRScheduler, saved: dict) -> None:
+    """scheduler.load_state_dict(saved), widening a one-group checkpoint's per-group lists (see
+    load_optimizer_state) to the optimizer's groups."""
+    groups = len(scheduler.optimizer.param_groups)
+    saved = dict(saved)
+    for key in ("base_lrs", "_last_lr", "lr_lambdas"):
+        if isinstance(saved.get(key), list) and len(saved[key]) == 1 and groups > 1:
+            saved[key] = saved[key] * groups
+    scheduler.load_state_dict(saved)
 
 
 def make_scheduler(
@@ -107,10 +165,16 @@ def never() -> bool:
     return False
 
 
+def scores(criterion: Objective | nn.Module, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """What criterion computes the loss on: an Objective's scores (see objective.py), or the
+    model's outputs for a plain torch loss such as nn.CrossEntropyLoss."""
+    return criterion.scores(model, x) if isinstance(criterion, Objective) else model(x)
+
+
 def train_one_epoch(
     model: nn.Module,
     data: DeviceData,
-    criterion: nn.Module,
+    criterion: Objective | nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     config: TrainConfig,
@@ -148,7 +212,7 @@ def train_one_epoch(
             # a generator of its own: the augmentation's draws stay apart from dropout's stream
             x = augment(x, config, torch.Generator(device=device).manual_seed(step_seed ^ 0x5EED))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            logits = model(x)
+            logits = scores(criterion, model, x)
             loss = criterion(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -178,7 +242,7 @@ def train_one_epoch(
 def evaluate(
     model: nn.Module,
     data: DeviceData,
-    criterion: nn.Module,
+    criterion: Objective | nn.Module,
     num_classes: int,
     batch_size: int = 1024,
     channels_last: bool = False,
@@ -186,9 +250,10 @@ def evaluate(
 ) -> dict:
     """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true class) over data.
 
-    criterion must sum over the batch (reduction='sum'): the batches differ in size, so the loss
-    is summed over the whole set and divided once. With want_probs, also the softmax of every
-    image (on the CPU).
+    criterion must sum over the batch (reduction='sum', Objective.summed()): the batches differ in
+    size, so the loss is summed over the whole set and divided once. With want_probs, also every
+    image's probabilities (an Objective's, which follow the output layer; a plain torch loss's
+    softmax) and predicted class, on the CPU.
     """
     if getattr(criterion, "reduction", "sum") != "sum":
         raise ValueError("evaluate needs a criterion with reduction='sum'")
@@ -197,15 +262,18 @@ def evaluate(
     n = len(data.y)
     loss_sum = torch.zeros((), device=data.y.device)
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=data.y.device)
-    probs = []
+    probs, predicted = [], []
     for start in range(0, n, batch_size):
         index = torch.arange(start, min(n, start + batch_size), device=data.y.device)
         x, y = data.batch(index, channels_last)
-        logits = model(x).float()
+        logits = scores(criterion, model, x).float()
         loss_sum += criterion(logits, y)
-        confusion += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes * num_classes)
+        guesses = logits.argmax(1)
+        confusion += torch.bincount(y * num_classes + guesses, minlength=num_classes * num_classes)
         if want_probs:
-            probs.append(logits.softmax(1).cpu())
+            shown = criterion.probabilities(logits) if isinstance(criterion, Objective) else logits.softmax(1)
+            probs.append(shown.cpu())
+            predicted.append(guesses.cpu())
     model.train(was_training)
     matrix = confusion.view(num_classes, num_classes).cpu()
     correct = matrix.diag()
@@ -217,4 +285,5 @@ def evaluate(
     }
     if want_probs:
         result["probs"] = torch.cat(probs) if probs else torch.zeros(0, num_classes)
+        result["predicted"] = torch.cat(predicted) if predicted else torch.zeros(0, dtype=torch.int64)
     return result

@@ -1,0 +1,56 @@
+"""The architecture builder in the real app (headless Chromium): the network being edited lives in
+the page's link, so a reload, or the link opened in another tab, shows the same network
+(issue #11, item 7)."""
+
+import pytest
+
+from cnn_core import PRESETS, preset_spec, summarize
+from cnn_core.arch.spec_link import LINK_PARAM
+from cnn_core.i18n.catalog_en import EN
+from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_the_edited_network_survives_a_reload_and_opens_from_its_link(tmp_path):
+    require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    lenet_params = f"{summarize(preset_spec('lenet5')).total_params:,}"
+    default_params = f"{summarize(preset_spec('seed002_mnist_cnn')).total_params:,}"
+    with streamlit_app({"CNN_LAB_RUNS_DIR": str(tmp_path)}) as url, chromium_page(height=1800) as page:
+        page.goto(f"{url}/architecture_builder")
+        page.get_by_role("heading", name=EN["builder.title"]).wait_for(timeout=90_000)
+        page.get_by_text(default_params, exact=True).first.wait_for(timeout=60_000)
+        # the spec uploader states its real limit, and no other
+        uploader = page.locator('[class*="st-key-b_upload_"]')
+        assert "256.0 KiB" in uploader.inner_text() and "MB per file" not in uploader.inner_text()
+        # edit: another preset, then a new name
+        page.locator(".st-key-b_preset").click()
+        page.get_by_role("option", name=PRESETS["lenet5"].title, exact=True).click()
+        page.locator(".st-key-b_load button").click()
+        page.get_by_text(lenet_params, exact=True).first.wait_for(timeout=60_000)
+        name = page.locator(".st-key-b_name_1 input")
+        name.fill("my LeNet")
+        name.press("Enter")
+        page.wait_for_function(f"() => new URLSearchParams(location.search).get('{LINK_PARAM}')?.length > 10")
+        page.wait_for_timeout(1500)  # the rerun after the new name writes the link again
+        link = page.url
+        assert f"{LINK_PARAM}=" in link
+        page.reload()
+        page.get_by_role("heading", name=EN["builder.title"]).wait_for(timeout=90_000)
+        page.get_by_text(lenet_params, exact=True).first.wait_for(timeout=60_000)
+        assert page.locator(".st-key-b_name_0 input").input_value() == "my LeNet"
+        assert not page.get_by_test_id("stException").count()
+        page.screenshot(path=str(ARTIFACTS / "builder_after_reload.png"), full_page=True)
+        # the same link in another tab: a new session with the same network
+        other = page.context.browser.new_page(viewport={"width": 1400, "height": 1800})
+        other.goto(link)
+        other.get_by_role("heading", name=EN["builder.title"]).wait_for(timeout=90_000)
+        other.get_by_text(lenet_params, exact=True).first.wait_for(timeout=60_000)
+        assert other.locator(".st-key-b_name_0 input").input_value() == "my LeNet"
+        # a damaged link: the default network and a notice, never a traceback
+        other.goto(f"{url}/architecture_builder?{LINK_PARAM}=1AAAA")
+        other.get_by_text("could not be opened", exact=False).first.wait_for(timeout=90_000)
+        other.get_by_text(default_params, exact=True).first.wait_for(timeout=60_000)
+        assert not other.get_by_test_id("stException").count()
+        other.screenshot(path=str(ARTIFACTS / "builder_bad_link.png"), full_page=True)
