@@ -95,11 +95,11 @@ with one_layer:
         col = s2.slider(t("calc.window.col"), 0, out_w - 1, 0, key="calc_col") if out_w > 1 else 0
         try:
             picture = window_picture(query, row, col)
-        except SpecError as exc:
-            st.info(str(exc))
+        except SpecError as exc:  # no picture for this layer (too many cells to draw, or a padding it cannot show)
+            st.info(exc.reason, icon=":material/info:")
         else:
             st.caption(picture.frame_note)
-            st.plotly_chart(window_figure(picture), key="calc_window")
+            st.plotly_chart(window_figure(picture, settings.max_picture_cells), key="calc_window")
 
 with chain:
     st.caption(t("calc.chain.caption"))

@@ -2,7 +2,6 @@
 live in the page's link and the session (app_pages/_train.py)."""
 
 import math
-import tempfile
 
 import streamlit as st
 
@@ -14,7 +13,7 @@ from cnn_core.arch.spec import SpecError
 from cnn_core.arch.summary import summarize
 from cnn_core.data.catalog import DATASETS, DatasetError
 from cnn_core.data.loaders import describe_dataset
-from cnn_core.data.uploads import extract_class_zip
+from cnn_core.data.uploads import unpack_upload
 from cnn_core.figures.images import as_picture
 from cnn_core.figures.training import lr_figure
 from cnn_core.i18n import t
@@ -53,9 +52,7 @@ if dataset == "folder":
     folder = kept(left.text_input, "train.folder", key="t_folder") or None
     if upload is not None:
         try:
-            folder, skipped = extract_class_zip(
-                upload.getvalue(), tempfile.mkdtemp(prefix="cnnlab-upload-"), settings.max_upload_bytes
-            )
+            folder, skipped = unpack_upload(upload.getvalue(), settings.data_dir, settings.max_upload_bytes)
             folder = str(folder)
             left.caption(t("train.zip.done", skipped=skipped))
         except DatasetError as exc:
@@ -142,9 +139,12 @@ if config is not None and info is not None:
 if error:
     st.error(error, icon=":material/error:")
 if st.button(t("train.launch"), type="primary", disabled=config is None or error is not None, key="t_launch"):
-    run_dir = launch_run(config)
-    state["selected_run"] = run_dir.name
-    st.success(t("train.launched", run_id=run_dir.name))
-    st.page_link("app_pages/runs.py", label=t("train.watch"), icon=":material/monitoring:")
+    try:  # check_launch looks again: files, device or weights may have gone since the page was drawn
+        run_dir = launch_run(config)
+        state["selected_run"] = run_dir.name
+        st.success(t("train.launched", run_id=run_dir.name))
+        st.page_link("app_pages/runs.py", label=t("train.watch"), icon=":material/monitoring:")
+    except ConfigError as exc:
+        st.error(str(exc), icon=":material/error:")
 if request is not None and error is None:  # last: the page is drawn while the steps are timed
     show_epoch_estimate(m[3], request)

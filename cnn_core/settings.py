@@ -33,6 +33,11 @@ class Settings:
     max_layers: int
     max_channels: int
     max_input_side: int
+    max_features: int
+    max_spec_text_chars: int
+    max_params: int
+    max_activation_bytes: int
+    max_picture_cells: int
     max_concurrent_runs: int
     max_upload_bytes: int
     worker_threads: int
@@ -52,6 +57,14 @@ def load_settings() -> Settings:
         max_layers=_int_env("CNN_LAB_MAX_LAYERS", 64 if demo else 256),
         max_channels=_int_env("CNN_LAB_MAX_CHANNELS", 1024 if demo else 8192),
         max_input_side=_int_env("CNN_LAB_MAX_INPUT_SIDE", 512 if demo else 4096),
+        # a linear layer's out_features and a spec's num_classes
+        max_features=_int_env("CNN_LAB_MAX_FEATURES", 16384 if demo else 65536),
+        # a spec's name and description
+        max_spec_text_chars=_int_env("CNN_LAB_MAX_SPEC_TEXT", 2000),
+        # a network's weights, and its layer outputs for one image (float32), estimated before building
+        max_params=_int_env("CNN_LAB_MAX_PARAMS", 50_000_000 if demo else 200_000_000),
+        max_activation_bytes=_int_env("CNN_LAB_MAX_ACTIVATION_MB", 512 if demo else 2048) * 1024 * 1024,
+        max_picture_cells=_int_env("CNN_LAB_MAX_PICTURE_CELLS", 4096),  # the calculator's window picture
         max_concurrent_runs=_int_env("CNN_LAB_MAX_CONCURRENT_RUNS", 1),
         worker_threads=_int_env("CNN_LAB_WORKER_THREADS", 0),  # 0: torch's default, every core
         worker_nice=_int_env("CNN_LAB_WORKER_NICE", 10),

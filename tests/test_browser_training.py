@@ -34,9 +34,11 @@ def wait_for_text(page, pattern: str, timeout_s: float = 90) -> None:
 
 def table_rows(page) -> list[dict]:
     """The rows of the page's first table (st.dataframe draws on a canvas; its accessible copy
-    holds the text)."""
+    holds the text). The live page redraws every second: wait for the table to be there."""
+    page.wait_for_function("() => document.querySelector('[data-testid=stDataFrame] table') !== null")
     return page.evaluate("""() => {
         const grid = document.querySelector('[data-testid=stDataFrame] table');
+        if (grid === null) return [];
         const names = Array.from(grid.querySelectorAll('th')).map(th => th.textContent);
         return Array.from(grid.querySelectorAll('tbody tr')).map(tr => Object.fromEntries(
             Array.from(tr.querySelectorAll('td')).map((td, i) => [names[i], td.textContent])));
@@ -46,9 +48,17 @@ def table_rows(page) -> list[dict]:
 def assert_picker_table_and_message_agree(page, run_id: str, state: str, message: str) -> None:
     """The run picker, the runs table and the state message all say state (item 4)."""
     wait_for_text(page, f"^{re.escape(message)}$")
-    picker = page.locator("[class*='st-key-r_select'] input").first.input_value()
+    # A redraw may be under way when we look: read again (up to 30 s) until the page has settled,
+    # then the three must agree.
+    deadline = time.monotonic() + 30
+    while True:
+        picker = page.locator("[class*='st-key-r_select'] input").first.input_value()
+        rows = {row["run"]: row for row in table_rows(page)}
+        settled = picker.endswith(f" — {state}") and rows.get(run_id, {}).get("state") == state
+        if settled or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(500)
     assert picker.endswith(f" — {state}"), picker
-    rows = {row["run"]: row for row in table_rows(page)}
     assert rows[run_id]["state"] == state, rows
     assert not page.get_by_text(re.compile(r"— running$")).count()
 

@@ -6,6 +6,7 @@ the cells torch reads.
 """
 
 import random
+import re
 
 import pytest
 import torch
@@ -330,3 +331,38 @@ def test_transpose_picture_refuses_large_padding_but_size_is_exact():
     assert result.error is None and result.output_shape == torch_output(q)[0] == (1, 8, 8)
     with pytest.raises(SpecError, match="padding ≤ dilation·\\(kernel−1\\)"):
         window_picture(q, 0, 0)
+
+
+# ---------------------------------------------------------------- issue 12, item 4: extreme numbers
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(stride=10**309), "stride must be at most 4096, got a number with"),
+        (dict(kernel=2**64, kind="maxpool2d"), "kernel_size must be at most 4096, got a number with 20 digits"),
+        (dict(padding=10**5000), "padding must be at most 4096, got a number with"),
+        (dict(dilation=2**63, kind="conv_transpose2d"), "dilation must be at most 4096"),
+        (dict(out_channels=2**63), "out_channels must be at most 8192"),
+        (dict(height=10**400), "input_shape must be three positive whole numbers"),
+        (dict(stride=float("inf")), "stride must be a whole number, got Infinity"),
+    ],
+    ids=["stride", "pool-kernel", "padding", "dilation", "out_channels", "height", "inf"],
+)
+def test_extreme_numbers_are_errors_of_the_calculator(change, message):
+    """OverflowError (stride 10**309) and ValueError (a 5,000-digit number in a message) escaped."""
+    query = LayerQuery(**{**dict(kind="conv2d", height=8, width=8, kernel=3), **change})
+    result = calculate(query)
+    assert result.output_shape is None and isinstance(result.error, SpecError)
+    assert re.search(message, str(result.error))
+    with pytest.raises(SpecError, match=message):
+        window_picture(query, 0, 0)
+
+
+def test_whole_floats_and_odd_kinds_are_handled():
+    """8.0 is a whole number: the spec accepts it, so the picture must too (range() of a float raised
+    TypeError); a kind that is not text is an error with a message, not a ValueError."""
+    picture = window_picture(LayerQuery(kind="conv2d", height=8.0, width=6.0, kernel=3.0), 0, 0)
+    assert (picture.out_h, picture.out_w) == (6, 4)
+    result = calculate(LayerQuery(kind=10**5000))
+    assert result.output_shape is None and "a number with 5001 digits" in str(result.error)

@@ -34,6 +34,8 @@ TORCH_FREE = [
     "cnn_core.arch.presets",
     "cnn_core.arch.output",
     "cnn_core.arch.spec_link",
+    "cnn_core.arch.spec_text",
+    "cnn_core.arch.budget",
     "cnn_core.data.catalog",
     "cnn_core.train.config",
     "cnn_core.train.schedules",

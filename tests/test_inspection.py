@@ -324,3 +324,45 @@ def test_canvas_drawing_is_not_inverted():
     canvas[60:160, 100:120] = (255, 255, 255, 255)  # a white stroke, opaque
     x, inverted = image_from_array(canvas, (1, 28, 28), invert=False)
     assert not inverted and x[0, 0, 13, 13] > 100 and x[0, 0, 2, 2] == 0
+
+
+def _weights_case(run_dir, kind):
+    """model.safetensors of run_dir damaged in one way (issue 12, item 4)."""
+    import json
+    import os
+
+    from safetensors.torch import save_file
+
+    from cnn_core.arch.model import build_model
+
+    (run_dir / "spec.json").write_text(json.dumps(SPEC))
+    classes = [str(i) for i in range(10)]
+    (run_dir / "dataset.json").write_text(json.dumps({"class_names": classes, "mean": [0.1], "std": [0.3]}))
+    good = {k: v.contiguous() for k, v in build_model(SPEC).state_dict().items()}
+    path = run_dir / "model.safetensors"
+    save_file(good, str(path))
+    valid = path.read_bytes()
+    if kind == "truncated":
+        path.write_bytes(valid[: len(valid) // 2])
+    elif kind == "random bytes":
+        path.write_bytes(os.urandom(500))
+    elif kind == "huge header":
+        path.write_bytes(struct.pack("<Q", 2**62) + b"{}")
+    elif kind == "wrong names":
+        save_file({"other." + k: v for k, v in good.items()}, str(path))
+    elif kind == "wrong shapes":
+        save_file({k: torch.zeros(2, 2) for k in good}, str(path))
+    elif kind == "a folder":
+        path.unlink()
+        path.mkdir()
+
+
+@pytest.mark.parametrize(
+    "kind", ["truncated", "random bytes", "huge header", "wrong names", "wrong shapes", "a folder"]
+)
+def test_any_damaged_weights_file_is_an_inspection_error(tmp_path, kind):
+    run_dir = tmp_path / "20260101-000000-digits-damaged"
+    run_dir.mkdir()
+    _weights_case(run_dir, kind)
+    with pytest.raises(InspectionError, match="cannot be loaded"):
+        load_run(run_dir)

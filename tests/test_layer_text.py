@@ -222,3 +222,45 @@ def test_required_fields_are_listed_first_in_format():
         names = [f.name for f in spec_type.fields]
         required = [f.name for f in spec_type.fields if f.default is REQUIRED]
         assert names[: len(required)] == required, kind
+
+
+# ---------------------------------------------------------------- issue 12, item 4: hostile typed text
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("conv2d out_channels=" + "9" * 4301 + ", kernel_size=3", "too many digits"),
+        ("conv2d out_channels=8, kernel_size=" + "1" * 5000 + "x3", "too many digits"),
+        ("conv2d out_channels=8, kernel_size=(3, " + "2" * 4400 + ")", "too many digits"),
+        ("conv2d out_channels=8, kernel_size=3, stride=" + "1" + "0" * 309, "too many digits"),
+    ],
+    ids=["out_channels", "pair", "tuple", "stride"],
+)
+def test_huge_typed_numbers_are_spec_errors(line, message):
+    """int() of a 4,301-digit number raised ValueError from the layer text form."""
+    with pytest.raises(SpecError, match=message):
+        parse_layer_line(line)
+    with pytest.raises(SpecError, match=rf"line 1: .*{message}"):
+        parse_chain(line)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("maxpool2d kernel_size=18446744073709551616", "kernel_size must be at most 4096"),
+        ("linear out_features=9223372036854775808", "out_features must be at most 65536"),
+        ("conv2d out_channels=8, kernel_size=3, stride=1e309", "stride must be a whole number, got Infinity"),
+        ("dropout p=nan", "p must be a number, got NaN"),
+    ],
+)
+def test_extreme_typed_values_are_refused_by_the_spec(line, message):
+    with pytest.raises(SpecError, match=message):
+        normalize_layer(0, parse_layer_line(line))
+
+
+def test_json_chain_nested_deep_is_a_spec_error():
+    with pytest.raises(SpecError, match="nested more than 32 deep"):
+        parse_chain("[" * 5000 + "]" * 5000)
+    with pytest.raises(SpecError, match="cannot be saved or shown"):
+        parse_chain('[{"type": "\\ud800"}]')

@@ -479,6 +479,143 @@ def test_dump_and_load_round_trip(key):
     assert load_spec_json(text.encode("utf-8")) == original
 
 
+# ---------------------------------------------------------------- issue 12: hostile spec text and values
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("name", "\ud800", r"'name' contains a character that cannot be saved or shown \(U\+D800\)"),
+        ("name", "a\x00b", r"'name' contains a character that cannot be saved or shown \(U\+0000\)"),
+        ("name", "two\nlines", r"\(U\+000A\)"),
+        ("description", "bell\x07", r"'description' contains .* \(U\+0007\)"),
+        ("description", "\udfff low", r"\(U\+DFFF\)"),
+        ("name", "x" * 2001, "'name' is 2001 characters long; the most is 2000"),
+        ("description", ["not", "text"], "'description' must be text"),
+    ],
+)
+def test_free_text_is_validated_in_json_and_dicts(key, value, message):
+    """Item 1: a lone surrogate or control character in a name used to pass load_spec_json and
+    then break the JSON download; now both the text and the dict entry points refuse it."""
+    bad = {**spec(*head()), key: value}
+    with pytest.raises(SpecError, match=message):
+        summarize(bad)
+    with pytest.raises(SpecError, match=message):
+        load_spec_json(json.dumps(bad))
+
+
+def test_free_text_keeps_ordinary_unicode_and_description_line_breaks():
+    good = {**spec(*head()), "name": "naïve net — 日本 🙂", "description": "two\nlines\tand a tab"}
+    assert summarize(good).output_shape == (10,)
+    assert load_spec_json(dump_spec_json(good)) == good
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"input_shape": [1, 8, 8], "layers": [{"type": "\\ud800"}]}',
+        '{"input_shape": [1, 8, 8], "layers": [{"type": "relu", "\\udc00": 1}]}',
+        '{"input_shape": [1, 8, 8], "layers": [{"type": "conv2d", "padding": "a\\u0000"}]}',
+    ],
+)
+def test_load_spec_json_refuses_text_that_cannot_be_saved_anywhere(text):
+    with pytest.raises(SpecError, match="cannot be saved or shown"):
+        load_spec_json(text)
+
+
+def test_dump_spec_json_always_gives_utf8_json_or_a_spec_error():
+    text = dump_spec_json({**preset_spec("lenet5"), "description": "ok ü"})
+    assert json.loads(text.encode("utf-8").decode("utf-8"))["description"] == "ok ü"
+    with pytest.raises(SpecError, match="cannot be saved as JSON"):
+        dump_spec_json({"input_shape": [1, 8, 8], "layers": [{"type": "\ud800"}]})
+    with pytest.raises(SpecError, match="cannot be saved as JSON"):
+        dump_spec_json({"input_shape": [1, 8, 8], "layers": [{"type": object()}]})
+
+
+def nested(depth: int, leaf=1):
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 100_000])
+def test_deeply_nested_spec_text_is_a_spec_error(depth):
+    """Item 4: a spec nested 1,000 deep (2 KB) raised RecursionError."""
+    text = '{"input_shape": ' + "[" * depth + "1" + "]" * depth + "}"
+    with pytest.raises(SpecError, match="nested more than 32 deep"):
+        load_spec_json(text)
+
+
+@pytest.mark.parametrize("where", ["input_shape", "num_classes", "layer", "value"])
+def test_deeply_nested_spec_dict_is_a_spec_error(where):
+    deep = nested(1000)
+    bad = {
+        "input_shape": deep if where == "input_shape" else [1, 8, 8],
+        "num_classes": deep if where == "num_classes" else None,
+        "layers": [deep] if where == "layer" else [{"type": "dropout", "p": deep}],
+    }
+    with pytest.raises(SpecError):
+        summarize(bad)
+
+
+def test_integer_with_4301_digits_is_a_spec_error():
+    """Item 4: json.loads raised ValueError (Python's integer string conversion limit)."""
+    text = json.dumps(spec(conv(4), *head())).replace('"out_channels": 4', '"out_channels": ' + "1" * 4301)
+    with pytest.raises(SpecError, match="a number in the JSON has too many digits"):
+        load_spec_json(text)
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (conv(4, stride=10**309), r"stride must be at most 4096, got a number with \d+ digits"),
+        (conv(4, stride=10**5000), r"stride must be at most 4096, got a number with \d+ digits"),
+        (conv(4, stride=1e309), "stride must be a whole number, got Infinity"),
+        (conv(4, stride=float("nan")), "stride must be a whole number, got NaN"),
+        (conv(4, padding=1e300), "padding must be at most 4096"),
+        (conv(2**63), "out_channels must be at most 8192"),
+        (conv(4, groups=2**70), "groups must be at most 8192"),
+        ({"type": "maxpool2d", "kernel_size": 2**64}, "kernel_size must be at most 4096, got a number with 20 digits"),
+        ({"type": "adaptive_avgpool2d", "output_size": 10**9}, "output_size must be at most 4096"),
+        ({"type": "dropout", "p": 10**400}, "p must be a number"),
+        ({"type": "leaky_relu", "negative_slope": float("inf")}, "negative_slope must be a number, got Infinity"),
+    ],
+    ids=lambda value: value["type"] if isinstance(value, dict) else "",
+)
+def test_extreme_numbers_are_spec_errors_in_summarize_and_build_model(layer, message):
+    """Item 4: 10**309 raised OverflowError; 2**64 pooling passed both and failed in forward."""
+    bad = spec(layer, input_shape=(1, 8, 8), num_classes=None)
+    for entry in (summarize, build_model):
+        with pytest.raises(SpecError, match=message):
+            entry(bad)
+
+
+def test_out_features_2_to_the_63_is_refused_by_summarize_and_build_model():
+    """Item 4: summarize accepted out_features 2**63 and build_model raised TypeError / RuntimeError."""
+    bad = spec(FLAT, {"type": "linear", "out_features": 2**63}, num_classes=None)
+    for entry in (summarize, build_model):
+        with pytest.raises(SpecError, match="out_features must be at most 65536, got 9223372036854775808"):
+            entry(bad)
+
+
+@pytest.mark.parametrize("value", [2**63, 10**5000, 1e300], ids=["2**63", "10**5000", "1e300"])
+def test_huge_num_classes_and_input_shape_are_spec_errors(value):
+    with pytest.raises(SpecError, match="num_classes"):
+        summarize(spec(*head(), num_classes=value))
+    with pytest.raises(SpecError, match="input_shape"):
+        summarize(spec(*head(), input_shape=(1, value, 8)))
+
+
+def test_integer_caps_follow_the_settings(monkeypatch):
+    monkeypatch.setenv("CNN_LAB_MAX_FEATURES", "100")
+    monkeypatch.setenv("CNN_LAB_MAX_INPUT_SIDE", "64")
+    with pytest.raises(SpecError, match="out_features must be at most 100"):
+        summarize(spec(FLAT, {"type": "linear", "out_features": 101}, num_classes=None))
+    with pytest.raises(SpecError, match="kernel_size must be at most 64"):
+        summarize(spec(conv(4, k=65), input_shape=(1, 8, 8), num_classes=None))
+
+
 # ---------------------------------------------------------------- torch stays unloaded
 
 
@@ -508,3 +645,11 @@ def test_spec_error_is_value_error_with_parts():
     assert (error.reason, error.fix, error.layer_index, error.layer_type) == ("bad", "fix it", 2, "relu")
     assert str(SpecError("bad")) == "spec: bad"
     assert cnn_core.SpecError is SpecError
+
+
+def test_backbone_specs_check_their_name_too():
+    spec = preset_spec("resnet18_transfer")
+    spec["backbone"]["pretrained"] = False
+    spec["name"] = "bad \ud800 name"
+    with pytest.raises(SpecError, match="U\\+D800"):
+        summarize(spec)

@@ -23,10 +23,13 @@ from torch import nn
 from torchvision import models
 
 from cnn_core.arch import shapes
-from cnn_core.arch.spec import SpecError, normalize_backbone, parse_input_shape, parse_num_classes
+from cnn_core.arch.budget import Budget
+from cnn_core.arch.spec import SpecError, check_top_level, normalize_backbone, parse_input_shape, parse_num_classes
+from cnn_core.arch.summary import _check_caps
 from cnn_core.arch.summary_types import BYTES_PER_VALUE, LayerSummary, ReceptiveField, Summary
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 
 MIN_SIDE = 16
 _BUILDERS = {
@@ -116,10 +119,12 @@ class TransferNet(nn.Module):
 
 
 def _validated(spec: dict) -> tuple[dict, tuple[int, int, int], int]:
+    check_top_level(spec)  # keys, name and description, as for layer specs
     options = normalize_backbone(spec)
     c, h, w = parse_input_shape(spec.get("input_shape"))
     n = parse_num_classes(spec)
     name = options["name"]
+    _check_caps((c, h, w), get_settings(), "spec.err.input_cap", SpecError)  # before anything is built
     if n is None:
         raise SpecError(t("spec.err.num_classes", got="null"), t("spec.fix.num_classes"))
     if c not in (1, 3):
@@ -163,7 +168,10 @@ def summarize_backbone(spec: dict) -> Summary:
     skipped), which gives the largest field a unit can have.
     """
     _, (c, h, w), _ = _validated(spec)
-    model = build_backbone(spec, load_weights=False).eval()
+    budget = Budget(get_settings())
+    # On the meta device the forward pass computes shapes only: no activation is allocated, and the
+    # budget refuses a network too large for the settings at the layer where it runs out.
+    model = build_backbone(spec, load_weights=False).eval().to("meta")
     names = {m: name for name, m in model.named_modules()}
     rows: list[LayerSummary] = []
     field = ReceptiveField()
@@ -197,6 +205,8 @@ def summarize_backbone(spec: dict) -> Summary:
             elif isinstance(module, nn.AdaptiveAvgPool2d):
                 field = field.through(in_shape[1:], (1, 1), (0, 0))
         spatial = len(out_shape) == 3 and not flat
+        activation = output.numel() // output.shape[0] * BYTES_PER_VALUE
+        budget.add(params, activation, lambda reason, fix: SpecError(reason, fix, len(rows), name))
         rows.append(
             LayerSummary(
                 index=len(rows),
@@ -207,7 +217,7 @@ def summarize_backbone(spec: dict) -> Summary:
                 params=params,
                 trainable_params=trainable,
                 macs=macs,
-                activation_bytes=output.numel() // output.shape[0] * BYTES_PER_VALUE,
+                activation_bytes=activation,
                 receptive_field=field.rf if spatial else None,
                 jump=field.jump if spatial else None,
                 start=field.start if spatial else None,
@@ -217,7 +227,7 @@ def summarize_backbone(spec: dict) -> Summary:
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
     try:
         with torch.no_grad():
-            model(torch.zeros(1, c, h, w))
+            model(torch.zeros(1, c, h, w, device="meta"))
     finally:
         for handle in handles:
             handle.remove()

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from cnn_core.arch import shapes
 from cnn_core.arch.spec import SpecError, normalize_layer
+from cnn_core.arch.spec_text import clip, show
 from cnn_core.arch.summary import summarize_until_error
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 
 KINDS = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d")
 
@@ -103,14 +105,16 @@ def _transpose_axis(size, k, s, p, d, op) -> AxisExplanation:
 def calculate(query: LayerQuery) -> CalculatorResult:
     """Output size and explanation; an invalid query comes back with `error` set, never raised."""
     if query.kind not in KINDS:
-        return CalculatorResult(query, None, error=SpecError(t("calc.err.kind", kind=query.kind)))
-    summary, error = summarize_until_error(query.spec(), check_output=False)
+        kind = clip(query.kind) if isinstance(query.kind, str) else show(query.kind)
+        return CalculatorResult(query, None, error=SpecError(t("calc.err.kind", kind=kind)))
+    # arithmetic only, nothing is built: no parameter or memory budget (the picture has its own cap)
+    summary, error = summarize_until_error(query.spec(), check_output=False, check_budget=False)
     if error is not None:
         return CalculatorResult(query, None, error=error)
     row = summary.rows[0]
     layer = normalize_layer(0, query.layer())
     axes = []
-    for a, size in enumerate((query.height, query.width)):
+    for a, size in enumerate(row.input_shape[1:]):  # whole numbers, even when typed as 8.0
         k, s = layer["kernel_size"][a], layer["stride"][a]
         if query.kind == "conv2d":
             before, after = shapes.conv_padding(layer)[a]
@@ -139,7 +143,7 @@ class WindowPicture:
 def _axes(query: LayerQuery):
     layer = normalize_layer(0, query.layer())
     geoms, reals = [], []
-    for a, size in enumerate((query.height, query.width)):
+    for a, size in enumerate((int(query.height), int(query.width))):  # checked whole numbers (calculate)
         k, s = layer["kernel_size"][a], layer["stride"][a]
         d = layer.get("dilation", (1, 1))[a]
         if query.kind == "conv2d":
@@ -158,7 +162,8 @@ def _axes(query: LayerQuery):
 
 
 def window_picture(query: LayerQuery, out_row: int, out_col: int) -> WindowPicture:
-    """The sliding window for output position (out_row, out_col); raises SpecError if invalid."""
+    """The sliding window for output position (out_row, out_col); raises SpecError if invalid or
+    if its frame has more cells than the settings' max_picture_cells (the most that are drawn)."""
     result = calculate(query)
     if result.error is not None:
         raise result.error
@@ -168,6 +173,9 @@ def window_picture(query: LayerQuery, out_row: int, out_col: int) -> WindowPictu
             if layer["padding"][a] > layer["dilation"][a] * (layer["kernel_size"][a] - 1):
                 raise SpecError(t("calc.err.transpose_picture"))
     (gh, gw), (real_h, real_w) = _axes(query)
+    cells, cap = gh.padded * gw.padded, get_settings().max_picture_cells
+    if cells > cap:  # counted before any cell is built: a 4096×4096 input would make 16.8 M of them
+        raise SpecError(t("viz.too_many_cells", n=f"{cells:,}", cap=f"{cap:,}"))
     reached_h, reached_w = gh.reached(), gw.reached()
     real_h_set, real_w_set = set(real_h), set(real_w)
     roles = []

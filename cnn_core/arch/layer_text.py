@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 
 from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, SpecError, parse_json
+from cnn_core.arch.spec_text import clip
 from cnn_core.i18n import t
 
 _PAIR = r"\(\s*[^)]*\)|\[\s*[^\]]*\]"
 _TOKEN = re.compile(rf"\s*(\w+)\s*=\s*({_PAIR}|[^,\s]+)\s*(?:,|\s|$)")
+
+
+_MAX_DIGITS = 30  # longer numbers are never valid values; int() of thousands of digits raises
 
 
 def _value(text: str):
@@ -24,9 +28,11 @@ def _value(text: str):
         return None
     if text[0] in "([":
         if text[-1] != {"(": ")", "[": "]"}[text[0]]:
-            raise SpecError(t("spec.err.params_syntax", text=text), t("spec.fix.params_syntax"))
+            raise SpecError(t("spec.err.params_syntax", text=clip(text)), t("spec.fix.params_syntax"))
         inner = [part.strip() for part in text[1:-1].split(",") if part.strip()]
         return [_value(part) for part in inner]
+    if sum(c.isdigit() for c in text) > _MAX_DIGITS:
+        raise SpecError(t("spec.err.number_too_long"), t("spec.fix.number_too_long"))
     pair = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", text)
     if pair:
         return [int(pair.group(1)), int(pair.group(2))]
@@ -46,7 +52,7 @@ def parse_params(text: str) -> dict:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
-            raise SpecError(t("spec.err.params_syntax", text=text[position:]), t("spec.fix.params_syntax"))
+            raise SpecError(t("spec.err.params_syntax", text=clip(text[position:])), t("spec.fix.params_syntax"))
         params[match.group(1)] = _value(match.group(2))
         position = match.end()
     return params
@@ -124,6 +130,6 @@ def rows_to_layers(rows: list[dict]) -> list[dict]:
         try:
             params = parse_params(text if isinstance(text, str) else "")
         except SpecError as exc:
-            raise SpecError(exc.reason, exc.fix, index, kind) from exc
+            raise SpecError(exc.reason, exc.fix, index, clip(kind)) from exc
         layers.append({"type": kind.strip(), **params})
     return layers

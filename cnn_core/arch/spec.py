@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnn_core.arch.spec_text import bad_char, clip, show
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
@@ -120,6 +121,41 @@ BACKBONE_FIELDS = (
     Field("replace_head", "bool", True),
 )
 TOP_LEVEL_KEYS = ("input_shape", "num_classes", "layers", "backbone", "name", "description")
+MAX_NESTING = 32  # deepest nesting of lists and objects in a spec (a real one has four levels)
+_MAX_DIM = 2**31  # larger input_shape numbers are refused before any arithmetic or printing
+
+
+def check_text(key: str, value: Any) -> str:
+    """A spec's free text (name, description): text, within the length cap, every character
+    printable (a description may have line breaks and tabs)."""
+    if not isinstance(value, str):
+        raise SpecError(t("spec.err.not_text", key=key), t("spec.fix.text"))
+    limit = get_settings().max_spec_text_chars
+    if len(value) > limit:
+        raise SpecError(t("spec.err.text_long", key=key, n=len(value), limit=limit), t("spec.fix.text_long"))
+    bad = bad_char(value, "\t\n\r" if key == "description" else "")
+    if bad:
+        raise SpecError(t("spec.err.text_char", key=key, code=bad), t("spec.fix.text_char"))
+    return value
+
+
+def _check_tree(value: Any) -> None:
+    """Parsed JSON: nested at most MAX_NESTING deep, and no text anywhere (keys included) with a
+    lone surrogate or a NUL, which could not be saved as UTF-8 JSON again."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise SpecError(t("spec.err.too_deep", most=MAX_NESTING), t("spec.fix.too_deep"))
+        if isinstance(item, dict):
+            stack.extend((k, depth) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            bad = bad_char(item, "".join(chr(i) for i in range(1, 32)))
+            if bad:
+                raise SpecError(t("spec.err.bad_char", text=clip(item), code=bad), t("spec.fix.text_char"))
 
 
 # ---------------------------------------------------------------- value checks
@@ -136,19 +172,32 @@ def _whole(value: Any) -> int | None:
     return None
 
 
-def _pair(value: Any, minimum: int, err) -> tuple[int, int]:
+def _bounded(value: Any, minimum: int, maximum: int, err) -> int:
+    """A whole number in [minimum, maximum]; else `err`, the number shown without printing it whole."""
+    number = _whole(value)
+    if number is None:
+        raise err(t("spec.err.not_whole", got=show(value)), t("spec.fix.whole"))
+    if number < minimum:
+        raise err(t("spec.err.too_small", got=show(number), minimum=minimum), t("spec.fix.at_least", minimum=minimum))
+    if number > maximum:
+        raise err(t("spec.err.too_big", got=show(number), maximum=maximum), t("spec.fix.at_most", maximum=maximum))
+    return number
+
+
+def _pair(value: Any, minimum: int, maximum: int, err) -> tuple[int, int]:
     items = list(value) if isinstance(value, (list, tuple)) else [value, value]
     if len(items) != 2:
-        raise err(t("spec.err.pair_len", got=json.dumps(value)), t("spec.fix.pair"))
-    out = []
-    for item in items:
-        number = _whole(item)
-        if number is None:
-            raise err(t("spec.err.not_whole", got=json.dumps(item)), t("spec.fix.whole"))
-        if number < minimum:
-            raise err(t("spec.err.too_small", got=number, minimum=minimum), t("spec.fix.at_least", minimum=minimum))
-        out.append(number)
-    return out[0], out[1]
+        raise err(t("spec.err.pair_len", got=show(value)), t("spec.fix.pair"))
+    return _bounded(items[0], minimum, maximum, err), _bounded(items[1], minimum, maximum, err)
+
+
+def _maximum(f: Field) -> int:
+    """The largest value a whole-number field takes: sizes within the input side cap, widths
+    within the channel cap, a linear layer's outputs within the feature cap (settings)."""
+    settings = get_settings()
+    if f.kind == "count":
+        return settings.max_features if f.name == "out_features" else settings.max_channels
+    return settings.max_input_side
 
 
 def _check_value(f: Field, value: Any, err) -> Any:
@@ -161,28 +210,23 @@ def _check_value(f: Field, value: Any, err) -> Any:
         if f.kind == "padding" and isinstance(value, str):
             if value in ("valid", "same"):
                 return value
-            raise named(t("spec.err.padding_word", got=value), t("spec.fix.padding_word"))
-        return _pair(value, 0 if f.kind in ("nonneg", "padding") else 1, named)
+            raise named(t("spec.err.padding_word", got=clip(value)), t("spec.fix.padding_word"))
+        return _pair(value, 0 if f.kind in ("nonneg", "padding") else 1, _maximum(f), named)
     if f.kind == "count":
-        number = _whole(value)
-        if number is None:
-            raise named(t("spec.err.not_whole", got=json.dumps(value)), t("spec.fix.whole"))
-        if number < 1:
-            raise named(t("spec.err.too_small", got=number, minimum=1), t("spec.fix.at_least", minimum=1))
-        return number
+        return _bounded(value, 1, _maximum(f), named)
     if f.kind == "bool":
         if not isinstance(value, bool):
-            raise named(t("spec.err.not_bool", got=json.dumps(value)), t("spec.fix.bool"))
+            raise named(t("spec.err.not_bool", got=show(value)), t("spec.fix.bool"))
         return value
     if f.kind == "choice":
         if value is None and "none" in f.choices:  # the typed word none parses to null
             value = "none"
         if value not in f.choices:
-            raise named(t("spec.err.choice", got=json.dumps(value)), t("spec.fix.choice", choices=", ".join(f.choices)))
+            raise named(t("spec.err.choice", got=show(value)), t("spec.fix.choice", choices=", ".join(f.choices)))
         return value
     # float kinds
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise named(t("spec.err.not_number", got=json.dumps(value)), t("spec.fix.number"))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) > 1e300:
+        raise named(t("spec.err.not_number", got=show(value)), t("spec.fix.number"))
     value = float(value)
     if f.kind == "prob" and not 0.0 <= value <= 1.0:
         raise named(t("spec.err.prob", got=value), t("spec.fix.prob"))
@@ -205,7 +249,7 @@ def normalize_fields(fields: tuple[Field, ...], raw: dict, err, ignore=("type",)
         if key not in names:
             hint = _closest(str(key), names)
             allowed = ", ".join(names) if names else t("spec.none")
-            raise err(t("spec.err.unknown_key", key=key), hint or t("spec.fix.allowed_keys", keys=allowed))
+            raise err(t("spec.err.unknown_key", key=clip(str(key))), hint or t("spec.fix.allowed_keys", keys=allowed))
     out = {}
     for f in fields:
         if f.name not in raw:
@@ -225,7 +269,7 @@ def normalize_layer(index: int, raw: Any) -> dict:
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
         hint = _closest(str(kind), LAYER_TYPES) if isinstance(kind, str) else ""
         raise SpecError(
-            t("spec.err.unknown_type", got=json.dumps(kind)),
+            t("spec.err.unknown_type", got=show(kind)),
             hint or t("spec.fix.types", types=", ".join(LAYER_TYPES)),
             index,
             kind if isinstance(kind, str) else "?",
@@ -240,26 +284,26 @@ def normalize_layer(index: int, raw: Any) -> dict:
     return layer
 
 
-def _check_top_level(spec: Any) -> None:
+def check_top_level(spec: Any) -> None:
     if not isinstance(spec, dict):
         raise SpecError(t("spec.err.not_object"), t("spec.fix.spec_object"))
     for key in spec:
         if key not in TOP_LEVEL_KEYS:
             raise SpecError(
-                t("spec.err.unknown_top_key", key=key),
+                t("spec.err.unknown_top_key", key=clip(str(key))),
                 _closest(str(key), TOP_LEVEL_KEYS) or t("spec.fix.allowed_top_keys", keys=", ".join(TOP_LEVEL_KEYS)),
             )
     for key in ("name", "description"):
-        if key in spec and not isinstance(spec[key], str):
-            raise SpecError(t("spec.err.not_text", key=key), t("spec.fix.text"))
+        if key in spec:
+            check_text(key, spec[key])
 
 
 def parse_input_shape(value: Any) -> tuple[int, int, int]:
     if not isinstance(value, (list, tuple)) or len(value) != 3:
-        raise SpecError(t("spec.err.input_shape", got=json.dumps(value)), t("spec.fix.input_shape"))
+        raise SpecError(t("spec.err.input_shape", got=show(value)), t("spec.fix.input_shape"))
     dims = [_whole(v) for v in value]
-    if any(d is None or d < 1 for d in dims):
-        raise SpecError(t("spec.err.input_shape", got=json.dumps(value)), t("spec.fix.input_shape"))
+    if any(d is None or not 1 <= d <= _MAX_DIM for d in dims):
+        raise SpecError(t("spec.err.input_shape", got=show(value)), t("spec.fix.input_shape"))
     return dims[0], dims[1], dims[2]
 
 
@@ -268,8 +312,13 @@ def parse_num_classes(spec: dict) -> int | None:
         return None
     n = _whole(spec["num_classes"])
     if n is None or n < 1:
-        raise SpecError(t("spec.err.num_classes", got=json.dumps(spec["num_classes"])), t("spec.fix.num_classes"))
-    return n
+        raise SpecError(t("spec.err.num_classes", got=show(spec["num_classes"])), t("spec.fix.num_classes"))
+    return _bounded(
+        n,
+        1,
+        get_settings().max_features,
+        lambda reason, fix="": SpecError(t("spec.err.key_value", key="num_classes", reason=reason), fix),
+    )
 
 
 def normalize_backbone(spec: dict) -> dict:
@@ -288,11 +337,24 @@ def is_backbone(spec: dict) -> bool:
 
 
 def parse_json(text: str, fix: str):
-    """JSON text as Python values; a syntax error is a SpecError naming the line and column."""
+    """JSON text as Python values; a syntax error is a SpecError naming the line and column, and so
+    is nesting too deep, a number with more digits than Python converts, or text that could not
+    be saved again (_check_tree)."""
+    value = _loads(text, fix)
+    _check_tree(value)
+    return value
+
+
+def _loads(text: str, fix: str):
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(t("spec.err.bad_json", line=exc.lineno, column=exc.colno, msg=exc.msg), fix) from exc
+    except RecursionError as exc:
+        raise SpecError(t("spec.err.too_deep", most=MAX_NESTING), t("spec.fix.too_deep")) from exc
+    except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
+        raise SpecError(t("spec.err.number_too_long"), t("spec.fix.number_too_long")) from exc
+    return value
 
 
 def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
@@ -306,10 +368,17 @@ def load_spec_json(text: str | bytes, max_bytes: int | None = None) -> dict:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SpecError(t("spec.err.not_utf8"), t("spec.fix.json_file")) from exc
-    spec = parse_json(text, t("spec.fix.json_file"))
-    _check_top_level(spec)
+    spec = _loads(text, t("spec.fix.json_file"))
+    check_top_level(spec)  # first: its messages name the key (name, description) at fault
+    _check_tree(spec)
     return spec
 
 
 def dump_spec_json(spec: dict) -> str:
-    return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+    """The spec as UTF-8-safe JSON text; SpecError if it cannot be written as such."""
+    try:
+        text = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+        text.encode("utf-8")
+    except (ValueError, TypeError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        raise SpecError(t("spec.err.cannot_save", reason=clip(str(exc))), t("spec.fix.cannot_save")) from exc
+    return text

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cnn_core.arch import shapes
+from cnn_core.arch.budget import Budget
 from cnn_core.arch.formatting import describe_layer, format_shape
 from cnn_core.arch.spec import (
     LAYER_TYPES,
     SpecError,
-    _check_top_level,
+    check_top_level,
     is_backbone,
     normalize_layer,
     parse_input_shape,
@@ -50,9 +51,10 @@ def _check_caps(shape: tuple[int, ...], settings, message_key: str, err) -> None
         raise err(t(message_key, shape=format_shape(shape), **caps), t("spec.fix.caps"))
 
 
-def walk(spec: dict, check_output: bool = True) -> Iterator[LayerSummary]:
-    """Yield one LayerSummary per layer, raising SpecError at the first invalid one."""
-    _check_top_level(spec)
+def walk(spec: dict, check_output: bool = True, check_budget: bool = True) -> Iterator[LayerSummary]:
+    """Yield one LayerSummary per layer, raising SpecError at the first invalid one (and, with
+    check_budget, where the parameters or activation memory pass the settings' caps)."""
+    check_top_level(spec)
     settings = get_settings()
     shape: tuple[int, ...] = parse_input_shape(spec.get("input_shape"))
     _check_caps(shape, settings, "spec.err.input_cap", SpecError)
@@ -64,9 +66,12 @@ def walk(spec: dict, check_output: bool = True) -> Iterator[LayerSummary]:
         raise SpecError(t("spec.err.too_many_layers", n=len(layers), cap=settings.max_layers), t("spec.fix.caps"))
     rf = ReceptiveField()
     rows: list[LayerSummary] = []
+    budget = Budget(settings)
     for index, raw in enumerate(layers):
         layer = normalize_layer(index, raw)
         row = _layer_step(index, layer, shape, rf, rows, settings)
+        if check_budget:
+            budget.add(row.params, row.activation_bytes, lambda reason, fix: SpecError(reason, fix, index, row.type))
         if len(row.output_shape) == 3:
             rf = ReceptiveField(row.receptive_field, row.jump, row.start)
         rows.append(row)
@@ -174,6 +179,7 @@ def _layer_step(
         c, h, w = shape
         oh, ow = layer["output_size"]
         out = (c, oh, ow)
+        _check_caps(out, settings, "spec.err.output_cap", err)  # before the bins: one per output cell
         widest = tuple(max(e - b for b, e in shapes.adaptive_bins(n, o)) for n, o in ((h, oh), (w, ow)))
         new_field = field.through(widest, (h / oh, w / ow), (0, 0))
     elif kind in ("global_avgpool", "global_maxpool"):
@@ -230,7 +236,9 @@ def summarize(spec: dict) -> Summary:
     return totals(parse_input_shape(spec["input_shape"]), rows)
 
 
-def summarize_until_error(spec: dict, check_output: bool = True) -> tuple[Summary | None, SpecError | None]:
+def summarize_until_error(
+    spec: dict, check_output: bool = True, check_budget: bool = True
+) -> tuple[Summary | None, SpecError | None]:
     """Every layer up to the first broken one, and that layer's error (or None).
 
     The calculator's chain view shows the sizes that did work above the failing row.
@@ -239,7 +247,7 @@ def summarize_until_error(spec: dict, check_output: bool = True) -> tuple[Summar
     try:
         if is_backbone(spec):
             return summarize(spec), None
-        for row in walk(spec, check_output=check_output):
+        for row in walk(spec, check_output=check_output, check_budget=check_budget):
             rows.append(row)
     except SpecError as exc:
         try:

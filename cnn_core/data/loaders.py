@@ -124,34 +124,63 @@ def _to_tensors(ds) -> tuple[torch.Tensor, torch.Tensor]:
     return x.contiguous().to(torch.uint8), torch.as_tensor(ds.targets, dtype=torch.int64)
 
 
+def torchvision_files_present(name: str, data_dir: str | Path) -> bool:
+    """Whether every file torchvision reads for name is in data_dir (nothing is opened or loaded)."""
+    _, files, folder = _TORCHVISION[name]
+    return all((Path(data_dir) / folder / f).is_file() for f in files)
+
+
+def download_torchvision(name: str, data_dir: str | Path) -> None:
+    """Download name into data_dir through a temporary folder, so a failure leaves nothing;
+    any failure (offline, refused, corrupt) raises DatasetError saying which files to put where."""
+    root = Path(data_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
+    except OSError as exc:
+        raise _download_error(name, root, exc) from exc
+    try:
+        _torchvision_pair(name, staging, download=True)
+        for item in staging.iterdir():
+            target = root / item.name
+            if target.exists():
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            os.replace(item, target)
+    except Exception as exc:  # any download failure: no network, refused, corrupt
+        raise _download_error(name, root, exc) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _download_error(name: str, root: Path, exc: BaseException) -> DatasetError:
+    folder, files = _TORCHVISION[name][2], _TORCHVISION[name][1]
+    return DatasetError(
+        t("dataset.err.download", name=name, dir=str(root / folder), files=", ".join(files), reason=type(exc).__name__)
+    )
+
+
+def check_dataset_available(name: str, data_dir: str | Path, folder_path: str | None = None) -> None:
+    """Before a launch, without loading it: a torchvision dataset's files are in data_dir (downloaded
+    now when they are not), a folder dataset's folder exists with class sub-folders. DatasetError if not."""
+    if name in _TORCHVISION:
+        if not torchvision_files_present(name, data_dir):
+            download_torchvision(name, data_dir)
+    elif name == "folder":
+        root = Path(folder_path or "")
+        if not folder_path or not root.is_dir():
+            raise DatasetError(t("dataset.err.folder_missing", path=str(root)))
+        classes = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if len(classes) < 2:
+            raise DatasetError(t("dataset.err.folder_classes", path=str(root), n=len(classes)))
+
+
 def load_torchvision(name: str, data_dir: str | Path, **_) -> tuple:
     """Load from data_dir; download into a temporary folder first, so a failure leaves nothing."""
     root = Path(data_dir)
     try:
         train, test = _torchvision_pair(name, root, download=False)
     except RuntimeError:
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
-        try:
-            _torchvision_pair(name, staging, download=True)
-            for item in staging.iterdir():
-                target = root / item.name
-                if target.exists():
-                    shutil.rmtree(target) if target.is_dir() else target.unlink()
-                os.replace(item, target)
-        except Exception as exc:  # any download failure: no network, refused, corrupt
-            folder, files = _TORCHVISION[name][2], _TORCHVISION[name][1]
-            raise DatasetError(
-                t(
-                    "dataset.err.download",
-                    name=name,
-                    dir=str(root / folder),
-                    files=", ".join(files),
-                    reason=type(exc).__name__,
-                )
-            ) from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        download_torchvision(name, root)
         train, test = _torchvision_pair(name, root, download=False)
     train_x, train_y = _to_tensors(train)
     test_x, test_y = _to_tensors(test)

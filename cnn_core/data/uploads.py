@@ -4,9 +4,12 @@ zips of class folders unpacked without escaping their folder or inflating a bomb
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import shutil
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cnn_core.data.catalog import IMAGE_SUFFIXES, DatasetError
 from cnn_core.errors import CnnLabError
+from cnn_core.files import read_json, write_json_atomic
 from cnn_core.i18n import t
 
 
@@ -113,22 +117,56 @@ def image_from_array(
     return x.unsqueeze(0).contiguous(), inverted
 
 
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+)
+
+
 def extract_class_zip(data: bytes, dest: Path, max_total_bytes: int, max_files: int = 20000) -> tuple[Path, int]:
     """Unpack an uploaded zip of class folders into dest; returns (the folder to train on, skipped).
 
     Entries that would land outside dest (absolute paths, '..') are refused; non-images are
-    skipped and counted; the uncompressed total is capped, so a zip bomb stops early.
+    skipped and counted; the uncompressed total is capped, so a zip bomb stops early. Everything is
+    unpacked into a temporary folder beside dest, renamed into place only when complete: a bad
+    entry (encrypted, an unknown compression method, a truncated archive, a file and a folder of
+    one name) raises DatasetError and leaves nothing behind.
     """
     dest = Path(dest).resolve()
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except ZIP_ERRORS as exc:
         raise DatasetError(t("dataset.err.bad_zip")) from exc
     entries = [e for e in archive.infolist() if not e.is_dir()]
     if len(entries) > max_files:
         raise DatasetError(t("dataset.err.zip_files", n=len(entries), cap=max_files))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
+    try:
+        skipped = _unpack(archive, entries, staging, max_total_bytes)
+        write_json_atomic(staging / UNPACKED_MARK, {"skipped": skipped})
+        if dest.is_dir() and not any(dest.iterdir()):
+            dest.rmdir()
+        os.rename(staging, dest)
+    except DatasetError:
+        raise
+    except ZIP_ERRORS as exc:
+        raise DatasetError(t("dataset.err.zip_entry", reason=type(exc).__name__)) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _train_root(dest), skipped
+
+
+UNPACKED_MARK = ".unpacked.json"  # written last, inside the unpack: its folder is complete
+
+
+def _unpack(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], dest: Path, max_total_bytes: int) -> int:
     total, skipped = 0, 0
-    dest.mkdir(parents=True, exist_ok=True)
     for entry in entries:
         target = (dest / entry.filename).resolve()
         if entry.filename.startswith(("/", "\\")) or dest not in target.parents:
@@ -142,7 +180,25 @@ def extract_class_zip(data: bytes, dest: Path, max_total_bytes: int, max_files: 
         target.parent.mkdir(parents=True, exist_ok=True)
         with archive.open(entry) as src, open(target, "wb") as out:
             shutil.copyfileobj(src, out)
-    # A zip of one top folder holding the class folders: train on that folder.
+    return skipped
+
+
+def _train_root(dest: Path) -> Path:
+    """A zip of one top folder holding the class folders: train on that folder."""
     children = [p for p in dest.iterdir() if p.is_dir()]
-    root = children[0] if len(children) == 1 and any(c.is_dir() for c in children[0].iterdir()) else dest
-    return root, skipped
+    return children[0] if len(children) == 1 and any(c.is_dir() for c in children[0].iterdir()) else dest
+
+
+def unpack_upload(data: bytes, data_dir: str | Path, max_total_bytes: int) -> tuple[Path, int]:
+    """An uploaded zip unpacked once, under data_dir/uploads/<its SHA-256's first 16 hex digits>/:
+    the same bytes uploaded again (or the page rerun) reuse the complete folder, never write again."""
+    folder = Path(data_dir).resolve() / "uploads" / hashlib.sha256(data).hexdigest()[:16]
+    mark = folder / UNPACKED_MARK
+    if not mark.is_file():
+        try:
+            return extract_class_zip(data, folder, max_total_bytes)
+        except DatasetError:
+            if not mark.is_file():  # not another session's unpack of the same upload, just finished
+                raise
+    skipped = (read_json(mark) or {}).get("skipped", 0)
+    return _train_root(folder), skipped if isinstance(skipped, int) else 0

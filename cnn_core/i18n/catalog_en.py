@@ -13,6 +13,11 @@ EN: dict[str, str] = {
     "spec.err.unknown_top_key": "unknown key '{key}'",
     "spec.err.not_text": "'{key}' must be text",
     "spec.fix.text": "put it in double quotes",
+    "spec.err.text_long": "'{key}' is {n} characters long; the most is {limit}",
+    "spec.fix.text_long": "shorten it (the limit is CNN_LAB_MAX_SPEC_TEXT)",
+    "spec.err.text_char": "'{key}' contains a character that cannot be saved or shown ({code})",
+    "spec.fix.text_char": "remove it; use letters, digits, spaces and punctuation",
+    "spec.err.bad_char": "the text {text} contains a character that cannot be saved or shown ({code})",
     "spec.err.input_shape": "input_shape must be three positive whole numbers [channels, height, width], got {got}",
     "spec.fix.input_shape": "for example [1, 28, 28] for MNIST or [3, 32, 32] for CIFAR-10",
     "spec.err.num_classes": "num_classes must be a positive whole number, got {got}",
@@ -23,6 +28,13 @@ EN: dict[str, str] = {
     "spec.err.input_cap": "input {shape} is larger than this server allows (side {side}, channels {channels})",
     "spec.err.output_cap": "output {shape} is larger than this server allows (side {side}, channels {channels})",
     "spec.fix.caps": "use a smaller size or fewer layers",
+    "spec.err.params_cap": "up to this layer the network already has {need} parameters; this server allows {cap}",
+    "spec.fix.params_cap": "use fewer channels or units, or a smaller input before flatten → linear"
+    " (the limit is CNN_LAB_MAX_PARAMS)",
+    "spec.err.activation_cap": "this network needs at least {need} of activations for one image by this layer"
+    " (float32 layer outputs); the limit is {cap}",
+    "spec.fix.activation_cap": "use a smaller input, fewer channels, or stride or pool earlier"
+    " (the limit is CNN_LAB_MAX_ACTIVATION_MB)",
     "spec.err.layer_not_object": "a layer must be a JSON object, got {got}",
     "spec.fix.layer_object": 'write it as {"type": "relu"}',
     "spec.err.unknown_type": "unknown layer type {got}",
@@ -37,6 +49,9 @@ EN: dict[str, str] = {
     "spec.err.pair_len": "must be a number or a pair [height, width], got {got}",
     "spec.fix.pair": "write 3 or [3, 3]",
     "spec.err.not_whole": "must be a whole number, got {got}",
+    "spec.err.too_big": "must be at most {maximum}, got {got}",
+    "spec.fix.at_most": "use a value of {maximum} or less (the limits are in the Settings table of the README)",
+    "spec.huge_number": "a number with {digits} digits",
     "spec.fix.whole": "use a whole number such as 3",
     "spec.err.too_small": "must be at least {minimum}, got {got}",
     "spec.fix.at_least": "use a value of {minimum} or more",
@@ -91,6 +106,14 @@ EN: dict[str, str] = {
     "spec.fix.too_large": "a spec is a small JSON file; check you picked the right one",
     "spec.err.not_utf8": "the file is not UTF-8 text",
     "spec.err.bad_json": "not valid JSON (line {line}, column {column}: {msg})",
+    "spec.err.too_deep": "lists or objects are nested more than {most} deep",
+    "spec.fix.too_deep": "a spec needs four levels at most: spec, layers, layer, value",
+    "spec.err.number_too_long": "a number in the JSON has too many digits to read",
+    "spec.fix.number_too_long": "use numbers of a few digits, like 3 or 64",
+    "export.err.class_name": "the class name {name} is not a plain Python name",
+    "export.fix.class_name": "use letters, digits and underscores, starting with a letter, such as Net",
+    "spec.err.cannot_save": "the spec cannot be saved as JSON ({reason})",
+    "spec.fix.cannot_save": "remove unusual characters or values, or reload a saved spec",
     "spec.fix.json_file": "upload a .json file exported from the architecture builder",
     "spec.err.params_syntax": "cannot read '{text}'",
     "spec.fix.params_syntax": "write key=value pairs separated by commas, e.g. out_channels=32, kernel_size=3",
@@ -359,6 +382,14 @@ EN: dict[str, str] = {
     "config.err.value": "{name} = {value} is not allowed; use {allowed}",
     "config.err.folder_path": "the 'folder' dataset needs folder_path: a directory with one sub-folder per class",
     "config.err.spec": "the network does not fit this dataset: {message}",
+    "config.err.input_shape": (
+        "the network takes {got} inputs but {dataset} images are {want}; "
+        "set the network's input shape to {want} or choose a dataset of that shape"
+    ),
+    "config.err.num_classes": (
+        "the network has {got} classes but {dataset} has {want}; set num_classes and the last layer to {want}"
+    ),
+    "launch.err.device": "device '{device}' was asked for but is not available here; choose one of: {available}",
     "config.allowed.whole": "a whole number from {low} to {high}",
     "config.allowed.number": "a number {low} and at most {high}",
     "config.allowed.spec": "an architecture spec object",
@@ -374,15 +405,28 @@ EN: dict[str, str] = {
         "{name} is not in {dir} and could not be downloaded ({reason}; this machine may be "
         "offline). Put these files there and try again: {files}"
     ),
-    "dataset.err.folder_missing": "{path} is not a directory",
+    "dataset.err.folder_missing": "{path} is not a directory; give a folder with one sub-folder of images per class",
     "dataset.err.folder_classes": "{path} needs at least two class sub-folders with images; found {n}",
     "dataset.err.folder_empty": "no image in {path} could be decoded ({skipped} files skipped)",
     "dataset.err.too_small": "{name} has too few images for a validation split",
     "run.err.bad_id": "'{run_id}' is not a run id (lowercase letters, digits and dashes, at most 64)",
     "run.err.outside": "'{run_id}' is not inside the runs directory",
     "run.err.missing": "no run at '{path}'",
+    "run.err.link": "'{run_id}' is a symbolic link, not a run folder; runs are never followed out of the runs directory",
+    "files.err.symlink": "{path} is a symbolic link; CNN Lab does not follow links in its folders — remove the link",
     "run.err.metrics_corrupt": "metrics line {line} of {path} is corrupt",
+    "run.log.metrics_repaired": (
+        "metrics.jsonl had corrupt lines in the middle; they were dropped and the original kept as {copy}"
+    ),
+    "run.log.checkpoint_unfit": (
+        "checkpoint {file} does not fit this run's network (other layer names or shapes); "
+        "resuming from the previous checkpoint instead"
+    ),
     "dataset.err.bad_zip": "the upload is not a valid zip file",
+    "dataset.err.zip_entry": (
+        "the zip could not be unpacked ({reason}: an encrypted or damaged entry, an unsupported compression "
+        "method, or a file and a folder of the same name); zip the class folders again without a password"
+    ),
     "dataset.err.zip_files": "the zip holds {n} files; the limit is {cap}",
     "dataset.err.zip_escape": "the zip entry '{name}' would be written outside the upload folder; refused",
     "dataset.err.zip_size": "the zip unpacks to more than {cap} MiB; use fewer or smaller images",

@@ -65,9 +65,9 @@ def load_run(run_dir: Path) -> LoadedRun:
     checkpoint = None if final else load_latest_checkpoint(run_dir)[0]
     if not final and checkpoint is None:
         raise InspectionError(t("inspect.err.no_weights", run_id=run_dir.name))
-    try:
+    try:  # a damaged file (truncated, random bytes, a folder of that name), or weights of another network
         model.load_state_dict(load_file(str(weights)) if final else checkpoint["model"])
-    except (SafetensorError, RuntimeError, KeyError) as exc:  # a damaged file, or weights of another network
+    except (SafetensorError, RuntimeError, KeyError, OSError) as exc:
         raise InspectionError(t("inspect.err.bad_weights", run_id=run_dir.name, reason=exc)) from exc
     source = "final" if final else "checkpoint"
     return LoadedRun(model.eval(), spec, list(dataset["class_names"]), dataset["mean"], dataset["std"], source)

@@ -24,11 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cnn_core.errors import CnnLabError
-from cnn_core.files import read_json, write_json_atomic
+from cnn_core.files import UnsafePathError, open_nofollow, read_json, write_json_atomic
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+MAX_RUN_REF_CHARS = 4096  # a run id or a path to a run folder; longer is garbage
 
 
 ACTIVE_STATES = ("queued", "running", "stopping")
@@ -54,31 +57,58 @@ def new_run_id(dataset: str) -> str:
     return f"{stamp}-{slug}-{secrets.token_hex(2)}"
 
 
+def _shown(text: str) -> str:
+    """A user's run reference, cut short and with control characters escaped, for a message."""
+    return repr(text[:80])[1:-1]
+
+
 def run_path(run_id: str, root: str | Path | None = None) -> Path:
     """The directory of run_id, refusing any id that is malformed or escapes the runs root."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
-        raise RunError(t("run.err.bad_id", run_id=str(run_id)[:80]))
-    base = runs_root(root).resolve()
-    path = (base / run_id).resolve()
-    if path.parent != base:
+        raise RunError(t("run.err.bad_id", run_id=_shown(str(run_id))))
+    try:
+        base = runs_root(root).resolve()
+        path = (base / run_id).resolve()
+    except (OSError, ValueError) as exc:  # a root with a NUL, too long, a link loop
+        raise RunError(t("run.err.outside", run_id=run_id)) from exc
+    if path.parent != base or "\x00" in str(path) or len(str(path)) > MAX_RUN_REF_CHARS:
         raise RunError(t("run.err.outside", run_id=run_id))
     return path
 
 
+def _real_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
 def resolve_run_dir(path_or_id: str | Path, root: str | Path | None = None) -> Path:
-    """Accept a run id or a run directory path; either must lie directly inside the runs root."""
+    """A run id or a path to a run directory -> that directory, which must be a real folder (not a
+    link) directly inside the runs root, whichever way the root was given; a bare id is looked up
+    only in the root, never in the current directory. Anything else is a RunError."""
+    if not isinstance(path_or_id, (str, Path)):
+        raise RunError(t("run.err.bad_id", run_id=_shown(str(path_or_id))))
     text = str(path_or_id)
-    if RUN_ID_PATTERN.fullmatch(text):
-        candidate = run_path(text, root)
-        if candidate.is_dir():
-            return candidate
-    path = Path(text).resolve()
-    if not path.is_dir() or not (path / "config.json").is_file():
-        raise RunError(t("run.err.missing", path=text))
-    if root is not None and path.parent != runs_root(root).resolve():
-        raise RunError(t("run.err.outside", run_id=text))
-    if not RUN_ID_PATTERN.fullmatch(path.name):
-        raise RunError(t("run.err.bad_id", run_id=path.name))
+    if not text or "\x00" in text or len(text) > MAX_RUN_REF_CHARS:
+        raise RunError(t("run.err.bad_id", run_id=_shown(text)))
+    try:
+        base = os.path.realpath(runs_root(root))
+        if RUN_ID_PATTERN.fullmatch(text):
+            name, parent = text, base
+        else:
+            absolute = os.path.abspath(text)
+            name, parent = os.path.basename(absolute), os.path.realpath(os.path.dirname(absolute))
+        if parent != base:
+            raise RunError(t("run.err.outside", run_id=_shown(text)))
+        if not RUN_ID_PATTERN.fullmatch(name):
+            raise RunError(t("run.err.bad_id", run_id=_shown(name)))
+        path = Path(base) / name
+        if path.is_symlink():
+            raise RunError(t("run.err.link", run_id=_shown(text)))
+        if not path.is_dir() or not _real_file(path / "config.json"):
+            raise RunError(t("run.err.missing", path=_shown(text)))
+    except RunError:
+        raise
+    except (OSError, ValueError) as exc:  # names too long for the file system, unreadable folders
+        raise RunError(t("run.err.missing", path=_shown(text))) from exc
     return path
 
 
@@ -168,7 +198,8 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
         return []
     runs = []
     for path in base.iterdir():
-        if not path.is_dir() or not RUN_ID_PATTERN.fullmatch(path.name):
+        # a link is never a run: it would lead reads (and deletes) out of the runs root
+        if path.is_symlink() or not path.is_dir() or not RUN_ID_PATTERN.fullmatch(path.name):
             continue
         config = read_json(path / "config.json")
         if config is None:
@@ -180,7 +211,10 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
 
 def request_stop(run_dir: Path) -> None:
     """Ask the worker to stop after its current batch; it checkpoints and reports 'stopped'."""
-    (run_dir / STOP_FILE).touch()
+    try:
+        os.close(open_nofollow(run_dir / STOP_FILE, os.O_WRONLY | os.O_CREAT))
+    except UnsafePathError as exc:  # a planted link: its target is never created
+        raise RunError(str(exc)) from exc
     status = read_status(run_dir)
     if status.state == "queued" and status.pid is None:
         status.state = "stopped"

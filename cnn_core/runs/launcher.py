@@ -9,7 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-from cnn_core.files import write_json_atomic
+from cnn_core.arch.presets import preset_spec
+from cnn_core.arch.spec import is_backbone, normalize_backbone
+from cnn_core.errors import CnnLabError
+from cnn_core.files import open_nofollow, write_json_atomic
 from cnn_core.i18n import t
 from cnn_core.runs.directory import (
     STOP_FILE,
@@ -21,6 +24,8 @@ from cnn_core.runs.directory import (
     runs_root,
     write_status,
 )
+from cnn_core.settings import get_settings
+from cnn_core.train.config import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +34,11 @@ def spawn_worker(run_dir: Path) -> subprocess.Popen:
     """Start a detached worker for run_dir; its output goes to run_dir/worker.log, never to ours."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    with open(run_dir / "worker.log", "ab") as log:
+    # the worker runs in run_dir: a relative data dir would otherwise put downloads inside the run
+    env["CNN_LAB_DATA_DIR"] = str(Path(get_settings().data_dir).resolve())
+    # never through a link planted in the run folder (see cnn_core.files)
+    log_fd = open_nofollow(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "cnn_core.runs.worker", str(run_dir)],
             stdin=subprocess.DEVNULL,
@@ -44,9 +53,41 @@ def spawn_worker(run_dir: Path) -> subprocess.Popen:
     return proc
 
 
-def launch_run(config, root: str | Path | None = None) -> Path:
-    """Create the run directory for a validated TrainConfig and start its worker."""
+def check_launch(config) -> None:
+    """Everything a run needs, checked before its directory exists: the config (a user's network
+    must fit the dataset as written), the device, the dataset's files or folder and pretrained
+    weights. The data and folder paths become absolute, since the worker runs in the run directory.
+    Raises the project's own errors (ConfigError, DatasetError, PretrainedWeightsUnavailable)."""
     config.validate()
+    config.data_dir = str(Path(config.data_dir or get_settings().data_dir).expanduser().resolve())
+    if config.folder_path:
+        config.folder_path = str(Path(config.folder_path).expanduser().resolve())
+    if config.device in ("cuda", "mps"):
+        from cnn_core.train.devices import available_devices  # torch: only when a GPU is asked for
+
+        if config.device not in available_devices():
+            raise ConfigError(t("launch.err.device", device=config.device, available=", ".join(available_devices())))
+    try:
+        if config.dataset in ("mnist", "fashion_mnist", "cifar10", "folder"):
+            from cnn_core.data.loaders import check_dataset_available  # torch: only for these datasets
+
+            check_dataset_available(config.dataset, config.data_dir, config.folder_path)
+        spec = config.spec if config.spec is not None else preset_spec(config.preset)
+        if is_backbone(spec) and normalize_backbone(spec)["pretrained"]:
+            from cnn_core.arch import backbones  # torch: only for pretrained transfer-learning networks
+
+            name = normalize_backbone(spec)["name"]
+            if not backbones.weights_cached(name):
+                backbones.fetch_weights(name)
+    except ConfigError:
+        raise
+    except CnnLabError as exc:  # a DatasetError or PretrainedWeightsUnavailable: one type for every caller
+        raise ConfigError(str(exc)) from exc
+
+
+def launch_run(config, root: str | Path | None = None) -> Path:
+    """Check everything (check_launch), then create the run directory and start its worker."""
+    check_launch(config)
     base = runs_root(root)
     base.mkdir(parents=True, exist_ok=True)
     run_dir = run_path(new_run_id(config.dataset), base)

@@ -5,10 +5,12 @@ write so a crash can tear only the last line, and cut back to a checkpoint on re
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 from cnn_core.errors import CnnLabError
-from cnn_core.files import write_text_atomic
+from cnn_core.files import UnsafePathError, open_nofollow, read_text_nofollow, write_text_atomic
 from cnn_core.i18n import t
 
 
@@ -21,7 +23,8 @@ def append_metrics(run_dir: Path, records: list[dict]) -> None:
     if not records:
         return
     text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+    fd = open_nofollow(run_dir / "metrics.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(text)
         f.flush()
 
@@ -30,8 +33,8 @@ def read_metrics(run_dir: Path) -> list[dict]:
     """All records; a torn final line (a crash mid-write) is ignored, corruption elsewhere raises."""
     path = run_dir / "metrics.jsonl"
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
+        lines = read_text_nofollow(path).split("\n")
+    except (FileNotFoundError, UnsafePathError):  # a link is never read; the run has no metrics of its own
         return []
     records = []
     last = len(lines) - 1
@@ -61,3 +64,28 @@ def truncate_metrics(run_dir: Path, step: int, epoch: int) -> None:
         if (r["kind"] == "step" and r.get("step", 0) <= step) or (r["kind"] == "epoch" and r.get("epoch", 0) <= epoch)
     ]
     write_text_atomic(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep))
+
+
+def repair_metrics(run_dir: Path) -> Path | None:
+    """Drop corrupt lines from the middle of metrics.jsonl (the torn last line is left to
+    truncate_metrics), keeping the original as metrics.jsonl.corrupt-<time>; returns that copy,
+    or None when nothing was corrupt."""
+    try:
+        read_metrics(run_dir)
+        return None
+    except MetricsCorrupt:
+        pass
+    path = run_dir / "metrics.jsonl"
+    original = read_text_nofollow(path)
+    kept = []
+    for line in original.split("\n"):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "kind" in record:
+            kept.append(line + "\n")
+    copy = path.with_name(f"metrics.jsonl.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}")
+    write_text_atomic(copy, original)
+    write_text_atomic(path, "".join(kept))
+    return copy

@@ -1,5 +1,7 @@
 """The queue of runs waiting to train: at most `max_concurrent_runs` train at once, the others
-wait as 'queued' and start first-come, first-served. A file lock under the runs root guards it.
+wait as 'queued' and start first-come, first-served: in the order of (created, run id), a strict
+order, whether or not the older run's worker has started yet. A file lock under the runs root
+guards it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from cnn_core.files import open_nofollow
 from cnn_core.runs.directory import (
     Status,
     list_runs,
-    pid_is_worker,
     write_status,
 )
 from cnn_core.settings import get_settings
@@ -26,7 +28,7 @@ def max_concurrent_runs() -> int:
 @contextmanager
 def _slots_lock(root: Path):
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".slots.lock", "a+") as handle:
+    with os.fdopen(open_nofollow(root / ".slots.lock", os.O_RDWR | os.O_CREAT), "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -40,10 +42,10 @@ def _try_claim_slot(run_dir: Path, status: Status) -> bool:
     with _slots_lock(root):
         others = [r for r in list_runs(root) if r.path != run_dir]
         active = sum(1 for r in others if r.status.state in ("running", "stopping"))
-        older_waiting = any(
-            r.status.state == "queued" and r.status.created < status.created and pid_is_worker(r.status.pid)
-            for r in others
-        )
+        # 'queued' here is a run whose worker is alive or not yet started (read_status reports a
+        # dead or silent one as interrupted), so a launch whose worker starts late keeps its turn.
+        mine = (status.created, run_dir.name)
+        older_waiting = any(r.status.state == "queued" and (r.status.created, r.run_id) < mine for r in others)
         if active >= max_concurrent_runs() or older_waiting:
             return False
         status.state, status.pid, status.heartbeat = "running", os.getpid(), time.time()

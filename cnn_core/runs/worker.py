@@ -28,6 +28,7 @@ from cnn_core.settings import get_settings
 from cnn_core.train.config import TrainConfig
 
 POLL_S = 0.5
+HEARTBEAT_S = 5.0
 
 
 def run_worker(run_dir: Path) -> int:
@@ -37,7 +38,7 @@ def run_worker(run_dir: Path) -> int:
     stop_file = run_dir / STOP_FILE
 
     def should_stop() -> bool:
-        return stop.is_set() or stop_file.exists()
+        return stop.is_set() or os.path.lexists(stop_file)
 
     status = read_status(run_dir)
     status.pid, status.error = os.getpid(), None
@@ -56,12 +57,22 @@ def run_worker(run_dir: Path) -> int:
     alive = threading.Event()
 
     def beat():
-        while not alive.wait(5.0):
+        while not alive.wait(HEARTBEAT_S):
             status.heartbeat = time.time()
             write_status(run_dir, status)
 
     beater = threading.Thread(target=beat, daemon=True)
     beater.start()
+
+    def finish(state: str, **fields) -> None:
+        """The final status: written only once the heartbeat has stopped, so no late beat overwrites it."""
+        alive.set()
+        beater.join()
+        status.state, status.heartbeat = state, time.time()
+        for name, value in fields.items():
+            setattr(status, name, value)
+        write_status(run_dir, status)
+
     try:
         # here, not at the top: a worker waiting in the queue stays small (no torch, ~400 MB resident)
         import torch
@@ -77,29 +88,24 @@ def run_worker(run_dir: Path) -> int:
         try:
             result = run_training(run_dir, config, should_stop, status, on_log=lambda s: write_status(run_dir, s))
         except StopRequested:
-            alive.set()
-            status.state, status.heartbeat = "stopped", time.time()
-            write_status(run_dir, status)
+            finish("stopped")
             return 0
-        alive.set()
-        status.state, status.finished, status.heartbeat = "completed", time.time(), time.time()
-        status.step, status.epoch, status.test_acc, status.eta_s = (
-            status.total_steps,
-            status.epochs,
-            result["test_acc"],
-            0,
+        finish(
+            "completed",
+            finished=time.time(),
+            step=status.total_steps,
+            epoch=status.epochs,
+            test_acc=result["test_acc"],
+            eta_s=0,
         )
-        write_status(run_dir, status)
         return 0
     except Exception as exc:  # any failure becomes the run's error message; the log has the trace
-        alive.set()
         traceback.print_exc()
-        status.state, status.error, status.finished = "failed", f"{type(exc).__name__}: {exc}", time.time()
-        write_status(run_dir, status)
+        finish("failed", error=f"{type(exc).__name__}: {exc}", finished=time.time())
         return 1
     finally:
         alive.set()
-        stop_file.unlink(missing_ok=True)
+        stop_file.unlink(missing_ok=True)  # a link is removed, never its target
 
 
 def main(argv: list[str] | None = None) -> int:

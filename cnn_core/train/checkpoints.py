@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from cnn_core.files import fsync_dir, read_json, write_atomic, write_json_atomic
+from cnn_core.files import fsync_dir, read_json, refuse_link, write_atomic, write_json_atomic
 
 KEEP = 2
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
@@ -35,6 +36,7 @@ def _sha256(path: Path) -> str:
 
 def save_checkpoint(run_dir: Path, state: dict, global_step: int) -> Path:
     folder = checkpoint_dir(run_dir)
+    refuse_link(folder)  # a checkpoints/ link would make the worker write outside the run
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"ckpt-{global_step:08d}.pt"
     write_atomic(final, lambda f: torch.save(state, f))
@@ -49,7 +51,9 @@ def save_checkpoint(run_dir: Path, state: dict, global_step: int) -> Path:
 
 
 def _checkpoint_files(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if _NAME.match(p.name)] if folder.is_dir() else []
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir() if _NAME.match(p.name) and not p.is_symlink()]
 
 
 def _try_load(path: Path, expected_sha: str | None) -> dict | None:
@@ -62,9 +66,14 @@ def _try_load(path: Path, expected_sha: str | None) -> dict | None:
     return state if isinstance(state, dict) and "model" in state else None
 
 
-def load_latest_checkpoint(run_dir: Path) -> tuple[dict | None, Path | None]:
-    """The newest checkpoint that verifies and loads, or (None, None)."""
+def load_latest_checkpoint(
+    run_dir: Path, fits: Callable[[dict, Path], bool] | None = None
+) -> tuple[dict | None, Path | None]:
+    """The newest checkpoint that verifies, loads and (when fits is given) fits(state, path) the
+    model it is for, or (None, None); one that does not fit falls back to the previous one."""
     folder = checkpoint_dir(run_dir)
+    if folder.is_symlink():  # never read from outside the run
+        return None, None
     pointer = read_json(folder / "latest.json") or {}
     candidates = sorted(_checkpoint_files(folder), reverse=True)
     pointed = folder / str(pointer.get("file", ""))
@@ -73,6 +82,6 @@ def load_latest_checkpoint(run_dir: Path) -> tuple[dict | None, Path | None]:
         candidates.insert(0, pointed)
     for path in candidates:
         state = _try_load(path, pointer.get("sha256") if path == pointed else None)
-        if state is not None:
+        if state is not None and (fits is None or fits(state, path)):
             return state, path
     return None, None

@@ -153,10 +153,31 @@ class TrainConfig:
                 raise ConfigError(t("config.err.spec", message=str(exc))) from exc
 
     def architecture(self, input_shape: tuple[int, int, int], num_classes: int) -> dict:
-        """The spec to train, fitted to the dataset's input shape and class count."""
+        """The spec to train on a dataset of this input shape and class count: a preset is fitted to
+        it; a user's own spec must already match it (ConfigError otherwise), except on a folder
+        dataset, whose shape is known only once loaded."""
 
         spec = copy.deepcopy(self.spec) if self.spec is not None else preset_spec(self.preset)
-        # A classifier head sized for the spec's own class count follows the dataset's.
+        if self.spec is not None and self.dataset != "folder":
+            # A user's own network is trained as written: a mismatch is refused, never silently refitted
+            # (a transfer-learning backbone takes any input size and gray or colour: its shape follows).
+            given_shape, given_classes = spec.get("input_shape"), spec.get("num_classes")
+            if "backbone" in spec:
+                given_shape = None
+            if given_shape is not None and (not isinstance(given_shape, list) or given_shape != list(input_shape)):
+                raise ConfigError(
+                    t(
+                        "config.err.input_shape",
+                        got="×".join(map(str, given_shape)) if isinstance(given_shape, list) else str(given_shape)[:40],
+                        dataset=self.dataset,
+                        want="×".join(map(str, input_shape)),
+                    )
+                )
+            if given_classes is not None and given_classes != num_classes:
+                raise ConfigError(
+                    t("config.err.num_classes", got=str(given_classes)[:40], dataset=self.dataset, want=num_classes)
+                )
+        # A preset's classifier head sized for the spec's own class count follows the dataset's.
         linears = [
             layer for layer in spec.get("layers") or [] if isinstance(layer, dict) and layer.get("type") == "linear"
         ]

@@ -22,8 +22,9 @@ from torch import nn
 
 from cnn_core.data.loaders import Splits, load_splits
 from cnn_core.files import write_json_atomic
+from cnn_core.i18n import t
 from cnn_core.runs.directory import Status
-from cnn_core.runs.metrics import append_metrics, truncate_metrics
+from cnn_core.runs.metrics import append_metrics, repair_metrics, truncate_metrics
 from cnn_core.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.device_data import to_device
@@ -70,7 +71,7 @@ def restore(
 ) -> Progress:
     """Load the newest checkpoint of run_dir into model, optimizer and scheduler, and say where the
     run stands; a run without one starts at epoch 0."""
-    state, _ = load_latest_checkpoint(run_dir)
+    state, _ = load_latest_checkpoint(run_dir, fits=lambda state, path: _fits(model, state, path))
     if state is None:
         return Progress(EpochState(0, 0, Sums.zeros(device)))
     model.load_state_dict(state["model"])
@@ -81,6 +82,21 @@ def restore(
     totals = Sums(state["acc_loss"].to(device), state["acc_correct"].to(device), int(state["acc_seen"]))
     position = EpochState(int(state["epoch"]), int(state["step_in_epoch"]), totals)
     return Progress(position, float(state["elapsed_s"]), state.get("best_val_acc"))
+
+
+def _fits(model: nn.Module, state: dict, path: Path) -> bool:
+    """Whether a checkpoint holds this model's tensors, name for name and shape for shape; one that
+    does not (another network's) is reported in the run's log and skipped for the previous one."""
+    own, saved = model.state_dict(), state.get("model")
+    fits = (
+        isinstance(saved, dict)
+        and set(saved) == set(own)
+        and all(isinstance(saved[k], torch.Tensor) and saved[k].shape == v.shape for k, v in own.items())
+        and all(key in state for key in ("optimizer", "scheduler", "epoch", "step_in_epoch", "elapsed_s"))
+    )
+    if not fits:
+        print(t("run.log.checkpoint_unfit", file=path.name), flush=True)
+    return fits
 
 
 def checkpoint_state(
@@ -217,6 +233,9 @@ def _run_training(
     def global_step() -> int:
         return progress.position.epoch * steps_per_epoch + progress.position.step
 
+    repaired = repair_metrics(run_dir)
+    if repaired is not None:
+        print(t("run.log.metrics_repaired", copy=repaired.name), flush=True)
     truncate_metrics(run_dir, global_step(), progress.position.epoch)
     record_environment(run_dir, device, global_step())
     status.epochs, status.total_steps, status.device = config.epochs, total_steps, str(device)
