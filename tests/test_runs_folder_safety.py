@@ -19,7 +19,7 @@ from cnn_core.runs import directory as runs
 from cnn_core.runs import worker
 from cnn_core.runs.cli import main as cli_main
 from cnn_core.runs.directory import RunError, Status
-from cnn_core.runs.queue import _try_claim_slot
+from cnn_core.runs.queue import try_claim_slot
 
 
 def _make_run(run_dir: Path, **status) -> Path:
@@ -226,7 +226,7 @@ def _queued_runs(root: Path, n: int, created: float | None = None) -> list[Path]
 
 def _claim(run_dir: Path) -> bool:
     status = runs.read_status(run_dir)
-    claimed = _try_claim_slot(run_dir, status)
+    claimed = try_claim_slot(run_dir, status)
     if claimed:  # done at once: frees the slot for the next in line
         status.state = "completed"
         runs.write_status(run_dir, status)

@@ -25,7 +25,7 @@ from torchvision import models
 from cnn_core.arch import shapes
 from cnn_core.arch.budget import Budget
 from cnn_core.arch.spec import SpecError, check_top_level, normalize_backbone, parse_input_shape, parse_num_classes
-from cnn_core.arch.summary import _check_caps
+from cnn_core.arch.summary import check_caps
 from cnn_core.arch.summary_types import BYTES_PER_VALUE, LayerSummary, ReceptiveField, Summary
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
@@ -124,7 +124,7 @@ def _validated(spec: dict) -> tuple[dict, tuple[int, int, int], int]:
     c, h, w = parse_input_shape(spec.get("input_shape"))
     n = parse_num_classes(spec)
     name = options["name"]
-    _check_caps((c, h, w), get_settings(), "spec.err.input_cap", SpecError)  # before anything is built
+    check_caps((c, h, w), get_settings(), "spec.err.input_cap", SpecError)  # before anything is built
     if n is None:
         raise SpecError(t("spec.err.num_classes", got="null"), t("spec.fix.num_classes"))
     if c not in (1, 3):

@@ -44,7 +44,7 @@ def _too_small(index, kind, h, w, kh, kw, rows) -> SpecError:
     return SpecError(t("spec.err.smaller_than_kernel", h=h, w=w, k=size), fix, index, kind)
 
 
-def _check_caps(shape: tuple[int, ...], settings, message_key: str, err) -> None:
+def check_caps(shape: tuple[int, ...], settings, message_key: str, err) -> None:
     """A (C, H, W) shape within the channel and side caps of the settings, else `err`."""
     if max(shape[1:]) > settings.max_input_side or shape[0] > settings.max_channels:
         caps = dict(side=settings.max_input_side, channels=settings.max_channels)
@@ -57,7 +57,7 @@ def walk(spec: dict, check_output: bool = True, check_budget: bool = True) -> It
     check_top_level(spec)
     settings = get_settings()
     shape: tuple[int, ...] = parse_input_shape(spec.get("input_shape"))
-    _check_caps(shape, settings, "spec.err.input_cap", SpecError)
+    check_caps(shape, settings, "spec.err.input_cap", SpecError)
     num_classes = parse_num_classes(spec)
     layers = spec.get("layers")
     if not isinstance(layers, list):
@@ -179,7 +179,7 @@ def _layer_step(
         c, h, w = shape
         oh, ow = layer["output_size"]
         out = (c, oh, ow)
-        _check_caps(out, settings, "spec.err.output_cap", err)  # before the bins: one per output cell
+        check_caps(out, settings, "spec.err.output_cap", err)  # before the bins: one per output cell
         widest = tuple(max(e - b for b, e in shapes.adaptive_bins(n, o)) for n, o in ((h, oh), (w, ow)))
         new_field = field.through(widest, (h / oh, w / ow), (0, 0))
     elif kind in ("global_avgpool", "global_maxpool"):
@@ -197,7 +197,7 @@ def _layer_step(
         params = 2 * shape[0] if layer["affine"] else 0
 
     if len(out) == 3:
-        _check_caps(out, settings, "spec.err.output_cap", err)
+        check_caps(out, settings, "spec.err.output_cap", err)
     return LayerSummary(
         index=index,
         type=kind,

@@ -36,7 +36,7 @@ def _slots_lock(root: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _try_claim_slot(run_dir: Path, status: Status) -> bool:
+def try_claim_slot(run_dir: Path, status: Status) -> bool:
     """Under the lock: start if a slot is free and no older queued run is waiting for it."""
     root = run_dir.parent
     with _slots_lock(root):

@@ -23,7 +23,7 @@ from cnn_core.runs.directory import (
     read_status,
     write_status,
 )
-from cnn_core.runs.queue import _try_claim_slot
+from cnn_core.runs.queue import try_claim_slot
 from cnn_core.settings import get_settings
 from cnn_core.train.config import TrainConfig
 
@@ -44,7 +44,7 @@ def run_worker(run_dir: Path) -> int:
     status.pid, status.error = os.getpid(), None
     status.state = "queued"
     write_status(run_dir, status)
-    while not _try_claim_slot(run_dir, status):
+    while not try_claim_slot(run_dir, status):
         if should_stop():
             status.state = "stopped"
             write_status(run_dir, status)
