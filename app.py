@@ -1,14 +1,17 @@
 """CNN Lab: the Streamlit entry point. It sets up the page and the navigation, and runs the chosen
 page so that an error meant for the user (CnnLabError) that a page did not handle itself is shown
 as a message, never as a traceback. Streamlit's own stop and rerun signals are not CnnLabErrors
-and pass through."""
+and pass through. In a hosted demo (CNN_LAB_DEMO) it first settles who the visitor is, shows the
+demo's notice and starts its example runs (app_pages/_visitor.py)."""
 
 import streamlit as st
 
+from app_pages._visitor import apply_secrets, current_visitor, demo_notice, start_examples
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
+apply_secrets()  # CNN_LAB_* in .streamlit/secrets.toml, before the settings are read
 
 navigation = st.navigation(
     {
@@ -48,6 +51,9 @@ navigation = st.navigation(
         ],
     }
 )
+current_visitor()  # in a hosted demo: who this is (a signed cookie), before any page lists runs
+demo_notice()
+start_examples()
 try:
     navigation.run()
 except CnnLabError as exc:

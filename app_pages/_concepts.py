@@ -4,7 +4,7 @@ a kernel, the sentence of sizes, and computing an experiment or explaining why i
 import numpy as np
 import streamlit as st
 
-from app_pages._widgets import choice
+from app_pages._widgets import choice, upload_mb
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.convolution import KERNELS, format_kernel, parse_kernel
 from cnn_core.concepts.images import (
@@ -73,7 +73,10 @@ def pick_image(prefix: str, default_source: str = "photo", default_side: int = 1
         image = computed(shape_image, name, error=True)
     else:
         upload = container.file_uploader(
-            t("concept.image.upload"), type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key=f"{prefix}_upload"
+            t("concept.image.upload"),
+            type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+            key=f"{prefix}_upload",
+            max_upload_size=upload_mb(),
         )
         if upload is None:
             st.info(t("concept.image.upload_wait"), icon=":material/upload:")

@@ -1,11 +1,14 @@
 """The Runs page's view of one run, drawn from the RunInfo of the page's one read (runs.py): its
-buttons (stop, resume, downloads, delete), its state message and progress, and its charts, or
-a note that the first points are coming while it has none yet.
+buttons (stop, resume, downloads, delete; only the downloads for a demo's example run), its state
+message, the limit that stopped it and its progress, and its charts, or a note that the first
+points are coming while it has none yet.
 """
 
 import streamlit as st
 
+from app_pages._links import forget_run_in_link
 from app_pages._widgets import download
+from cnn_core.errors import CnnLabError
 from cnn_core.figures.training import (
     accuracy_figure,
     confusion_figure,
@@ -16,7 +19,16 @@ from cnn_core.figures.training import (
 )
 from cnn_core.files import read_json
 from cnn_core.i18n import t
-from cnn_core.runs.directory import ACTIVE_STATES, RunError, RunInfo, delete_run, request_stop
+from cnn_core.runs.directory import (
+    ACTIVE_STATES,
+    EXAMPLES_OWNER,
+    RunInfo,
+    check_access,
+    delete_run,
+    read_run_file,
+    request_stop,
+    run_owner,
+)
 from cnn_core.runs.launcher import resume_run
 from cnn_core.runs.metrics import MetricsCorrupt
 from cnn_core.runs.tables import metric_frames, metrics_csv
@@ -24,43 +36,61 @@ from cnn_core.runs.tables import metric_frames, metrics_csv
 MESSAGE = {"failed": st.error, "interrupted": st.warning, "queued": st.info, "completed": st.success}
 
 
-def run_actions(run: RunInfo) -> None:
-    """Stop or resume (as its state allows), the downloads, and delete with a confirmation."""
-    state, a = run.status.state, st.columns(5)
-    if state in ACTIVE_STATES and a[0].button(t("runs.stop"), key="r_stop", icon=":material/stop:"):
-        request_stop(run.path)
-        st.rerun()
-    if state in ("stopped", "interrupted", "failed") and a[0].button(
-        t("runs.resume"), key="r_resume", icon=":material/play_arrow:", type="primary"
-    ):
-        try:
-            resume_run(run.path)
-        except RunError as exc:
-            st.error(str(exc), icon=":material/error:")
-        else:
-            st.rerun()  # only on success: a rerun would wipe the message
-    config_json = (run.path / "config.json").read_bytes()
-    download(a[1], "runs.download_config", config_json, f"{run.run_id}-config.json", "r_dl_config", "application/json")
+def metrics_download(run: RunInfo, visitor: str | None) -> str:
+    """The run's metrics as CSV, or, when they are corrupt, the message saying so (in the file)."""
+    check_access(run.path, visitor, "download")
     try:
-        csv = metrics_csv(run.path)
-        download(a[2], "runs.download_metrics", csv, f"{run.run_id}-metrics.csv", "r_dl_metrics", "text/csv")
+        return metrics_csv(run.path)
     except MetricsCorrupt as exc:
+        return str(exc)
+
+
+def run_actions(run: RunInfo, visitor: str | None) -> None:
+    """Stop or resume (as its state allows), the downloads, and delete with a confirmation; an
+    example run of the demo is read-only. Every action is checked for this visitor (cnn_core)."""
+    state, a = run.status.state, st.columns(5)
+    example = run_owner(run.path) == EXAMPLES_OWNER
+    if example:
+        st.caption(t("runs.example"))
+    changeable = not (example and visitor is not None)
+    try:
+        if changeable and state in ACTIVE_STATES and a[0].button(t("runs.stop"), key="r_stop", icon=":material/stop:"):
+            request_stop(run.path, visitor)
+            st.rerun()
+        if (
+            changeable
+            and state in ("stopped", "interrupted", "failed")
+            and a[0].button(t("runs.resume"), key="r_resume", icon=":material/play_arrow:", type="primary")
+        ):
+            resume_run(run.path, visitor)
+            st.rerun()  # only on success: a rerun would wipe the message
+        config_json = read_run_file(run.path, "config.json", visitor)
+        download(
+            a[1], "runs.download_config", config_json, f"{run.run_id}-config.json", "r_dl_config", "application/json"
+        )
+        # made on a click only, never on each refresh of a live page
+        csv = lambda: metrics_download(run, visitor)  # noqa: E731
+        download(a[2], "runs.download_metrics", csv, f"{run.run_id}-metrics.csv", "r_dl_metrics", "text/csv")
+        if (run.path / "model.safetensors").exists():
+            weights = lambda: read_run_file(run.path, "model.safetensors", visitor)  # noqa: E731
+            download(a[3], "runs.download_weights", weights, f"{run.run_id}.safetensors", "r_dl_weights")
+        if changeable and state not in ACTIVE_STATES:
+            with a[4].popover(t("runs.delete"), icon=":material/delete:"):
+                st.write(t("runs.delete.confirm", run_id=run.run_id))
+                if st.button(t("runs.delete.yes"), key="r_delete", type="primary"):
+                    delete_run(run.path, visitor)
+                    forget_run_in_link()
+                    st.rerun()
+    except CnnLabError as exc:
         st.error(str(exc), icon=":material/error:")
-    if (weights := run.path / "model.safetensors").exists():
-        download(a[3], "runs.download_weights", weights.read_bytes(), f"{run.run_id}.safetensors", "r_dl_weights")
-    if state not in ACTIVE_STATES:
-        with a[4].popover(t("runs.delete"), icon=":material/delete:"):
-            st.write(t("runs.delete.confirm", run_id=run.run_id))
-            if st.button(t("runs.delete.yes"), key="r_delete", type="primary"):
-                delete_run(run.path)
-                st.session_state.pop("selected_run", None)
-                st.rerun()
 
 
 def run_details(run: RunInfo) -> None:
     """The state message and the progress bar, from the same status as the table and the picker."""
     status = run.status
     MESSAGE.get(status.state, st.caption)(t(f"runs.state_message.{status.state}", error=status.error or ""))
+    if status.limit:  # a demo's limit stopped it
+        st.warning(status.limit, icon=":material/timer_off:")
     counts = dict(epoch=status.epoch, epochs=status.epochs, step=status.step, total=status.total_steps)
     if status.state == "running":  # speed and time left mean something only while it trains
         speed, eta = f"{status.images_per_s or 0:,.0f}", f"{status.eta_s or 0:,.0f}"

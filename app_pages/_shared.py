@@ -1,4 +1,4 @@
-"""What the look-inside pages share: choosing a trained run, and one cache of opened runs (model,
+"""What the look-inside pages share: choosing a trained run (this visitor's, or an example), and one cache of opened runs (model,
 test images, test predictions) for all of them, loaded or explained.
 
 The cache is keyed by the run's folder and run_fingerprint, so new weights are a new entry. Everything
@@ -9,21 +9,35 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages._links import keep_run_in_link, run_from_link
+from app_pages._visitor import current_visitor
 from app_pages._widgets import pick_run
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 from cnn_core.inspection.loading import inspectable_runs, load_run, load_test_images
 from cnn_core.inspection.predictions import Predictions, load_predictions, predictions_from_model
+from cnn_core.runs.directory import RunError, check_access
 
 
 def pick_trained_run(key: str):
-    """A run with weights to look at; without one, a pointer to the Train page and a stop."""
-    runs = inspectable_runs()
+    """A run with weights to look at that this visitor may see (the one in the link, ?run=, when
+    it is one); without one, a pointer to the Train page and a stop. Checked with check_access
+    before any loader opens it."""
+    visitor = current_visitor()
+    runs = inspectable_runs(visitor=visitor)
+    run_from_link([r.run_id for r in runs])
     if not runs:
         st.info(t("inspect.no_runs"), icon=":material/info:")
         st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
         st.stop()
-    return pick_run(runs, key)
+    run = pick_run(runs, key)
+    keep_run_in_link(run.run_id)
+    try:
+        check_access(run.path, visitor, "read")
+    except RunError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    return run
 
 
 @st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))

@@ -23,6 +23,7 @@ from cnn_core.arch.backbones import (
 )
 from cnn_core.arch.spec import SpecError, normalize_backbone
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 from cnn_core.train.estimate import EpochEstimate, EstimateError, estimate_in_subprocess
 
 SCRATCH_KEY = "t_from_scratch"
@@ -58,6 +59,7 @@ def _fetch(name: str, container) -> None:
 
 def backbone_choice(spec: dict, container) -> tuple[dict, str | None]:
     """For a transfer-learning spec: (the spec to train, an error that blocks the launch or None).
+    In a hosted demo a pretrained backbone always trains from scratch (no download).
 
     A 'from scratch' switch: on, the backbone trains from random weights and unfrozen. Off, the
     weights are cached here, or reachable (a button downloads them now, with a progress bar;
@@ -70,8 +72,9 @@ def backbone_choice(spec: dict, container) -> tuple[dict, str | None]:
     name = options["name"]
     if not options["pretrained"]:
         return spec, None
-    if kept(container.toggle, "train.from_scratch", key=SCRATCH_KEY):
-        container.caption(t("train.scratch.caption"))
+    demo = get_settings().demo  # a hosted demo never downloads weights: such a network trains from scratch
+    if demo or kept(container.toggle, "train.from_scratch", key=SCRATCH_KEY):
+        container.caption(t("train.scratch.demo" if demo else "train.scratch.caption"))
         scratch = copy.deepcopy(spec)
         scratch["backbone"] = {**options, "pretrained": False, "freeze_backbone": False}
         scratch["name"] = spec.get("name") or t("train.scratch.name", name=name)

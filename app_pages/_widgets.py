@@ -7,7 +7,9 @@ import zlib
 
 import streamlit as st
 
+from app_pages._link_guard import drop_unusable_numbers, unusable_number
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 
 
 def labelled(widget, label_key: str, *args, **kwargs):
@@ -23,20 +25,46 @@ KEEP = {"bind": "query-params", "persist_state": "session"}
 LINK_FORMS = "_link_forms"  # session key: widget key -> how a link may write the widget's value
 
 
+LINK_TEXT = "_link_text"  # session key: widget key -> its value as the link writes it (list of strings)
+
+
+PAGE_KEYS = "_link_page_keys"  # session key: the kept widgets' keys drawn since the page's link_values()
+
+
 def kept(widget, label_key: str, *args, key: str, **kwargs):
     """labelled, with its value kept (KEEP)."""
-    value = labelled(widget, label_key, *args, key=key, **KEEP, **kwargs)
-    _remember_link_forms(key, value, kwargs.get("format_func", str))
+    return bound(widget, t(label_key), *args, key=key, help=t(f"{label_key}.help"), **kwargs)
+
+
+def bound(widget, label: str, *args, key: str, **kwargs):
+    """widget(label, …) with its value kept (KEEP); label already translated."""
+    value = widget(label, *args, key=key, **KEEP, **kwargs)
+    _remember_link_forms(key, value, kwargs.get("format_func"))
     return value
+
+
+def kept_tabs(labels: list[str], key: str):
+    """st.tabs whose open tab is kept in the link (the tab's label is the value)."""
+    tabs = st.tabs(labels, key=key, bind="query-params")
+    open_label = next((label for label, tab in zip(labels, tabs) if tab.open), labels[0])
+    _remember_link_forms(key, open_label, None)
+    return tabs
 
 
 def _remember_link_forms(key: str, value, format_func) -> None:
     """A selection widget's value appears in the link as its label (its format_func's text)."""
+    shown = format_func or str
     if isinstance(value, list):
-        forms = [sorted(map(str, value)), sorted(str(format_func(v)) for v in value)]
+        forms = [sorted(map(str, value)), sorted(str(shown(v)) for v in value)]
+        text = [str(shown(v)) for v in value]
     else:
-        forms = [str(value), str(format_func(value))]
+        forms = [str(value), str(shown(value))]
+        text = [] if value is None else [str(value).lower() if isinstance(value, bool) else str(shown(value))]
     st.session_state.setdefault(LINK_FORMS, {})[key] = forms
+    st.session_state.setdefault(LINK_TEXT, {})[key] = text
+    page_keys = st.session_state.setdefault(PAGE_KEYS, [])
+    if key not in page_keys:
+        page_keys.append(key)
 
 
 def choice(label_key: str, options, key: str, container=st, keep: bool = False, **kwargs):
@@ -52,8 +80,13 @@ def choice(label_key: str, options, key: str, container=st, keep: bool = False, 
 
 
 def link_values() -> dict[str, list[str]]:
-    """The query parameters as the page was opened with them (call before the widgets)."""
-    return {key: st.query_params.get_all(key) for key in st.query_params}
+    """The query parameters as the page was opened with them (call before the widgets; it also
+    starts the list of the page's kept widgets that its shared link carries, and drops numbers
+    no widget can hold)."""
+    st.session_state[PAGE_KEYS] = []
+    opened = {key: st.query_params.get_all(key) for key in st.query_params}
+    drop_unusable_numbers([key for key, raw in opened.items() if any(map(unusable_number, raw))])
+    return opened
 
 
 def _agrees(raw: list[str], value, forms: list) -> bool:
@@ -79,6 +112,11 @@ def notice_ignored_link_values(before: dict[str, list[str]]) -> None:
     ]
     if ignored:
         st.warning(t("widgets.link.ignored", values="; ".join(ignored)), icon=":material/link_off:")
+
+
+def upload_mb() -> int:
+    """The app's own upload limit in whole MB, as st.file_uploader's max_upload_size takes it."""
+    return max(1, -(-get_settings().max_upload_bytes // 2**20))
 
 
 def download(container, label_key: str, data, file_name: str, key: str, mime: str | None = None) -> None:

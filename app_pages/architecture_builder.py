@@ -15,7 +15,8 @@ from app_pages._builder import (
     show_summary_table,
     start_spec,
 )
-from app_pages._widgets import download, labelled
+from app_pages._links import share_view
+from app_pages._widgets import download, labelled, link_values
 from cnn_core import PRESETS, dump_spec_json, export_pytorch_code, load_spec_json, preset_spec, summarize_until_error
 from cnn_core.arch.formatting import format_bytes, format_count, format_shape
 from cnn_core.arch.layer_text import rows_to_layers
@@ -31,6 +32,7 @@ state = st.session_state
 settings = get_settings()
 st.title(t("builder.title"))
 st.caption(t("builder.caption"))
+link_values()  # the page's link: its network (?net=), which share_view writes out
 if SPEC_KEY not in state:
     state[SPEC_KEY], state["editor_version"] = start_spec(), 0
 
@@ -138,3 +140,4 @@ d1, d2 = st.columns(2)
 download(d1, "builder.download_json", dump_spec_json(spec), "cnn_lab_spec.json", "b_dl_json", "application/json")
 if error is None and summary is not None:
     download(d2, "builder.download_code", export_pytorch_code(spec), "cnn_lab_model.py", "b_dl_code", "text/x-python")
+share_view()

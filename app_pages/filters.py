@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+from app_pages._links import share_view
 from app_pages._shared import cached_run, load_or_stop, pick_trained_run
+from app_pages._widgets import link_values, upload_mb
 from cnn_core.arch.formatting import layer_label
 from cnn_core.data.uploads import image_from_upload
 from cnn_core.errors import CnnLabError
@@ -17,7 +19,9 @@ MAX_TILES = 64
 
 st.title(t("filters.title"))
 st.caption(t("filters.caption"))
+link_values()
 run = pick_trained_run("f_run")
+share_view()
 loaded, images, _ = load_or_stop(cached_run, run.path, run_fingerprint(run.path))
 
 st.subheader(t("filters.kernels"))
@@ -70,7 +74,7 @@ if source == "test":
     index = int(c1.number_input(t("filters.test_index"), 0, len(images) - 1, 0, key="f_index"))
     image = images[index : index + 1]
 else:
-    upload = c1.file_uploader(t("predictions.upload"), key="f_upload")
+    upload = c1.file_uploader(t("predictions.upload"), key="f_upload", max_upload_size=upload_mb())
     if upload is not None:
         try:
             image = image_from_upload(upload.getvalue(), loaded.input_shape)[0]

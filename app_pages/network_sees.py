@@ -2,7 +2,9 @@
 
 import streamlit as st
 
+from app_pages._links import share_view
 from app_pages._shared import cached_run, load_or_stop, pick_trained_run
+from app_pages._widgets import kept_tabs, link_values, notice_ignored_link_values
 from cnn_core.arch.formatting import layer_label
 from cnn_core.figures.images import image_figure
 from cnn_core.figures.inspection import curve_figure
@@ -14,7 +16,9 @@ from cnn_core.inspection.maximise import maximise_activation
 from cnn_core.inspection.predictions import top_k
 
 st.title(t("sees.title"))
+opened_with = link_values()
 run = pick_trained_run("s_run")
+share_slot = st.container()
 loaded, images, _ = load_or_stop(cached_run, run.path, run_fingerprint(run.path))
 names = loaded.class_names
 layer_names = [n for n, _ in conv_layers(loaded.model)]
@@ -24,7 +28,7 @@ def conv_label(name: str) -> str:
     return layer_label(name, "conv2d")  # '#4 conv2d', numbered like the builder
 
 
-dream_tab, cam_tab = st.tabs([t("sees.tab.maximise"), t("sees.tab.cam")])
+dream_tab, cam_tab = kept_tabs([t("sees.tab.maximise"), t("sees.tab.cam")], "s_tab")
 
 with dream_tab:
     st.caption(t("sees.maximise.caption"))
@@ -128,3 +132,5 @@ with cam_tab:
         cols[2].plotly_chart(
             image_figure(image[0], t("sees.cam.saliency"), overlay=saliency(loaded, image, cls)), key="s_cam_saliency"
         )
+notice_ignored_link_values(opened_with)
+share_view(share_slot)

@@ -3,8 +3,9 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from app_pages._links import share_view
 from app_pages._shared import cached_predictions, cached_run, load_or_stop, pick_trained_run
-from app_pages._widgets import choice
+from app_pages._widgets import choice, kept_tabs, link_values, notice_ignored_link_values, upload_mb
 from cnn_core.data.uploads import image_from_array, image_from_upload
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.images import as_picture, image_figure
@@ -15,7 +16,9 @@ from cnn_core.inspection.loading import run_fingerprint
 from cnn_core.inspection.predictions import SORTS, confusion, gallery, per_class_report, top_k
 
 st.title(t("predictions.title"))
+opened_with = link_values()
 run = pick_trained_run("p_run")
+share_slot = st.container()
 fingerprint = run_fingerprint(run.path)
 loaded, images, _ = load_or_stop(cached_run, run.path, fingerprint)
 preds = load_or_stop(cached_predictions, run.path, fingerprint)
@@ -23,8 +26,8 @@ if loaded.source == "checkpoint":
     st.caption(t("inspect.from_checkpoint"))
 names = preds.class_names
 ALL = -1  # "all classes" in the class filters (None would show the select box's empty placeholder)
-gallery_tab, matrix_tab, own_tab = st.tabs(
-    [t("predictions.tab.gallery"), t("predictions.tab.confusion"), t("predictions.tab.own")]
+gallery_tab, matrix_tab, own_tab = kept_tabs(
+    [t("predictions.tab.gallery"), t("predictions.tab.confusion"), t("predictions.tab.own")], "p_tab"
 )
 
 
@@ -92,7 +95,9 @@ with own_tab:
     c, h, w = loaded.input_shape
     source = None  # the one image the user chose to show the network: a drawing or an upload
     if choice("predictions.source", ["draw", "upload"], "p_source") == "upload":
-        upload = st.file_uploader(t("predictions.upload"), key="p_upload", help=t("predictions.upload.help"))
+        upload = st.file_uploader(
+            t("predictions.upload"), key="p_upload", help=t("predictions.upload.help"), max_upload_size=upload_mb()
+        )
         invert_choice = choice("predictions.invert", ["auto", "yes", "no"], "p_invert", disabled=c != 1)
         try:
             if upload is not None:
@@ -122,3 +127,5 @@ with own_tab:
         left.plotly_chart(image_figure(image[0], t("predictions.network_sees", c=c, h=h, w=w)), key="p_seen")
         left.caption(t("predictions.inverted") if inverted else t("predictions.as_is"))
         right.plotly_chart(top_k_figure(top_k(loaded, image, k=min(5, len(names)))), key="p_topk")
+notice_ignored_link_values(opened_with)
+share_view(share_slot)

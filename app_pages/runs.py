@@ -1,4 +1,5 @@
-"""Runs: every run on disk, its live charts, its actions, and a comparison of several runs.
+"""Runs: every run on disk this visitor may see, its live charts, its actions, and a comparison of
+several runs. The selected run (?run=) and tab are in the page's link.
 
 One read of the runs (list_runs) per refresh feeds everything on the page: the table, the run
 picker, the state message, the progress bar, the buttons and the charts. While a run is active
@@ -8,12 +9,15 @@ the user's zoom (a constant uirevision).
 
 import streamlit as st
 
+from app_pages._links import keep_run_in_link, run_from_link, share_view
 from app_pages._runs import run_actions, run_charts, run_details
-from app_pages._widgets import pick_run
+from app_pages._visitor import current_visitor
+from app_pages._widgets import kept_tabs, link_values, notice_ignored_link_values, pick_run
 from cnn_core.figures.training import compare_figure, has_points
 from cnn_core.i18n import t
 from cnn_core.runs.directory import ACTIVE_STATES, list_runs
 from cnn_core.runs.tables import config_differences, metric_frames, runs_table
+from cnn_core.settings import get_settings
 
 st.title(t("runs.title"))
 
@@ -53,7 +57,9 @@ def compare(runs) -> None:
 
 
 def view(was_active: bool) -> None:
-    runs = list_runs()  # the one read of this refresh
+    opened_with = link_values()
+    runs = list_runs(visitor=visitor)  # the one read of this refresh: this visitor's runs
+    run_from_link([r.run_id for r in runs])
     if not runs:
         st.info(t("runs.empty"), icon=":material/info:")
         st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
@@ -61,15 +67,21 @@ def view(was_active: bool) -> None:
     if any_active(runs) != was_active:
         st.rerun()  # a run started or ended: the whole page again, with the refresh on or off
     show_table(runs)
-    live_tab, compare_tab = st.tabs([t("runs.tab.run"), t("runs.tab.compare")])
+    share_slot = st.container()
+    live_tab, compare_tab = kept_tabs([t("runs.tab.run"), t("runs.tab.compare")], "r_tab")
     with live_tab:
         run = pick_run(runs, "r_select")
-        run_actions(run)
+        keep_run_in_link(run.run_id)
+        run_actions(run, visitor)
         run_details(run)
         run_charts(run)
     with compare_tab:
         compare(runs)
+    notice_ignored_link_values(opened_with)
+    share_view(share_slot)
 
 
-active = any_active(list_runs())  # only to switch the refresh on or off; view reads again, as every refresh does
-st.fragment(run_every=1.0 if active else None)(view)(active)
+visitor = current_visitor()  # None outside a hosted demo: every run
+# only to switch the refresh on or off; view reads again, as every refresh does
+active = any_active(list_runs(visitor=visitor))
+st.fragment(run_every=get_settings().live_refresh_ms / 1000 if active else None)(view)(active)

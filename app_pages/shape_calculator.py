@@ -1,9 +1,11 @@
-"""Shape calculator: one layer with its formula and sliding window, or a whole chain."""
+"""Shape calculator: one layer with its formula and sliding window, or a whole chain. Both tabs'
+inputs and the open tab are kept in the page's link (and the session)."""
 
 import streamlit as st
 
 from app_pages._builder import show_summary_table
-from app_pages._widgets import choice
+from app_pages._links import share_view
+from app_pages._widgets import bound, choice, kept_tabs, link_values, notice_ignored_link_values
 from cnn_core.arch.calculator import KINDS, LayerQuery, calculate, window_picture
 from cnn_core.arch.formatting import format_bytes, format_count, format_shape
 from cnn_core.arch.layer_text import parse_chain
@@ -14,45 +16,37 @@ from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
 settings = get_settings()
-side_cap = settings.max_input_side
+side_cap, chans = settings.max_input_side, settings.max_channels
 st.title(t("calc.title"))
 st.caption(t("calc.caption"))
-one_layer, chain = st.tabs([t("calc.tab.one"), t("calc.tab.chain")])
+opened_with = link_values()
+share_slot = st.container()
+one_layer, chain = kept_tabs([t("calc.tab.one"), t("calc.tab.chain")], "calc_tab")
 
 with one_layer:
-    kind = choice("calc.kind", KINDS, "calc_kind")
+    kind = choice("calc.kind", KINDS, "calc_kind", keep=True)
     c1, c2, c3, c4 = st.columns(4)
-    height = c1.number_input(t("calc.height"), 1, side_cap, 5, key="calc_h")
-    width = c2.number_input(t("calc.width"), 1, side_cap, 5, key="calc_w")
-    channels = c3.number_input(t("calc.channels"), 1, settings.max_channels, 1, key="calc_c")
-    out_channels = c4.number_input(
-        t("calc.out_channels"),
-        1,
-        settings.max_channels,
-        1,
-        key="calc_oc",
-        disabled=kind not in ("conv2d", "conv_transpose2d"),
-    )
+    height = bound(c1.number_input, t("calc.height"), 1, side_cap, 5, key="calc_h")
+    width = bound(c2.number_input, t("calc.width"), 1, side_cap, 5, key="calc_w")
+    channels = bound(c3.number_input, t("calc.channels"), 1, chans, 1, key="calc_c")
+    conv, pool = kind in ("conv2d", "conv_transpose2d"), kind in ("maxpool2d", "avgpool2d")
+    out_channels = bound(c4.number_input, t("calc.out_channels"), 1, chans, 1, key="calc_oc", disabled=not conv)
     c1, c2, c3, c4 = st.columns(4)
-    kernel = c1.number_input(t("calc.kernel"), 1, side_cap, 3, key="calc_k", help=t("calc.kernel.help"))
-    stride = c2.number_input(t("calc.stride"), 1, side_cap, 1, key="calc_s", help=t("calc.stride.help"))
-    dilation = c3.number_input(
-        t("calc.dilation"), 1, 64, 1, key="calc_d", help=t("calc.dilation.help"), disabled=kind == "avgpool2d"
-    )
+    kernel = bound(c1.number_input, t("calc.kernel"), 1, side_cap, 3, key="calc_k", help=t("calc.kernel.help"))
+    stride = bound(c2.number_input, t("calc.stride"), 1, side_cap, 1, key="calc_s", help=t("calc.stride.help"))
+    d_help, no_d = t("calc.dilation.help"), kind == "avgpool2d"
+    dilation = bound(c3.number_input, t("calc.dilation"), 1, 64, 1, key="calc_d", help=d_help, disabled=no_d)
     pad_mode = choice(
-        "calc.padding_mode", ["number", "valid", "same"], "calc_pad_mode", c4, help=t("calc.padding.help")
+        "calc.padding_mode", ["number", "valid", "same"], "calc_pad_mode", c4, keep=True, help=t("calc.padding.help")
     )
     c1, c2, c3, _ = st.columns(4)
-    if kind not in ("maxpool2d", "avgpool2d"):
+    if not pool:
         st.session_state["calc_ceil"] = False  # greyed out, and unticked: convolutions have no ceil_mode
-    pad_number = c1.number_input(t("calc.padding"), 0, side_cap, 0, key="calc_p", disabled=pad_mode != "number")
-    ceil_mode = c2.checkbox(
-        t("calc.ceil_mode"),
-        key="calc_ceil",
-        help=t("calc.ceil_mode.help"),
-        disabled=kind not in ("maxpool2d", "avgpool2d"),
-    )
-    output_padding = c3.number_input(
+    pad_number = bound(c1.number_input, t("calc.padding"), 0, side_cap, 0, key="calc_p", disabled=pad_mode != "number")
+    ceil_help = t("calc.ceil_mode.help")
+    ceil_mode = bound(c2.checkbox, t("calc.ceil_mode"), key="calc_ceil", help=ceil_help, disabled=not pool)
+    output_padding = bound(
+        c3.number_input,
         t("calc.output_padding"),
         0,
         64,
@@ -91,8 +85,8 @@ with one_layer:
         st.subheader(t("calc.window.title"))
         out_h, out_w = result.output_shape[1], result.output_shape[2]
         s1, s2 = st.columns(2)
-        row = s1.slider(t("calc.window.row"), 0, out_h - 1, 0, key="calc_row") if out_h > 1 else 0
-        col = s2.slider(t("calc.window.col"), 0, out_w - 1, 0, key="calc_col") if out_w > 1 else 0
+        row = bound(s1.slider, t("calc.window.row"), 0, out_h - 1, 0, key="calc_row") if out_h > 1 else 0
+        col = bound(s2.slider, t("calc.window.col"), 0, out_w - 1, 0, key="calc_col") if out_w > 1 else 0
         try:
             picture = window_picture(query, row, col)
         except SpecError as exc:  # no picture for this layer (too many cells to draw, or a padding it cannot show)
@@ -104,11 +98,16 @@ with one_layer:
 with chain:
     st.caption(t("calc.chain.caption"))
     c1, c2, c3 = st.columns(3)
-    chain_c = c1.number_input(t("calc.channels"), 1, settings.max_channels, 1, key="chain_c")
-    chain_h = c2.number_input(t("calc.height"), 1, side_cap, 28, key="chain_h")
-    chain_w = c3.number_input(t("calc.width"), 1, side_cap, 28, key="chain_w")
-    text = st.text_area(
-        t("calc.chain.layers"), t("calc.chain.default"), height=220, key="chain_text", help=t("calc.chain.help")
+    chain_c = bound(c1.number_input, t("calc.channels"), 1, settings.max_channels, 1, key="chain_c")
+    chain_h = bound(c2.number_input, t("calc.height"), 1, side_cap, 28, key="chain_h")
+    chain_w = bound(c3.number_input, t("calc.width"), 1, side_cap, 28, key="chain_w")
+    text = bound(
+        st.text_area,
+        t("calc.chain.layers"),
+        t("calc.chain.default"),
+        height=220,
+        key="chain_text",
+        help=t("calc.chain.help"),
     )
     try:
         layers = parse_chain(text)
@@ -132,3 +131,5 @@ with chain:
             st.error(t("calc.chain.broken", message=str(error)), icon=":material/error:")
         elif summary is not None and not summary.rows:
             st.info(t("calc.chain.empty"))
+notice_ignored_link_values(opened_with)
+share_view(share_slot)

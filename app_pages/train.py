@@ -6,14 +6,15 @@ import math
 import streamlit as st
 
 from app_pages._builder import SPEC_KEY
+from app_pages._links import share_view
 from app_pages._train import backbone_choice, show_epoch_estimate
-from app_pages._widgets import choice, kept, labelled, link_values, notice_ignored_link_values
+from app_pages._train_data import dataset_fields
+from app_pages._visitor import current_visitor
+from app_pages._widgets import choice, kept, link_values, notice_ignored_link_values
 from cnn_core.arch.presets import PRESETS, VARIANTS
 from cnn_core.arch.spec import SpecError
 from cnn_core.arch.summary import summarize
-from cnn_core.data.catalog import DATASETS, DatasetError
-from cnn_core.data.loaders import describe_dataset
-from cnn_core.data.uploads import unpack_upload
+from cnn_core.errors import CnnLabError
 from cnn_core.figures.images import as_picture
 from cnn_core.figures.training import lr_figure
 from cnn_core.i18n import t
@@ -29,49 +30,12 @@ settings = get_settings()
 state = st.session_state
 
 
-@st.cache_resource(max_entries=8, show_spinner=t("train.loading_dataset"))
-def dataset_info(name: str, folder: str | None, size: int):
-    try:
-        return describe_dataset(name, None, folder, size), None
-    except DatasetError as exc:
-        return None, str(exc)
-
-
 st.title(t("train.title"))
 st.caption(t("train.caption"))
 opened_with = link_values()
 left, right = st.columns([1, 1])
 fields = {}  # TrainConfig's fields, as the widgets set them
-fields["dataset"] = dataset = kept(
-    left.selectbox, "train.dataset", list(DATASETS), format_func=lambda k: DATASETS[k].title, key="t_dataset"
-)
-folder, image_size = None, 32
-if dataset == "folder":
-    image_size = int(kept(left.number_input, "train.image_size", 8, 256, 32, key="t_image_size"))
-    upload = labelled(left.file_uploader, "train.zip", type=["zip"], key="t_zip")
-    folder = kept(left.text_input, "train.folder", key="t_folder") or None
-    if upload is not None:
-        try:
-            folder, skipped = unpack_upload(upload.getvalue(), settings.data_dir, settings.max_upload_bytes)
-            folder = str(folder)
-            left.caption(t("train.zip.done", skipped=skipped))
-        except DatasetError as exc:
-            left.error(str(exc))
-fields.update(folder_path=folder, image_size=image_size)
-info, data_error = dataset_info(dataset, folder, image_size) if dataset != "folder" or folder else (None, None)
-if data_error:
-    left.warning(data_error)
-elif info:
-    left.caption(
-        t(
-            "train.dataset.summary",
-            train=info["train_pool"],
-            test=info["test"],
-            shape="×".join(map(str, info["input_shape"])),
-            n=len(info["class_names"]),
-            classes=", ".join(map(str, info["class_names"][:12])),
-        )
-    )
+info, data_error = dataset_fields(left, fields)
 
 sources = ["preset"] + (["builder"] if SPEC_KEY in state else [])
 source = choice("train.network", sources, "t_source", right, keep=True)
@@ -95,7 +59,8 @@ if "backbone" in network:  # a transfer-learning network: are its pretrained wei
 fields.update(preset=preset, spec=spec)
 
 c = st.columns(4)
-fields["epochs"] = int(kept(c[0].number_input, "train.epochs", 1, 1000, 3, key="t_epochs"))
+max_epochs = min(1000, settings.max_epochs)  # a demo's cap (CNN_LAB_MAX_EPOCHS)
+fields["epochs"] = int(kept(c[0].number_input, "train.epochs", 1, max_epochs, min(3, max_epochs), key="t_epochs"))
 fields["batch_size"] = int(kept(c[1].number_input, "train.batch", 1, 4096, 32, key="t_batch"))
 fields["optimizer"] = kept(c[2].selectbox, "train.optimizer", OPTIMIZERS, key="t_opt")
 fields["lr"] = kept(c[3].number_input, "train.lr", 1e-6, 10.0, 1e-3, format="%.5f", key="t_lr")
@@ -108,7 +73,8 @@ c = st.columns(4)
 augment_label = lambda a: t(f"train.augment.{a}")  # noqa: E731
 fields["augment"] = kept(c[0].multiselect, "train.augment", AUGMENTATIONS, key="t_aug", format_func=augment_label)
 fields["seed"] = int(kept(c[1].number_input, "train.seed", 0, 2**31 - 1, 0, key="t_seed"))
-fields["device"] = kept(c[2].selectbox, "train.device", available_devices(), key="t_device")
+devices = ["cpu"] if settings.demo else available_devices()  # a demo trains on the CPU only
+fields["device"] = kept(c[2].selectbox, "train.device", devices, key="t_device")
 fields["name"] = kept(c[3].text_input, "train.name", key="t_name")
 notice_ignored_link_values(opened_with)
 
@@ -140,11 +106,12 @@ if error:
     st.error(error, icon=":material/error:")
 if st.button(t("train.launch"), type="primary", disabled=config is None or error is not None, key="t_launch"):
     try:  # check_launch looks again: files, device or weights may have gone since the page was drawn
-        run_dir = launch_run(config)
+        run_dir = launch_run(config, visitor=current_visitor())
         state["selected_run"] = run_dir.name
         st.success(t("train.launched", run_id=run_dir.name))
         st.page_link("app_pages/runs.py", label=t("train.watch"), icon=":material/monitoring:")
-    except ConfigError as exc:
+    except CnnLabError as exc:  # a demo's limits among them
         st.error(str(exc), icon=":material/error:")
+share_view()
 if request is not None and error is None:  # last: the page is drawn while the steps are timed
     show_epoch_estimate(m[3], request)

@@ -44,11 +44,20 @@ class Settings:
     worker_nice: int
     concept_max_side: int
     concept_time_cap_s: int
+    # hosted-demo mode (CNN_LAB_DEMO): the caps below are enforced by the launcher and the worker
+    demo: bool
+    max_epochs: int
+    max_run_seconds: int  # training time of one run over all its sessions; 0: none
+    max_runs_per_visitor: int  # runs a visitor keeps on disk; 0: none
+    max_queued_runs: int  # runs waiting for a slot, all visitors together; 0: none
+    max_runs_disk_bytes: int  # the runs folder; over it, the oldest visitor runs are pruned; 0: none
+    visitor_secret: str  # signs visitor tokens; empty: a random one kept in the runs folder
+    live_refresh_ms: int  # the Runs page's refresh while a run trains
 
 
 def load_settings() -> Settings:
     """Read the settings from the environment now (tests call this after monkeypatching)."""
-    demo = os.environ.get("CNN_LAB_DEMO", "").lower() in {"1", "true", "yes"}
+    demo = os.environ.get("CNN_LAB_DEMO", "").strip().lower() in {"1", "true", "yes", "on"}
     return Settings(
         runs_dir=Path(os.environ.get("CNN_LAB_RUNS_DIR", "runs")).expanduser(),
         data_dir=Path(os.environ.get("CNN_LAB_DATA_DIR", "data")).expanduser(),
@@ -68,10 +77,21 @@ def load_settings() -> Settings:
         max_concurrent_runs=_int_env("CNN_LAB_MAX_CONCURRENT_RUNS", 1),
         worker_threads=_int_env("CNN_LAB_WORKER_THREADS", 0),  # 0: torch's default, every core
         worker_nice=_int_env("CNN_LAB_WORKER_NICE", 10),
-        max_upload_bytes=_int_env("CNN_LAB_MAX_UPLOAD_MB", 50 if demo else 200) * 1024 * 1024,
+        # an uploaded file, and a zip of images once unpacked; .streamlit/config.toml's maxUploadSize is the
+        # default outside the demo, and every uploader states this one
+        max_upload_bytes=_int_env("CNN_LAB_MAX_UPLOAD_MB", 10 if demo else 200) * 1024 * 1024,
         # the concept lab's images and its timing experiment run in the Streamlit process itself
         concept_max_side=_int_env("CNN_LAB_CONCEPT_MAX_SIDE", 256 if demo else 640),
         concept_time_cap_s=_int_env("CNN_LAB_CONCEPT_TIME_CAP_S", 10 if demo else 60),
+        demo=demo,
+        max_epochs=_int_env("CNN_LAB_MAX_EPOCHS", 20 if demo else 10_000),
+        max_run_seconds=_int_env("CNN_LAB_MAX_RUN_SECONDS", 300 if demo else 0),
+        max_runs_per_visitor=_int_env("CNN_LAB_MAX_RUNS_PER_VISITOR", 5 if demo else 0),
+        max_queued_runs=_int_env("CNN_LAB_MAX_QUEUED_RUNS", 8 if demo else 0),
+        max_runs_disk_bytes=_int_env("CNN_LAB_MAX_RUNS_DISK_MB", 1024 if demo else 0) * 1024 * 1024,
+        visitor_secret=os.environ.get("CNN_LAB_SECRET", ""),
+        # every open Runs page redraws its charts this often: a demo's many visitors share the server's CPU
+        live_refresh_ms=max(250, _int_env("CNN_LAB_LIVE_REFRESH_MS", 2000 if demo else 1000)),
     )
 
 

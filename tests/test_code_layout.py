@@ -40,6 +40,10 @@ TORCH_FREE = [
     "cnn_core.train.config",
     "cnn_core.train.schedules",
     "cnn_core.runs.directory",
+    "cnn_core.runs.visitors",
+    "cnn_core.runs.demo",
+    "cnn_core.runs.examples",
+    "cnn_core.runs.launcher",
     "cnn_core.figures.calculator",
     "cnn_core.figures.architecture",
 ]

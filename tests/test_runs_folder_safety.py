@@ -190,7 +190,7 @@ def test_a_late_heartbeat_does_not_overwrite_the_final_status(runs_root, monkeyp
         final_written.wait(0.5)
         return real_write(run_dir, snapshot)
 
-    def fake_training(run_dir, config, should_stop, status, on_log):
+    def fake_training(run_dir, config, should_stop, status, on_log, time_budget_s=None):
         assert beat_started.wait(10), "no heartbeat"
         return {"test_acc": 0.5}
 
@@ -198,7 +198,7 @@ def test_a_late_heartbeat_does_not_overwrite_the_final_status(runs_root, monkeyp
     monkeypatch.setattr(worker, "write_status", write)
     monkeypatch.setattr(loop, "run_training", fake_training)
     monkeypatch.setattr(worker.os, "nice", lambda n: 0)
-    monkeypatch.setattr(worker.TrainConfig, "from_dict", staticmethod(lambda d: d))
+    monkeypatch.setattr(worker.TrainConfig, "from_dict", staticmethod(lambda d: worker.TrainConfig()))
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     before = set(threading.enumerate())
     try:

@@ -176,7 +176,7 @@ def test_transfer_preset_offline_offers_training_from_scratch_in_one_click(
 ):
     launched = []
     fake_run = runs_root / "20260101-000000-digits-fake"
-    monkeypatch.setattr(launcher, "launch_run", lambda config: launched.append(config) or fake_run)
+    monkeypatch.setattr(launcher, "launch_run", lambda config, visitor=None: launched.append(config) or fake_run)
     at = open_page("app_pages/train.py")
     at.selectbox(key="t_preset").set_value(preset).run()
     assert not at.exception
@@ -231,7 +231,7 @@ def test_transfer_preset_online_downloads_its_weights_on_request(runs_root, fake
 
 
 def test_a_user_error_that_a_page_does_not_catch_is_a_message_not_a_traceback(runs_root, monkeypatch):
-    def unreadable(root=None):
+    def unreadable(root=None, visitor=None):
         raise RunError("the runs folder cannot be read (test)")
 
     monkeypatch.setattr(directory, "list_runs", unreadable)

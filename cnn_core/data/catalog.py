@@ -37,6 +37,9 @@ class DatasetInfo:
 
 
 DIGIT_NAMES = tuple(str(i) for i in range(10))
+EMBEDDED_DATASETS = ("digits", "shapes")  # shipped with the code (scikit-learn's digits, generated shapes)
+
+
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in [

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from cnn_core.data.catalog import IMAGE_SUFFIXES, DatasetError
+from cnn_core.data.catalog import EMBEDDED_DATASETS, IMAGE_SUFFIXES, DatasetError
 from cnn_core.errors import CnnLabError
 from cnn_core.files import read_json, write_json_atomic
 from cnn_core.i18n import t
+from cnn_core.settings import get_settings
 
 
 class UploadError(CnnLabError):
@@ -61,12 +62,19 @@ def open_picture(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Imag
     raise UnidentifiedImageError
 
 
-def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+def picture_cap_bytes() -> int:
+    """The largest picture accepted: MAX_UPLOAD_BYTES, or the server's upload limit when smaller."""
+    return min(MAX_UPLOAD_BYTES, get_settings().max_upload_bytes)
+
+
+def decode_upload(data: bytes, max_bytes: int | None = None) -> np.ndarray:
     """Any uploaded picture as an H×W×3 uint8 array, transparency flattened onto white.
 
-    Corrupt files, non-images, decompression bombs and oversized files raise UploadError. PIL's
-    process-wide Image.MAX_IMAGE_PIXELS is neither read nor changed (see open_picture).
+    Corrupt files, non-images, decompression bombs and files over max_bytes (picture_cap_bytes by
+    default) raise UploadError. PIL's process-wide Image.MAX_IMAGE_PIXELS is neither read nor changed
+    (see open_picture).
     """
+    max_bytes = picture_cap_bytes() if max_bytes is None else min(max_bytes, get_settings().max_upload_bytes)
     if len(data) > max_bytes:
         raise UploadError(t("inspect.err.too_big", size=len(data) // 1024, cap=max_bytes // 1024))
     if not data:
@@ -87,7 +95,7 @@ def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
 
 
 def image_from_upload(
-    data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None, max_bytes: int = MAX_UPLOAD_BYTES
+    data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None, max_bytes: int | None = None
 ) -> tuple[torch.Tensor, bool]:
     """An upload as the network receives it: uint8 (1, C, H, W), and whether it was inverted.
 
@@ -191,7 +199,12 @@ def _train_root(dest: Path) -> Path:
 
 def unpack_upload(data: bytes, data_dir: str | Path, max_total_bytes: int) -> tuple[Path, int]:
     """An uploaded zip unpacked once, under data_dir/uploads/<its SHA-256's first 16 hex digits>/:
-    the same bytes uploaded again (or the page rerun) reuse the complete folder, never write again."""
+    the same bytes uploaded again (or the page rerun) reuse the complete folder, never write again.
+    A hosted demo trains on its embedded datasets only, so it unpacks nothing (UploadError)."""
+    settings = get_settings()
+    if settings.demo:
+        raise UploadError(t("limit.dataset", dataset="folder", allowed=", ".join(EMBEDDED_DATASETS)))
+    max_total_bytes = min(max_total_bytes, settings.max_upload_bytes)
     folder = Path(data_dir).resolve() / "uploads" / hashlib.sha256(data).hexdigest()[:16]
     mark = folder / UNPACKED_MARK
     if not mark.is_file():

@@ -73,11 +73,12 @@ def load_run(run_dir: Path) -> LoadedRun:
     return LoadedRun(model.eval(), spec, list(dataset["class_names"]), dataset["mean"], dataset["std"], source)
 
 
-def inspectable_runs(root: str | Path | None = None) -> list:
-    """Runs with weights to look at: completed ones first (newest first), then checkpointed ones."""
+def inspectable_runs(root: str | Path | None = None, visitor: str | None = None) -> list:
+    """Runs with weights to look at that visitor may see: completed ones first (newest first), then
+    checkpointed ones."""
     runs = [
         r
-        for r in list_runs(root)
+        for r in list_runs(root, visitor)
         if r.status.state not in ("queued",)
         and ((r.path / "model.safetensors").exists() or (r.path / "checkpoints" / "latest.json").exists())
     ]

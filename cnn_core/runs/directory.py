@@ -6,8 +6,15 @@ layout, its ids and paths, its status file, listing, stopping and deleting runs.
                   metrics.jsonl    see cnn_core.runs.metrics
                   checkpoints/     see cnn_core.train.checkpoints
                   model.safetensors, predictions.json, worker.log, stop-requested
+                  owner.json       who launched it (a hosted demo's visitor, or the example runs)
 
 The worker and the UI talk only through these files. Torch-free.
+
+Who may do what: `visitor=None` is the operator (local use, the command line) and may do
+everything. A visitor (a hosted demo's, cnn_core.runs.visitors) sees and changes only the runs
+they launched, and may read and download the example runs; another visitor's run answers as a
+run that does not exist, so ids cannot be probed. Every function here that reads or changes a
+run takes the visitor and checks (check_access) before it touches anything.
 """
 
 from __future__ import annotations
@@ -41,6 +48,18 @@ STALE_HEARTBEAT_S = 30.0
 
 
 STOP_FILE = "stop-requested"
+
+
+OWNER_FILE = "owner.json"
+
+
+EXAMPLES_OWNER = "examples"  # the owner of the shared example runs: everyone reads them, nobody changes them
+
+
+READ_ACTIONS = ("read", "download")
+
+
+CHANGE_ACTIONS = ("stop", "resume", "delete")
 
 
 class RunError(CnnLabError, ValueError):
@@ -80,10 +99,13 @@ def _real_file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
-def resolve_run_dir(path_or_id: str | Path, root: str | Path | None = None) -> Path:
+def resolve_run_dir(
+    path_or_id: str | Path, root: str | Path | None = None, visitor: str | None = None, action: str = "read"
+) -> Path:
     """A run id or a path to a run directory -> that directory, which must be a real folder (not a
     link) directly inside the runs root, whichever way the root was given; a bare id is looked up
-    only in the root, never in the current directory. Anything else is a RunError."""
+    only in the root, never in the current directory; and visitor must be allowed action on it
+    (check_access). Anything else is a RunError."""
     if not isinstance(path_or_id, (str, Path)):
         raise RunError(t("run.err.bad_id", run_id=_shown(str(path_or_id))))
     text = str(path_or_id)
@@ -109,7 +131,55 @@ def resolve_run_dir(path_or_id: str | Path, root: str | Path | None = None) -> P
         raise
     except (OSError, ValueError) as exc:  # names too long for the file system, unreadable folders
         raise RunError(t("run.err.missing", path=_shown(text))) from exc
+    check_access(path, visitor, action)
     return path
+
+
+# ---------------------------------------------------------------- owners
+
+
+def record_owner(run_dir: Path, owner: str) -> None:
+    write_json_atomic(run_dir / OWNER_FILE, {"owner": owner})
+
+
+def run_owner(run_dir: Path) -> str | None:
+    """The visitor who launched the run, EXAMPLES_OWNER, or None (launched by the operator)."""
+    owner = (read_json(run_dir / OWNER_FILE) or {}).get("owner")
+    return owner if isinstance(owner, str) else None
+
+
+def can_see(run_dir: Path, visitor: str | None) -> bool:
+    return visitor is None or run_owner(run_dir) in (visitor, EXAMPLES_OWNER)
+
+
+def check_access(run_dir: Path, visitor: str | None, action: str) -> None:
+    """Raise RunError unless visitor may do action ('read', 'download', 'stop', 'resume', 'delete')
+    to the run. Another visitor's run gets the message of a run that does not exist."""
+    if action not in READ_ACTIONS + CHANGE_ACTIONS:
+        raise ValueError(f"unknown action {action!r}")  # a programming error, never a user's
+    if visitor is None:
+        return
+    owner = run_owner(run_dir)
+    if owner == visitor:
+        return
+    if owner == EXAMPLES_OWNER:
+        if action in READ_ACTIONS:
+            return
+        raise RunError(t("run.err.example", run_id=run_dir.name))
+    raise RunError(t("run.err.missing", path=run_dir.name))
+
+
+def read_run_file(run_dir: Path, name: str, visitor: str | None = None) -> bytes:
+    """The bytes of one file of the run (a download), for a visitor who may download it; never
+    through a link."""
+    check_access(run_dir, visitor, "download")
+    try:
+        with os.fdopen(open_nofollow(run_dir / name), "rb") as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        raise RunError(t("run.err.no_file", run_id=run_dir.name, name=name)) from exc
+    except UnsafePathError as exc:
+        raise RunError(str(exc)) from exc
 
 
 @dataclass
@@ -130,6 +200,8 @@ class Status:
     best_val_acc: float | None = None
     test_acc: float | None = None
     device: str | None = None
+    train_s: float = 0.0  # training time over all sessions, for a demo's cap on it
+    limit: str | None = None  # the limit that stopped the run, in words
 
     @property
     def progress(self) -> float:
@@ -191,8 +263,9 @@ class RunInfo:
     config: dict
 
 
-def list_runs(root: str | Path | None = None) -> list[RunInfo]:
-    """Every run under the root, newest first; directories that are not runs are ignored."""
+def list_runs(root: str | Path | None = None, visitor: str | None = None) -> list[RunInfo]:
+    """Every run under the root that visitor may see (can_see), newest first; directories that
+    are not runs are ignored."""
     base = runs_root(root)
     if not base.is_dir():
         return []
@@ -202,15 +275,16 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
         if path.is_symlink() or not path.is_dir() or not RUN_ID_PATTERN.fullmatch(path.name):
             continue
         config = read_json(path / "config.json")
-        if config is None:
+        if config is None or not can_see(path, visitor):
             continue
         runs.append(RunInfo(path.name, path, read_status(path), config))
     runs.sort(key=lambda r: r.status.created, reverse=True)
     return runs
 
 
-def request_stop(run_dir: Path) -> None:
+def request_stop(run_dir: Path, visitor: str | None = None) -> None:
     """Ask the worker to stop after its current batch; it checkpoints and reports 'stopped'."""
+    check_access(run_dir, visitor, "stop")
     try:
         os.close(open_nofollow(run_dir / STOP_FILE, os.O_WRONLY | os.O_CREAT))
     except UnsafePathError as exc:  # a planted link: its target is never created
@@ -224,8 +298,9 @@ def request_stop(run_dir: Path) -> None:
             os.kill(status.pid, signal.SIGTERM)
 
 
-def delete_run(run_dir: Path) -> None:
+def delete_run(run_dir: Path, visitor: str | None = None) -> None:
     """Remove a run that is not active; an active one must be stopped first."""
+    check_access(run_dir, visitor, "delete")
     status = read_status(run_dir)
     if status.state in ACTIVE_STATES:
         raise RunError(t("run.err.delete_active", run_id=run_dir.name, state=status.state))

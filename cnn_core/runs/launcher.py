@@ -12,20 +12,24 @@ from pathlib import Path
 from cnn_core.arch.presets import preset_spec
 from cnn_core.arch.spec import is_backbone, normalize_backbone
 from cnn_core.errors import CnnLabError
-from cnn_core.files import open_nofollow, write_json_atomic
+from cnn_core.files import open_nofollow, read_json, write_json_atomic
 from cnn_core.i18n import t
+from cnn_core.runs.demo import check_config_limits, check_launch_limits, check_resume_limits
 from cnn_core.runs.directory import (
     STOP_FILE,
     RunError,
     Status,
+    check_access,
     new_run_id,
     read_status,
+    record_owner,
     run_path,
     runs_root,
     write_status,
 )
+from cnn_core.runs.queue import runs_lock
 from cnn_core.settings import get_settings
-from cnn_core.train.config import ConfigError
+from cnn_core.train.config import ConfigError, TrainConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +63,7 @@ def check_launch(config) -> None:
     weights. The data and folder paths become absolute, since the worker runs in the run directory.
     Raises the project's own errors (ConfigError, DatasetError, PretrainedWeightsUnavailable)."""
     config.validate()
+    check_config_limits(config)  # a demo's: before any download is tried
     config.data_dir = str(Path(config.data_dir or get_settings().data_dir).expanduser().resolve())
     if config.folder_path:
         config.folder_path = str(Path(config.folder_path).expanduser().resolve())
@@ -85,25 +90,36 @@ def check_launch(config) -> None:
         raise ConfigError(str(exc)) from exc
 
 
-def launch_run(config, root: str | Path | None = None) -> Path:
-    """Check everything (check_launch), then create the run directory and start its worker."""
+def launch_run(config, root: str | Path | None = None, visitor: str | None = None) -> Path:
+    """Check everything (check_launch, and a demo's limits for this visitor), then create the run
+    directory, owned by visitor (None: the operator's), and start its worker."""
     check_launch(config)
     base = runs_root(root)
     base.mkdir(parents=True, exist_ok=True)
-    run_dir = run_path(new_run_id(config.dataset), base)
-    run_dir.mkdir()
-    write_json_atomic(run_dir / "config.json", config.to_dict())
-    write_status(run_dir, Status(state="queued", epochs=config.epochs))
+    with runs_lock(base):  # the limits count runs: two launches must not both take the last place
+        check_launch_limits(config, visitor, base)
+        run_dir = run_path(new_run_id(config.dataset), base)
+        run_dir.mkdir()
+        if visitor is not None:
+            record_owner(run_dir, visitor)
+        write_json_atomic(run_dir / "config.json", config.to_dict())
+        write_status(run_dir, Status(state="queued", epochs=config.epochs))
     spawn_worker(run_dir)
     return run_dir
 
 
-def resume_run(run_dir: Path) -> None:
+def resume_run(run_dir: Path, visitor: str | None = None) -> None:
     """Restart the worker of a stopped, interrupted or failed run; it continues from its checkpoint."""
+    check_access(run_dir, visitor, "resume")
     status = read_status(run_dir)
     if status.state not in ("stopped", "interrupted", "failed"):
         raise RunError(t("run.err.not_resumable", run_id=run_dir.name, state=status.state))
+    try:
+        check_resume_limits(TrainConfig.from_dict(read_json(run_dir / "config.json")), status)
+    except ConfigError as exc:
+        raise RunError(str(exc)) from exc
     (run_dir / STOP_FILE).unlink(missing_ok=True)
     status.state, status.pid, status.error, status.heartbeat = "queued", None, None, time.time()
+    status.limit = None
     write_status(run_dir, status)
     spawn_worker(run_dir)

@@ -26,7 +26,8 @@ def max_concurrent_runs() -> int:
 
 
 @contextmanager
-def _slots_lock(root: Path):
+def runs_lock(root: Path):
+    """The one lock of the runs root: claiming a slot, and a launch counting what a visitor may still start."""
     root.mkdir(parents=True, exist_ok=True)
     with os.fdopen(open_nofollow(root / ".slots.lock", os.O_RDWR | os.O_CREAT), "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -39,7 +40,7 @@ def _slots_lock(root: Path):
 def try_claim_slot(run_dir: Path, status: Status) -> bool:
     """Under the lock: start if a slot is free and no older queued run is waiting for it."""
     root = run_dir.parent
-    with _slots_lock(root):
+    with runs_lock(root):
         others = [r for r in list_runs(root) if r.path != run_dir]
         active = sum(1 for r in others if r.status.state in ("running", "stopping"))
         # 'queued' here is a run whose worker is alive or not yet started (read_status reports a

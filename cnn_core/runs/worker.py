@@ -3,8 +3,10 @@
 
 It waits (state 'queued') until fewer than the cap of runs are active, trains, and leaves
 the run 'completed', 'stopped' (SIGTERM or the stop file: after the current batch, with a
-checkpoint) or 'failed' (with the error). A queued worker polls for its slot, so slots free
-themselves even when another worker is killed and nobody has the app open.
+checkpoint; or a demo's training-time cap, named in status.limit) or 'failed' (with the error).
+It checks a demo's limits on the config it reads (cnn_core.runs.demo), whoever wrote the folder.
+A queued worker polls for its slot, so slots free themselves even when another worker is killed
+and nobody has the app open.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import traceback
 from pathlib import Path
 
 from cnn_core.files import read_json
+from cnn_core.i18n import t
+from cnn_core.runs.demo import check_config_limits, time_budget_s
 from cnn_core.runs.directory import (
     STOP_FILE,
     read_status,
@@ -74,21 +78,27 @@ def run_worker(run_dir: Path) -> int:
         write_status(run_dir, status)
 
     try:
+        settings = get_settings()
+        # Training takes every core, but at a lower priority, so the dashboard stays responsive; from
+        # here on, so that importing torch (seconds of CPU) is low priority too.
+        os.nice(settings.worker_nice)
         # here, not at the top: a worker waiting in the queue stays small (no torch, ~400 MB resident)
         import torch
 
         from cnn_core.train.loop import StopRequested, run_training
 
-        settings = get_settings()
         if settings.worker_threads > 0:
             torch.set_num_threads(settings.worker_threads)
-        # Training takes every core, but at a lower priority, so the dashboard stays responsive.
-        os.nice(settings.worker_nice)
         config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+        check_config_limits(config)
+        budget = time_budget_s()
         try:
-            result = run_training(run_dir, config, should_stop, status, on_log=lambda s: write_status(run_dir, s))
-        except StopRequested:
-            finish("stopped")
+            result = run_training(
+                run_dir, config, should_stop, status, on_log=lambda s: write_status(run_dir, s), time_budget_s=budget
+            )
+        except StopRequested as stop:
+            limit = t("limit.time_reached", limit=f"{budget:,.0f}") if stop.out_of_time else None
+            finish("stopped", limit=limit)
             return 0
         finish(
             "completed",

@@ -47,7 +47,12 @@ from cnn_core.train.weights import save_final_weights
 
 
 class StopRequested(Exception):
-    """Raised by run_training when a stop was asked for; the run is checkpointed first."""
+    """Raised by run_training when a stop was asked for, or the run's training time budget is
+    spent (out_of_time); the run is checkpointed first."""
+
+    def __init__(self, out_of_time: bool = False):
+        super().__init__("out of time" if out_of_time else "stop requested")
+        self.out_of_time = out_of_time
 
 
 # ------------------------------------------------------------------ a run directory
@@ -193,8 +198,10 @@ def run_training(
     should_stop: Callable[[], bool],
     status: Status,
     on_log: Callable[[Status], None] | None = None,
+    time_budget_s: float | None = None,
 ) -> dict:
-    """Train (or resume) the run in run_dir to completion; raise StopRequested after a stop.
+    """Train (or resume) the run in run_dir to completion; raise StopRequested after a stop, or
+    once the run's training time over all its sessions reaches time_budget_s (a demo's cap).
 
     status is kept up to date and handed to on_log after every logged step and every epoch.
     Returns the final test metrics. Writes metrics, checkpoints, weights and predictions, and this
@@ -202,7 +209,7 @@ def run_training(
     deterministic algorithms (devices.determinism), the process's settings restored at the end.
     """
     with determinism(config.deterministic):
-        return _run_training(run_dir, config, should_stop, status, on_log)
+        return _run_training(run_dir, config, should_stop, status, on_log, time_budget_s)
 
 
 def _run_training(
@@ -211,6 +218,7 @@ def _run_training(
     should_stop: Callable[[], bool],
     status: Status,
     on_log: Callable[[Status], None] | None,
+    time_budget_s: float | None,
 ) -> dict:
     device = resolve_device(config.device)
     splits = load_splits(
@@ -245,18 +253,22 @@ def _run_training(
     session_start = time.perf_counter()
     base_elapsed = progress.elapsed_s
 
-    def stop_now() -> bool:  # asked for, or this session's wall-time cap has passed
-        if should_stop():
+    def out_of_time() -> bool:
+        return time_budget_s is not None and base_elapsed + time.perf_counter() - session_start >= time_budget_s
+
+    def stop_now() -> bool:  # asked for, this session's wall-time cap has passed, or the run's budget
+        if should_stop() or out_of_time():
             return True
         return bool(config.max_wall_time_s) and time.perf_counter() - session_start > config.max_wall_time_s
 
     def checkpoint() -> None:
-        progress.elapsed_s = base_elapsed + time.perf_counter() - session_start
+        progress.elapsed_s = status.train_s = base_elapsed + time.perf_counter() - session_start
         save_checkpoint(run_dir, checkpoint_state(model, optimizer, scheduler, progress, global_step()), global_step())
 
     def log_step(log: StepLog) -> None:
         append_metrics(run_dir, [step_record(log, steps_per_epoch, optimizer.param_groups[0]["lr"])])
         status.step, status.epoch, status.images_per_s = global_step(), log.epoch, log.images_per_s
+        status.train_s = base_elapsed + time.perf_counter() - session_start
         status.eta_s = (total_steps - status.step) * config.batch_size / max(log.images_per_s, 1e-9)
         status.heartbeat = time.time()
         if on_log:
@@ -279,7 +291,7 @@ def _run_training(
         )
         if not finished:
             checkpoint()
-            raise StopRequested()
+            raise StopRequested(out_of_time())
         val_metrics = None
         if len(val.y):
             val_metrics = evaluate(model, val, eval_criterion, splits.num_classes, channels_last=config.channels_last)
