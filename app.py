@@ -1,17 +1,21 @@
 """CNN Lab: the Streamlit entry point. It sets up the page and the navigation, and runs the chosen
 page so that an error meant for the user (CnnLabError) that a page did not handle itself is shown
 as a message, never as a traceback. Streamlit's own stop and rerun signals are not CnnLabErrors
-and pass through. In a hosted demo (CNN_LAB_DEMO) it first settles who the visitor is, shows the
-demo's notice and starts its example runs (app_pages/_visitor.py)."""
+and pass through. It settles the visitor's language first (app_pages/_language.py); in a hosted
+demo (CNN_LAB_DEMO) it then settles who the visitor is, shows the demo's notice and starts its
+example runs (app_pages/_visitor.py). The navigation is shown whole: Streamlit's "View N more" is
+text it does not translate."""
 
 import streamlit as st
 
+from app_pages._language import language_switch, settle_language
 from app_pages._visitor import apply_secrets, current_visitor, demo_notice, start_examples
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 apply_secrets()  # CNN_LAB_* in .streamlit/secrets.toml, before the settings are read
+language = settle_language()  # before any text: the visitor's language, for this run's thread
 
 navigation = st.navigation(
     {
@@ -49,8 +53,10 @@ navigation = st.navigation(
             st.Page("app_pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
             st.Page("app_pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
         ],
-    }
+    },
+    expanded=True,
 )
+language_switch(language)
 current_visitor()  # in a hosted demo: who this is (a signed cookie), before any page lists runs
 demo_notice()
 start_examples()

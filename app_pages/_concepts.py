@@ -16,7 +16,7 @@ from cnn_core.concepts.images import (
     sample_photo,
     shape_image,
 )
-from cnn_core.data.catalog import SHAPE_NAMES
+from cnn_core.data.catalog import SHAPE_NAMES, class_label
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
@@ -61,14 +61,20 @@ def pick_image(prefix: str, default_source: str = "photo", default_side: int = 1
     settings = get_settings()
     source = choice("concept.image.source", SOURCES, f"{prefix}_source", container, index=SOURCES.index(default_source))
     if source == "photo":
-        name = container.selectbox(t("concept.image.photo"), PHOTOS, key=f"{prefix}_photo")
+        name = container.selectbox(
+            t("concept.image.photo"), PHOTOS, key=f"{prefix}_photo", format_func=lambda p: t(f"concept.photo.{p[:-4]}")
+        )
         image = computed(sample_photo, name, error=True)
     elif source == "digit":
         index = container.number_input(t("concept.image.digit"), 0, 1796, 0, key=f"{prefix}_digit")
         image = computed(digit_image, int(index), error=True)[0]
     elif source == "shape":
         name = container.selectbox(
-            t("concept.image.shape"), SHAPE_NAMES, index=SHAPE_NAMES.index("cross"), key=f"{prefix}_shape"
+            t("concept.image.shape"),
+            SHAPE_NAMES,
+            index=SHAPE_NAMES.index("cross"),
+            key=f"{prefix}_shape",
+            format_func=class_label,
         )
         image = computed(shape_image, name, error=True)
     else:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages._links import forget_run_in_link
 from app_pages._widgets import download
+from cnn_core.data.catalog import class_labels
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.training import (
     accuracy_figure,
@@ -89,8 +90,8 @@ def run_details(run: RunInfo) -> None:
     """The state message and the progress bar, from the same status as the table and the picker."""
     status = run.status
     MESSAGE.get(status.state, st.caption)(t(f"runs.state_message.{status.state}", error=status.error or ""))
-    if status.limit:  # a demo's limit stopped it
-        st.warning(status.limit, icon=":material/timer_off:")
+    if status.limit_key or status.limit:  # a demo's limit stopped it: in this visitor's language
+        st.warning(status.limit_text(), icon=":material/timer_off:")
     counts = dict(epoch=status.epoch, epochs=status.epochs, step=status.step, total=status.total_steps)
     if status.state == "running":  # speed and time left mean something only while it trains
         speed, eta = f"{status.images_per_s or 0:,.0f}", f"{status.eta_s or 0:,.0f}"
@@ -121,7 +122,7 @@ def run_charts(run: RunInfo) -> None:
         c2.plotly_chart(accuracy_figure(steps, epochs), key="r_acc")
         c1.plotly_chart(step_series_figure(steps, "lr", t("reports.axis.lr")), key="r_lr")
         c2.plotly_chart(step_series_figure(steps, "images_per_s", t("reports.col.speed")), key="r_speed")
-    classes = (read_json(run.path / "dataset.json") or {}).get("class_names", [])
+    classes = class_labels((read_json(run.path / "dataset.json") or {}).get("class_names", []))
     if has_points(epochs, "confusion") and classes:
         st.plotly_chart(per_class_figure(epochs, classes), key="r_per_class")
         choices = list(epochs["epoch"]) + ([t("runs.test_set")] if test else [])

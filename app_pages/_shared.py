@@ -40,14 +40,14 @@ def pick_trained_run(key: str):
     return run
 
 
-@st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
+@st.cache_resource(max_entries=4, show_spinner=False)  # the spinner: load_or_stop, in the visitor's language
 def cached_run(run_dir: Path, fingerprint: str) -> tuple:
     """(LoadedRun, test images as uint8 (N, C, H, W), test labels) of the run; `fingerprint` is
     there for the cache key only."""
     return load_run(run_dir), *load_test_images(run_dir)
 
 
-@st.cache_resource(max_entries=4, show_spinner=t("inspect.loading"))
+@st.cache_resource(max_entries=4, show_spinner=False)
 def cached_predictions(run_dir: Path, fingerprint: str) -> Predictions:
     """The run's test predictions: saved by a finished run, computed now for a stopped one."""
     loaded, images, labels = cached_run(run_dir, fingerprint)
@@ -57,7 +57,8 @@ def cached_predictions(run_dir: Path, fingerprint: str) -> Predictions:
 def load_or_stop(loader, *args):
     """Call a (cached) loader; a missing dataset or unreadable weights is a message, not a traceback."""
     try:
-        return loader(*args)
+        with st.spinner(t("inspect.loading")):
+            return loader(*args)
     except (CnnLabError, OSError) as exc:
         st.error(t("inspect.err.load", reason=str(exc)))
         st.stop()

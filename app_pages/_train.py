@@ -34,7 +34,7 @@ ATTEMPT_KEY = "t_estimate_attempt"
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _reachable(name: str) -> str | None:
+def _reachable(name: str) -> str | None:  # the raw reason, shown inside a translated sentence
     return weights_reachable(name)
 
 
@@ -106,7 +106,7 @@ def backbone_choice(spec: dict, container) -> tuple[dict, str | None]:
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _estimate(request_json: str, attempt: int) -> EpochEstimate:
+def _estimate(request_json: str, attempt: int) -> EpochEstimate:  # numbers only: no language
     """Measured in a short-lived process (estimate.py); `attempt` is there for the cache key: a
     'measure again' asks for a new entry. Kept 10 minutes: the machine's load changes."""
     return estimate_in_subprocess(json.loads(request_json))

@@ -4,20 +4,26 @@ images to train on, and the dataset's summary, cached."""
 import streamlit as st
 
 from app_pages._widgets import kept, labelled, upload_mb
-from cnn_core.data.catalog import DATASETS, DatasetError
+from cnn_core.data.catalog import DATASETS, DatasetError, class_labels
 from cnn_core.data.loaders import describe_dataset
 from cnn_core.data.uploads import unpack_upload
-from cnn_core.i18n import t
+from cnn_core.i18n import current_language, t
 from cnn_core.runs.demo import EMBEDDED_DATASETS
 from cnn_core.settings import get_settings
 
 
-@st.cache_resource(max_entries=8, show_spinner=t("train.loading_dataset"))
-def dataset_info(name: str, folder: str | None, size: int):
+@st.cache_resource(max_entries=8, show_spinner=False)
+def dataset_info(name: str, folder: str | None, size: int, language: str):
+    """The dataset's summary, or why it has none (a message in `language`, part of the cache key)."""
     try:
         return describe_dataset(name, None, folder, size), None
     except DatasetError as exc:
         return None, str(exc)
+
+
+def _dataset_info(name: str, folder: str | None, size: int):
+    with st.spinner(t("train.loading_dataset")):
+        return dataset_info(name, folder, size, current_language())
 
 
 def dataset_fields(left, fields: dict) -> tuple[dict | None, str | None]:
@@ -41,7 +47,7 @@ def dataset_fields(left, fields: dict) -> tuple[dict | None, str | None]:
             except DatasetError as exc:
                 left.error(str(exc))
     fields.update(folder_path=folder, image_size=image_size)
-    info, data_error = dataset_info(dataset, folder, image_size) if dataset != "folder" or folder else (None, None)
+    info, data_error = _dataset_info(dataset, folder, image_size) if dataset != "folder" or folder else (None, None)
     if data_error:
         left.warning(data_error)
     elif info:
@@ -52,7 +58,7 @@ def dataset_fields(left, fields: dict) -> tuple[dict | None, str | None]:
                 test=info["test"],
                 shape="×".join(map(str, info["input_shape"])),
                 n=len(info["class_names"]),
-                classes=", ".join(map(str, info["class_names"][:12])),
+                classes=", ".join(class_labels(info["class_names"][:12])),
             )
         )
     return info, data_error

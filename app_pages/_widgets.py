@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages._link_guard import drop_unusable_numbers, unusable_number
 from cnn_core.i18n import t
+from cnn_core.runs.tables import run_title
 from cnn_core.settings import get_settings
 
 
@@ -20,7 +21,6 @@ def labelled(widget, label_key: str, *args, **kwargs):
 # A widget's value in the URL's query parameters (a reload, a new session, opens it again) and in the
 # session (leaving the page and coming back keeps it). Needs a key: it names the query parameter.
 KEEP = {"bind": "query-params", "persist_state": "session"}
-
 
 LINK_FORMS = "_link_forms"  # session key: widget key -> how a link may write the widget's value
 
@@ -126,7 +126,7 @@ def download(container, label_key: str, data, file_name: str, key: str, mime: st
 
 def run_label(run) -> str:
     """A run as select boxes show it: its name (or id) and its state."""
-    return f"{run.config.get('name') or run.run_id} — {t('state.' + run.status.state)}"
+    return f"{run_title(run.config, run.run_id)} — {t('state.' + run.status.state)}"
 
 
 def pick_run(runs: list, key: str, container=st):

@@ -25,7 +25,7 @@ from cnn_core.arch.presets import scratch_spec
 from cnn_core.arch.spec import BACKBONES, SpecError, is_backbone
 from cnn_core.arch.spec_link import editable_spec
 from cnn_core.figures.architecture import shape_flow_figure
-from cnn_core.i18n import t
+from cnn_core.i18n import current_language, t
 from cnn_core.settings import get_settings
 
 state = st.session_state
@@ -38,7 +38,7 @@ if SPEC_KEY not in state:
 
 
 @st.cache_resource(max_entries=16, show_spinner=t("builder.summarising"))
-def backbone_summary(spec_json: str):
+def backbone_summary(spec_json: str, language: str):  # language: its messages are in it
     return summarize_until_error(load_spec_json(spec_json, max_bytes=10**6))
 
 
@@ -46,7 +46,7 @@ version, spec = state["editor_version"], dict(state[SPEC_KEY])
 
 left, middle, right = st.columns([3, 1.4, 3])
 preset = left.selectbox(t("builder.preset"), list(PRESETS), format_func=lambda k: PRESETS[k].title, key="b_preset")
-left.caption(f"{PRESETS[preset].description} — {t('builder.source')}: {PRESETS[preset].source}")
+left.caption(t("builder.preset_caption", description=PRESETS[preset].description, source=PRESETS[preset].source))
 if middle.button(t("builder.load_preset"), type="primary", key="b_load"):
     replace_spec(preset_spec(preset))
     st.rerun()
@@ -104,10 +104,10 @@ if is_backbone(spec):
             t("builder.replace_head"),
             bool(options.get("replace_head", True)),
             key=f"b_head_{version}",
-            help=t("builder.replace_head.help", n=spec["num_classes"]),
+            help=t("builder.replace_head.help", n=int(spec["num_classes"])),
         ),
     }
-    summary, error = backbone_summary(dump_spec_json(spec))
+    summary, error = backbone_summary(dump_spec_json(spec), current_language())
 else:
     try:
         spec["layers"] = rows_to_layers(layer_table(spec, version))

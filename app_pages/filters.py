@@ -58,7 +58,7 @@ else:
     st.caption(
         t(
             "filters.kernel_count",
-            n=len(weights),
+            n=int(len(weights)),
             shown=min(len(weights), MAX_TILES),
             k="×".join(map(str, weights.shape[2:])),
         )

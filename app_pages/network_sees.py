@@ -6,6 +6,7 @@ from app_pages._links import share_view
 from app_pages._shared import cached_run, load_or_stop, pick_trained_run
 from app_pages._widgets import kept_tabs, link_values, notice_ignored_link_values
 from cnn_core.arch.formatting import layer_label
+from cnn_core.data.catalog import class_labels
 from cnn_core.figures.images import image_figure
 from cnn_core.figures.inspection import curve_figure
 from cnn_core.i18n import t
@@ -20,7 +21,7 @@ opened_with = link_values()
 run = pick_trained_run("s_run")
 share_slot = st.container()
 loaded, images, _ = load_or_stop(cached_run, run.path, run_fingerprint(run.path))
-names = loaded.class_names
+names = class_labels(loaded.class_names)  # in the visitor's language; the run keeps its own names
 layer_names = [n for n, _ in conv_layers(loaded.model)]
 
 
@@ -104,13 +105,14 @@ with cam_tab:
     index = int(c[0].number_input(t("filters.test_index"), 0, len(images) - 1, 0, key="s_cam_index"))
     image = images[index : index + 1]
     ranked = top_k(loaded, image, k=len(names))
-    predicted = names.index(ranked[0][0])
+    ranked = {loaded.class_names.index(n): p for n, p in ranked}
+    predicted = next(iter(ranked))
     cls = c[1].selectbox(
         t("sees.cam.class"),
         range(len(names)),
         index=predicted,
         key=f"s_cam_class_{index}",
-        format_func=lambda k: f"{names[k]} ({dict(ranked)[names[k]]:.1%})",
+        format_func=lambda k: f"{names[k]} ({ranked[k]:.1%})",
     )
     if not layer_names:
         st.info(t("inspect.err.no_conv"))

@@ -6,6 +6,7 @@ from streamlit_drawable_canvas import st_canvas
 from app_pages._links import share_view
 from app_pages._shared import cached_predictions, cached_run, load_or_stop, pick_trained_run
 from app_pages._widgets import choice, kept_tabs, link_values, notice_ignored_link_values, upload_mb
+from cnn_core.data.catalog import class_label, class_labels
 from cnn_core.data.uploads import image_from_array, image_from_upload
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.images import as_picture, image_figure
@@ -24,7 +25,7 @@ loaded, images, _ = load_or_stop(cached_run, run.path, fingerprint)
 preds = load_or_stop(cached_predictions, run.path, fingerprint)
 if loaded.source == "checkpoint":
     st.caption(t("inspect.from_checkpoint"))
-names = preds.class_names
+names = class_labels(preds.class_names)  # in the visitor's language; the run keeps its own names
 ALL = -1  # "all classes" in the class filters (None would show the select box's empty placeholder)
 gallery_tab, matrix_tab, own_tab = kept_tabs(
     [t("predictions.tab.gallery"), t("predictions.tab.confusion"), t("predictions.tab.own")], "p_tab"
@@ -87,7 +88,7 @@ with matrix_tab:
     cell_true = class_box(c1, "predictions.true_class", f"p_cell_true_{picked}", picked[0])
     cell_pred = class_box(c2, "predictions.pred_class", f"p_cell_pred_{picked}", picked[1])
     cell, count = gallery(preds, False, cell_true, cell_pred, "confidence_desc", 0, 64)
-    st.caption(t("predictions.cell", n=count, true=names[cell_true], pred=names[cell_pred]))
+    st.caption(t("predictions.cell", n=int(count), true=names[cell_true], pred=names[cell_pred]))
     show_images(cell)
     st.dataframe(per_class_report(preds), hide_index=True, key="p_report")
 
@@ -126,6 +127,8 @@ with own_tab:
         left, right = st.columns(2)
         left.plotly_chart(image_figure(image[0], t("predictions.network_sees", c=c, h=h, w=w)), key="p_seen")
         left.caption(t("predictions.inverted") if inverted else t("predictions.as_is"))
-        right.plotly_chart(top_k_figure(top_k(loaded, image, k=min(5, len(names)))), key="p_topk")
+        right.plotly_chart(
+            top_k_figure([(class_label(n), p) for n, p in top_k(loaded, image, k=min(5, len(names)))]), key="p_topk"
+        )
 notice_ignored_link_values(opened_with)
 share_view(share_slot)

@@ -9,6 +9,7 @@ the user's zoom (a constant uirevision).
 
 import streamlit as st
 
+from app_pages._language import in_visitor_language
 from app_pages._links import keep_run_in_link, run_from_link, share_view
 from app_pages._runs import run_actions, run_charts, run_details
 from app_pages._visitor import current_visitor
@@ -16,7 +17,7 @@ from app_pages._widgets import kept_tabs, link_values, notice_ignored_link_value
 from cnn_core.figures.training import compare_figure, has_points
 from cnn_core.i18n import t
 from cnn_core.runs.directory import ACTIVE_STATES, list_runs
-from cnn_core.runs.tables import config_differences, metric_frames, runs_table
+from cnn_core.runs.tables import config_differences, metric_frames, run_title, runs_table
 from cnn_core.settings import get_settings
 
 st.title(t("runs.title"))
@@ -41,12 +42,12 @@ def compare(runs) -> None:
         ids,
         default=ids[:2],
         key="r_compare",
-        format_func=lambda i: by_id[i].config.get("name") or i,
+        format_func=lambda i: run_title(by_id[i].config, i),
     )
     if len(picked) < 2:
         st.info(t("runs.compare.need_two"), icon=":material/info:")
         return
-    frames = {by_id[i].config.get("name") or i: metric_frames(by_id[i].path)[1] for i in picked}
+    frames = {run_title(by_id[i].config, i): metric_frames(by_id[i].path)[1] for i in picked}
     if not any(has_points(frame, "val_acc") for frame in frames.values()):
         st.info(t("runs.compare.no_points"), icon=":material/hourglass_top:")
     else:
@@ -84,4 +85,5 @@ def view(was_active: bool) -> None:
 visitor = current_visitor()  # None outside a hosted demo: every run
 # only to switch the refresh on or off; view reads again, as every refresh does
 active = any_active(list_runs(visitor=visitor))
-st.fragment(run_every=get_settings().live_refresh_ms / 1000 if active else None)(view)(active)
+refresh_s = get_settings().live_refresh_ms / 1000 if active else None
+st.fragment(run_every=refresh_s)(in_visitor_language(view))(active)

@@ -65,16 +65,20 @@ fields["batch_size"] = int(kept(c[1].number_input, "train.batch", 1, 4096, 32, k
 fields["optimizer"] = kept(c[2].selectbox, "train.optimizer", OPTIMIZERS, key="t_opt")
 fields["lr"] = kept(c[3].number_input, "train.lr", 1e-6, 10.0, 1e-3, format="%.5f", key="t_lr")
 c = st.columns(4)
-fields["schedule"] = kept(c[0].selectbox, "train.schedule", SCHEDULES, key="t_schedule")
+fields["schedule"] = kept(
+    c[0].selectbox, "train.schedule", SCHEDULES, key="t_schedule", format_func=lambda s: t(f"train.schedule.{s}")
+)
 fields["weight_decay"] = kept(c[1].number_input, "train.weight_decay", 0.0, 1.0, 0.0, format="%.5f", key="t_wd")
 fields["label_smoothing"] = kept(c[2].number_input, "train.smoothing", 0.0, 0.9, 0.0, key="t_ls")
 fields["val_split"] = kept(c[3].number_input, "train.val_split", 0.0, 0.9, 0.1, key="t_val")
 c = st.columns(4)
-augment_label = lambda a: t(f"train.augment.{a}")  # noqa: E731
-fields["augment"] = kept(c[0].multiselect, "train.augment", AUGMENTATIONS, key="t_aug", format_func=augment_label)
+fields["augment"] = kept(
+    c[0].multiselect, "train.augment", AUGMENTATIONS, key="t_aug", format_func=lambda a: t(f"train.augment.{a}")
+)
 fields["seed"] = int(kept(c[1].number_input, "train.seed", 0, 2**31 - 1, 0, key="t_seed"))
+device_label = lambda d: t("train.device.auto") if d == "auto" else d  # noqa: E731
 devices = ["cpu"] if settings.demo else available_devices()  # a demo trains on the CPU only
-fields["device"] = kept(c[2].selectbox, "train.device", devices, key="t_device")
+fields["device"] = kept(c[2].selectbox, "train.device", devices, key="t_device", format_func=device_label)
 fields["name"] = kept(c[3].text_input, "train.name", key="t_name")
 notice_ignored_link_values(opened_with)
 

@@ -28,7 +28,7 @@ def _int_env(name: str, default: int) -> int:
 class Settings:
     runs_dir: Path
     data_dir: Path
-    language: str
+    language: str  # CNN_LAB_LANG; empty: the system locale decides (cnn_core.i18n.default_language)
     max_spec_upload_bytes: int
     max_layers: int
     max_channels: int
@@ -53,6 +53,7 @@ class Settings:
     max_runs_disk_bytes: int  # the runs folder; over it, the oldest visitor runs are pruned; 0: none
     visitor_secret: str  # signs visitor tokens; empty: a random one kept in the runs folder
     live_refresh_ms: int  # the Runs page's refresh while a run trains
+    example_epochs: int  # how long a demo's example runs train
 
 
 def load_settings() -> Settings:
@@ -61,7 +62,7 @@ def load_settings() -> Settings:
     return Settings(
         runs_dir=Path(os.environ.get("CNN_LAB_RUNS_DIR", "runs")).expanduser(),
         data_dir=Path(os.environ.get("CNN_LAB_DATA_DIR", "data")).expanduser(),
-        language=os.environ.get("CNN_LAB_LANG", "en"),
+        language=os.environ.get("CNN_LAB_LANG", ""),
         max_spec_upload_bytes=_int_env("CNN_LAB_MAX_SPEC_BYTES", 256 * 1024),
         max_layers=_int_env("CNN_LAB_MAX_LAYERS", 64 if demo else 256),
         max_channels=_int_env("CNN_LAB_MAX_CHANNELS", 1024 if demo else 8192),
@@ -92,6 +93,7 @@ def load_settings() -> Settings:
         visitor_secret=os.environ.get("CNN_LAB_SECRET", ""),
         # every open Runs page redraws its charts this often: a demo's many visitors share the server's CPU
         live_refresh_ms=max(250, _int_env("CNN_LAB_LIVE_REFRESH_MS", 2000 if demo else 1000)),
+        example_epochs=max(1, _int_env("CNN_LAB_EXAMPLE_EPOCHS", 4)),
     )
 
 

@@ -6,8 +6,10 @@ import pytest
 
 from cnn_core import PRESETS, preset_spec, summarize
 from cnn_core.arch.spec_link import LINK_PARAM
-from cnn_core.i18n.catalog_en import EN
+from cnn_core.i18n import catalog
 from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
+
+EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_core.i18n.catalog_en import EN
+from cnn_core.i18n import catalog
 from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
+
+EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 pytestmark = pytest.mark.timeout(480)
 
@@ -32,6 +34,18 @@ def plotly_data_sizes(page) -> list[int]:
             n + ((tr.x && tr.x.length) || (tr.z && tr.z.length) || (tr.source ? 1 : 0)), 0))""")
 
 
+CHARTS_DRAWN = """() => {
+    const charts = Array.from(document.querySelectorAll('.js-plotly-plot'));
+    return charts.length > 0 && charts.every(el => el._fullData && el._fullData.length > 0);
+}"""
+
+
+def wait_for_charts(page) -> None:
+    """Until every chart on the page has drawn its data (not a fixed pause)."""
+    page.wait_for_function(CHARTS_DRAWN, timeout=90_000)
+    page.wait_for_timeout(300)  # the last paint after the data
+
+
 def test_screenshot_of_every_experiment(tmp_path):
     require_browser()
     out = ARTIFACTS / "concepts"
@@ -45,7 +59,7 @@ def test_screenshot_of_every_experiment(tmp_path):
                 page.locator(click).click()
                 page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
-            page.wait_for_timeout(2500)  # let every chart finish drawing
+            wait_for_charts(page)
             assert not page.get_by_test_id("stException").count(), f"{path} shows an exception"
             counts = plotly_data_sizes(page)
             assert counts and sum(counts) > 0, f"{path}: charts without data {counts}"
@@ -60,7 +74,7 @@ def test_screenshot_of_every_experiment(tmp_path):
         page.get_by_text(EN["concept.image.source.upload"], exact=True).first.click()
         page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(upload))
         page.get_by_text("input (213×320)").first.wait_for(timeout=90_000)
-        page.wait_for_timeout(2500)
+        wait_for_charts(page)
         assert not page.get_by_test_id("stException").count(), "the upload shows an exception"
         page.screenshot(path=str(out / "03b-kernels-upload.png"), full_page=True)
     assert len(list(out.glob("*.png"))) >= len(EXPERIMENTS) + 1

@@ -6,10 +6,12 @@ import re
 
 import pytest
 
-from cnn_core.i18n.catalog_en import EN
+from cnn_core.i18n import catalog
 from cnn_core.train.config import TrainConfig
 from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
 from tests.conftest import train_completed_run
+
+EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 pytestmark = pytest.mark.timeout(420)
 

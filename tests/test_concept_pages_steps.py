@@ -6,8 +6,10 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core.concepts.convolution import KERNELS
 from cnn_core.concepts.images import PHOTOS, SOURCES
-from cnn_core.i18n.catalog_en import EN
+from cnn_core.i18n import catalog
 from tests.apptest import open_app_page
+
+EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 PAGE = "app_pages/concepts/conv_steps.py"
 

@@ -24,14 +24,15 @@ from cnn_core.arch.presets import PRESETS
 from cnn_core.arch.spec_link import LINK_PARAM, spec_from_link
 from cnn_core.errors import CnnLabError
 from cnn_core.files import read_json, write_json_atomic
-from cnn_core.i18n import t
-from cnn_core.i18n.catalog_en import EN
+from cnn_core.i18n import catalog, t
 from cnn_core.runs.directory import EXAMPLES_OWNER, new_run_id, read_status, record_owner, write_status
 from cnn_core.runs.visitors import COOKIE_NAME, new_visitor, visitor_from_token
 from cnn_core.settings import load_settings
 from cnn_core.train.estimate import EpochEstimate
 from tests.apptest import APP
 from tests.conftest import REPO_ROOT, tiny_config, train_completed_run
+
+EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 ALICE, BOB = "a" * 32, "b" * 32
 LOOK_INSIDE = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
@@ -174,7 +175,7 @@ class FakeContext:
     """st.context as a browser with a cookie sends it, on an https address."""
 
     def __init__(self, cookies: dict):
-        self.cookies, self.url = cookies, "https://demo.example/runs"
+        self.cookies, self.url, self.locale = cookies, "https://demo.example/runs", None
 
 
 def test_a_new_session_with_the_signed_cookie_is_the_same_visitor(demo, monkeypatch):

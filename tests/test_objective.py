@@ -21,11 +21,13 @@ from torch import nn
 from cnn_core.arch.model import build_model
 from cnn_core.arch.output import output_layer, training_loss
 from cnn_core.arch.presets import preset_spec
-from cnn_core.i18n.catalog_en import EN
+from cnn_core.i18n import catalog
 from cnn_core.inspection.loading import load_run, load_test_images
 from cnn_core.inspection.predictions import load_predictions, predictions_from_model, top_k
 from cnn_core.train.objective import Objective, output_probabilities, predict
 from tests.conftest import REPO_ROOT, TINY_SPEC, one_torch_thread, tiny_config, train_completed_run
+
+EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 HEAD = TINY_SPEC["layers"]
 SIGMOID_SPEC = {**TINY_SPEC, "layers": [*HEAD, {"type": "sigmoid"}]}

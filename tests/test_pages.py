@@ -10,10 +10,11 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import PRESETS, preset_spec, summarize
 from cnn_core.arch.formatting import format_count
 from cnn_core.arch.spec_link import LINK_PARAM, spec_from_link, spec_to_link
-from cnn_core.i18n import t
-from cnn_core.i18n.catalog_en import EN
+from cnn_core.i18n import catalog, t
 from tests.apptest import APP, open_app_page
 from tests.conftest import REPO_ROOT
+
+EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 
 def open_page(page: str | None = None) -> AppTest:

@@ -19,6 +19,7 @@ from cnn_core.arch.backbones import PretrainedWeightsUnavailable, fetch_weights,
 from cnn_core.arch.presets import PRESETS
 from cnn_core.figures.training import RUN_COLOURS, compare_figure
 from cnn_core.files import read_json, write_json_atomic
+from cnn_core.i18n import catalog
 from cnn_core.runs.directory import RunError, read_status, write_status
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.estimate import EpochEstimate, EstimateError
@@ -444,7 +445,8 @@ def test_runs_page_compare_two_runs(runs_root, finished_run):
     write_json_atomic(b / "config.json", config.to_dict())
     at = open_page("app_pages/runs.py")
     table = at.dataframe[-1].value
-    assert "lr" in table.columns and "epochs" not in table.columns
+    lr, epochs = catalog("en")["train.lr"], catalog("en")["train.epochs"]  # settings by their labels
+    assert lr in table.columns and epochs not in table.columns
     assert not at.exception
 
 

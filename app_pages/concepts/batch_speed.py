@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._concepts import computed, explain, lesson_header
-from cnn_core.concepts.batch_speed import BATCH_SIZES, UPDATES_FORMULA, measure_batch_sizes
+from cnn_core.concepts.batch_speed import BATCH_SIZES, measure_batch_sizes, updates_formula
 from cnn_core.figures.concepts import bars_figure, timing_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
@@ -13,7 +13,7 @@ from cnn_core.train.devices import resolve_device
 OPTIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 RESULT = "cb_result"  # the last measurement, kept so it stays on screen across reruns
 
-lesson_header("concept.batch", UPDATES_FORMULA)
+lesson_header("concept.batch", updates_formula())
 
 cap_max = max(1, get_settings().concept_time_cap_s)
 left, right = st.columns([1, 2])

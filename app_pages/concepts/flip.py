@@ -3,12 +3,12 @@
 import streamlit as st
 
 from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel, size_note
-from cnn_core.concepts.convolution import FLIP_FORMULA, compare_flip
+from cnn_core.concepts.convolution import compare_flip, flip_formula
 from cnn_core.concepts.images import to_gray
 from cnn_core.figures.concepts import grid_figure
 from cnn_core.i18n import t
 
-lesson_header("concept.flip", FLIP_FORMULA)
+lesson_header("concept.flip", flip_formula())
 
 left, right = st.columns([1, 2])
 with left:

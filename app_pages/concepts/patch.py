@@ -5,12 +5,12 @@ import streamlit as st
 from app_pages._concepts import computed, explain, lesson_header, pick_image
 from app_pages._widgets import choice
 from cnn_core.concepts.images import to_gray
-from cnn_core.concepts.patch_match import MATCH_FORMULA, MATCH_METHODS, match_patch
+from cnn_core.concepts.patch_match import MATCH_METHODS, match_formula, match_patch
 from cnn_core.figures.concepts import map_figure, photo_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
-lesson_header("concept.patch", MATCH_FORMULA)
+lesson_header("concept.patch", match_formula())
 
 left, right = st.columns([1, 2])
 with left:

@@ -6,7 +6,7 @@ from app_pages._concepts import computed, explain, lesson_header, pick_image, pi
 from app_pages._widgets import choice
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.patch_match import cut_patch
-from cnn_core.concepts.strides import STRIDE_FORMULA, stride_summary, stride_sweep
+from cnn_core.concepts.strides import stride_formula, stride_summary, stride_sweep
 from cnn_core.figures.concepts import map_figure, photo_figure, timing_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
@@ -15,7 +15,7 @@ CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128)
 SOURCES = ("patch", "named")
 PER_ROW = 3
 
-lesson_header("concept.strides", STRIDE_FORMULA)
+lesson_header("concept.strides", stride_formula())
 
 biggest = get_settings().concept_max_side
 left, right = st.columns([1, 2])

@@ -77,7 +77,7 @@ def _conv_axis(size, k, s, p_before, p_after, d) -> AxisExplanation:
     pad_text = f"2·{p_before}" if p_before == p_after else f"{p_before} + {p_after}"
     filled = f"⌊({size} + {pad_text} − {d}·({k}−1) − 1) / {s}⌋ + 1 = ⌊{span} / {s}⌋ + 1 = {out}"
     dropped = shapes.conv_remainder(size, k, s, p_before, d, pad_after=p_after)
-    note = t("calc.dropped", n=dropped, span=span, s=s) if dropped else t("calc.exact")
+    note = t("calc.dropped", n=int(dropped), span=span, s=s) if dropped else t("calc.exact")
     return AxisExplanation("⌊(n + 2p − d·(k−1) − 1) / s⌋ + 1", filled, out, dropped, note)
 
 

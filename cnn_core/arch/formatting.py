@@ -42,7 +42,7 @@ def _fmt(pair) -> str:
 
 
 def describe_layer(layer: dict) -> str:
-    """A compact, language-neutral label such as '32 @ 3×3 s2 p1'."""
+    """A compact label such as '32 @ 3×3 s2 p1': numbers and PyTorch's names, a few words translated."""
     kind = layer["type"]
     if kind in ("conv2d", "conv_transpose2d"):
         k = layer["kernel_size"]
@@ -60,7 +60,7 @@ def describe_layer(layer: dict) -> str:
             text += f" d{_fmt(layer['dilation'])}"
         if layer["groups"] != 1:
             text += f" g{layer['groups']}"
-        return text + ("" if layer["bias"] else " no-bias")
+        return text + ("" if layer["bias"] else " " + t("layer.detail.no_bias"))
     if kind in ("maxpool2d", "avgpool2d"):
         k = layer["kernel_size"]
         text = f"{k[0]}×{k[1]} s{_fmt(layer['stride'])}"
@@ -68,15 +68,15 @@ def describe_layer(layer: dict) -> str:
             text += f" p{_fmt(layer['padding'])}"
         if layer.get("dilation", (1, 1)) != (1, 1):
             text += f" d{_fmt(layer['dilation'])}"
-        return text + (" ceil" if layer["ceil_mode"] else "")
+        return text + (" " + t("layer.detail.ceil") if layer["ceil_mode"] else "")
     if kind == "adaptive_avgpool2d":
         return f"→ {layer['output_size'][0]}×{layer['output_size'][1]}"
     if kind == "linear":
-        return f"{layer['out_features']}" + ("" if layer["bias"] else " no-bias")
+        return f"{layer['out_features']}" + ("" if layer["bias"] else " " + t("layer.detail.no_bias"))
     if kind in ("dropout", "dropout2d"):
         return f"p={layer['p']:g}"
     if kind == "leaky_relu":
-        return f"slope={layer['negative_slope']:g}"
+        return t("layer.detail.slope", slope=f"{layer['negative_slope']:g}")
     if kind == "elu":
         return f"alpha={layer['alpha']:g}"
     if kind == "gelu" and layer["approximate"] != "none":

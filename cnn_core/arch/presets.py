@@ -14,8 +14,12 @@ from cnn_core.i18n import t
 @dataclass(frozen=True)
 class Preset:
     key: str
-    source: str
+    reference: str  # where it comes from, as the catalogue's preset.<key>.source says it in English
     spec: dict
+
+    @property
+    def source(self) -> str:
+        return t(f"preset.{self.key}.source")
 
     @property
     def title(self) -> str:
@@ -130,7 +134,7 @@ def get_preset(key: str) -> Preset:
     try:
         return PRESETS[key]
     except KeyError:
-        raise KeyError(f"unknown preset {key!r}; choose from {', '.join(PRESETS)}") from None
+        raise KeyError(t("preset.err.unknown", key=repr(key), choices=", ".join(PRESETS))) from None
 
 
 def preset_spec(key: str) -> dict:

@@ -23,7 +23,11 @@ from cnn_core.train.devices import resolve_device
 
 BATCH_SIZES = (1, 8, 32, 128, 512)
 MODEL_PRESET = "seed002_mnist_cnn"
-UPDATES_FORMULA = r"\text{updates per epoch} = \left\lceil \frac{N}{B} \right\rceil"  # in LaTeX
+
+
+def updates_formula() -> str:
+    """The lesson's formula in LaTeX, its words in the current language."""
+    return rf"\text{{{t('concept.formula.updates_per_epoch')}}} = \left\lceil \frac{{N}}{{B}} \right\rceil"
 
 
 @dataclass

@@ -26,11 +26,18 @@ STEP_FORMULA = (
     r"y[i, j] = \sum_{m=0}^{k_h-1} \sum_{n=0}^{k_w-1} x[i s + m,\ j s + n]\; w[m, n]"
     r"\qquad H_{out} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1"
 )
-FLIP_FORMULA = (
-    r"\begin{aligned} \text{cross-correlation (torch): }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
-    r" w[m, n] \\ \text{convolution: }\; y[i, j] &= \textstyle\sum_{m, n} x[i + m,\ j + n]\;"
-    r" w[k_h{-}1{-}m,\ k_w{-}1{-}n] \end{aligned}"
-)
+
+
+def flip_formula() -> str:
+    """The flip lesson's formula, its words in the current language (a function: made per page run)."""
+    return (
+        rf"\begin{{aligned}} \text{{{t('concept.formula.cross_correlation')} }}\; y[i, j] &= \textstyle\sum_{{m, n}}"
+        r" x[i + m,\ j + n]\; w[m, n] \\ "
+        rf"\text{{{t('concept.formula.convolution')} }}\; y[i, j] &= \textstyle\sum_{{m, n}} x[i + m,\ j + n]\;"
+        r" w[k_h{-}1{-}m,\ k_w{-}1{-}n] \end{aligned}"
+    )
+
+
 KERNEL_FORMULA = r"y[i, j] = \sum_{c=1}^{C} \sum_{m, n} x_c[i + m,\ j + n]\; w[m, n]"
 
 # Sign convention: F.conv2d cross-correlates, so "edge_vertical" gives left minus right and is

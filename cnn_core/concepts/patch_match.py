@@ -12,11 +12,15 @@ from cnn_core.concepts.convolution import cross_correlate, cross_correlate64
 from cnn_core.i18n import t
 
 MATCH_METHODS = ("normalised", "raw")
-MATCH_FORMULA = (  # in LaTeX
-    r"\text{raw: } y[i, j] = \sum_{m, n} x[i + m,\ j + n]\; p[m, n]"
-    r"\qquad \text{normalised: } y[i, j] = \frac{\sum (x_{ij} - \bar{x}_{ij})(p - \bar{p})}"
-    r"{\lVert x_{ij} - \bar{x}_{ij} \rVert\, \lVert p - \bar{p} \rVert} \in [-1, 1]"
-)
+
+
+def match_formula() -> str:
+    """The lesson's formula in LaTeX, its words in the current language."""
+    return (
+        rf"\text{{{t('concept.formula.raw')} }} y[i, j] = \sum_{{m, n}} x[i + m,\ j + n]\; p[m, n]"
+        rf"\qquad \text{{{t('concept.formula.normalised')} }} y[i, j] = \frac{{\sum (x_{{ij}} - \bar{{x}}_{{ij}})(p - \bar{{p}})}}"
+        r"{\lVert x_{ij} - \bar{x}_{ij} \rVert\, \lVert p - \bar{p} \rVert} \in [-1, 1]"
+    )
 
 
 @dataclass

@@ -15,10 +15,14 @@ from cnn_core.concepts.convolution import check_fits, to_tensor
 from cnn_core.i18n import t
 
 STRIDES = (1, 2, 4, 8, 16)
-STRIDE_FORMULA = (  # in LaTeX
-    r"H_{out} = \left\lfloor \frac{H - k}{s} \right\rfloor + 1 \qquad"
-    r"\text{MACs} = H_{out}\, W_{out}\, k^2 \approx \frac{(H - k)(W - k)\, k^2}{s^2}"
-)
+
+
+def stride_formula() -> str:
+    """The lesson's formula in LaTeX, its words in the current language."""
+    return (
+        r"H_{out} = \left\lfloor \frac{H - k}{s} \right\rfloor + 1 \qquad"
+        rf"\text{{{t('concept.formula.macs')}}} = H_{{out}}\, W_{{out}}\, k^2 \approx \frac{{(H - k)(W - k)\, k^2}}{{s^2}}"
+    )
 
 
 @dataclass

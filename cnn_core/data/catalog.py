@@ -1,6 +1,8 @@
 """What datasets exist: names, input shapes and class names, without importing torch.
 
 The command line, the config validator and the pages read this; cnn_core.data.loaders loads them.
+The class names here are data (runs keep them); class_label shows a built-in class in the current
+language.
 """
 
 from __future__ import annotations
@@ -61,3 +63,22 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("folder", None, ()),
     ]
 }
+
+
+def _class_key(name: str) -> str:
+    return "class." + "".join(c if c.isalnum() else "_" for c in name.lower())
+
+
+KNOWN_CLASSES = frozenset(_class_key(n) for d in DATASETS.values() for n in d.class_names if not n.isdigit())
+
+
+def class_label(name: object) -> str:
+    """A class as a visitor reads it: a built-in dataset's class in the current language, any other
+    (a digit, a folder's own class name) as it is. The runs keep the names themselves."""
+    text = str(name)
+    key = _class_key(text)
+    return t(key) if key in KNOWN_CLASSES else text
+
+
+def class_labels(names) -> list[str]:
+    return [class_label(n) for n in names]

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from cnn_core.data.catalog import class_label
 from cnn_core.files import read_json
 from cnn_core.i18n import t
 from cnn_core.inspection.layers import inference_model
@@ -103,7 +104,7 @@ def per_class_report(preds: Predictions) -> list[dict]:
     )
     return [
         {
-            t("inspect.col.class"): name,
+            t("inspect.col.class"): class_label(name),
             t("inspect.col.precision"): float(p),
             t("inspect.col.recall"): float(r),
             t("inspect.col.support"): int(s),

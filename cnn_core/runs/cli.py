@@ -16,6 +16,7 @@ from pathlib import Path
 from cnn_core.arch.presets import PRESETS
 from cnn_core.arch.spec import SpecError, load_spec_json
 from cnn_core.data.catalog import DATASETS
+from cnn_core.i18n import t
 from cnn_core.runs.directory import RunError, Status, list_runs, read_status, request_stop, resolve_run_dir
 from cnn_core.runs.launcher import launch_run, resume_run
 from cnn_core.train.config import AUGMENTATIONS, DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
@@ -25,12 +26,15 @@ FINAL_STATES = ("stopped", "interrupted", "completed", "failed")
 
 def _bar(status: Status, width: int = 30) -> str:
     filled = int(round(status.progress * width))
-    rate = f"{status.images_per_s:,.0f} img/s" if status.images_per_s else ""
-    eta = f"ETA {status.eta_s:,.0f}s" if status.eta_s else ""
-    return (
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {status.progress:6.1%} {status.state:<11} "
-        f"epoch {status.epoch}/{status.epochs} step {status.step}/{status.total_steps} {rate} {eta}   "
-    )
+    rate = t("cli.rate", rate=f"{status.images_per_s:,.0f}") if status.images_per_s else ""
+    eta = t("cli.eta", seconds=f"{status.eta_s:,.0f}") if status.eta_s else ""
+    where = t("cli.where", epoch=status.epoch, epochs=status.epochs, step=status.step, steps=status.total_steps)
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {status.progress:6.1%} {_state(status.state):<11} {where} {rate} {eta}   "
+
+
+def _state(state: str) -> str:
+    """A run's state in the current language; the state names themselves stay in the files."""
+    return t(f"state.{state}") if state in (*FINAL_STATES, "queued", "running", "stopping") else state
 
 
 def follow(run_dir: Path, poll_s: float = 0.5, out=sys.stderr) -> Status:
@@ -75,47 +79,63 @@ def _config_from_args(args):
     return TrainConfig.from_dict({k: (getattr(defaults, k) if v is None else v) for k, v in fields.items()})
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, prefix=t("cli.usage") + " " if prefix is None else prefix)
 
-    parser = argparse.ArgumentParser(prog="python -m cnn_core", description="Train and manage CNN Lab runs.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="start a training run in the background")
-    train.add_argument("--dataset", default="digits", choices=list(DATASETS))
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's own words (usage, the section titles, -h) in the current language."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs, add_help=False, formatter_class=_Formatter)
+        self._positionals.title, self._optionals.title = t("cli.positionals"), t("cli.options")
+        self.add_argument("-h", "--help", action="help", help=t("cli.arg.help"))
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, t("cli.error", error=message) + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser, built when it is used: its help is in the language of that moment."""
+
+    parser = _Parser(prog="python -m cnn_core", description=t("cli.description"))
+    sub = parser.add_subparsers(dest="command", required=True, title=t("cli.commands"), parser_class=_Parser)
+    train = sub.add_parser("train", help=t("cli.train.help"), description=t("cli.train.help"))
+    train.add_argument("--dataset", default="digits", choices=list(DATASETS), help=t("cli.arg.dataset"))
     network = train.add_mutually_exclusive_group()
-    network.add_argument("--preset", default="seed002_mnist_cnn", choices=list(PRESETS))
-    network.add_argument("--spec", help="an architecture spec JSON file (from the builder)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="learning rate")
-    train.add_argument("--optimizer", choices=OPTIMIZERS)
-    train.add_argument("--schedule", choices=SCHEDULES)
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--label-smoothing", type=float)
-    train.add_argument("--val-split", type=float)
-    train.add_argument("--augment", nargs="*", choices=AUGMENTATIONS)
-    train.add_argument("--amp", action="store_true", default=None, help="bfloat16 mixed precision (CUDA)")
-    train.add_argument("--device", choices=DEVICES)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--name")
-    train.add_argument("--folder", help="for --dataset folder: a directory with one sub-folder per class")
-    train.add_argument("--data-dir", help="where datasets are stored (default: settings' data dir)")
-    train.add_argument("--runs-dir", help="where runs are created (default: settings' runs dir)")
-    train.add_argument("--wait", action="store_true", help="follow the run with a progress bar until it ends")
-    for name, text in (
-        ("resume", "restart a stopped or interrupted run from its checkpoint"),
-        ("stop", "ask a run to stop after its current batch"),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("run", help="run directory or run id")
-        p.add_argument("--runs-dir")
+    network.add_argument("--preset", default="seed002_mnist_cnn", choices=list(PRESETS), help=t("cli.arg.preset"))
+    network.add_argument("--spec", help=t("cli.arg.spec"))
+    train.add_argument("--epochs", type=int, help=t("cli.arg.epochs"))
+    train.add_argument("--batch-size", type=int, help=t("cli.arg.batch_size"))
+    train.add_argument("--lr", type=float, help=t("cli.arg.lr"))
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help=t("cli.arg.optimizer"))
+    train.add_argument("--schedule", choices=SCHEDULES, help=t("cli.arg.schedule"))
+    train.add_argument("--weight-decay", type=float, help=t("cli.arg.weight_decay"))
+    train.add_argument("--label-smoothing", type=float, help=t("cli.arg.label_smoothing"))
+    train.add_argument("--val-split", type=float, help=t("cli.arg.val_split"))
+    train.add_argument("--augment", nargs="*", choices=AUGMENTATIONS, help=t("cli.arg.augment"))
+    train.add_argument("--amp", action="store_true", default=None, help=t("cli.arg.amp"))
+    train.add_argument("--device", choices=DEVICES, help=t("cli.arg.device"))
+    train.add_argument("--seed", type=int, help=t("cli.arg.seed"))
+    train.add_argument("--name", help=t("cli.arg.name"))
+    train.add_argument("--folder", help=t("cli.arg.folder"))
+    train.add_argument("--data-dir", help=t("cli.arg.data_dir"))
+    train.add_argument("--runs-dir", help=t("cli.arg.runs_dir"))
+    train.add_argument("--wait", action="store_true", help=t("cli.arg.wait"))
+    for name in ("resume", "stop"):
+        p = sub.add_parser(name, help=t(f"cli.{name}.help"), description=t(f"cli.{name}.help"))
+        p.add_argument("run", help=t("cli.arg.run"))
+        p.add_argument("--runs-dir", help=t("cli.arg.runs_dir"))
         if name == "resume":
-            p.add_argument("--wait", action="store_true")
-    status = sub.add_parser("status", help="show a run's state")
-    status.add_argument("run", help="run directory or run id")
-    status.add_argument("--runs-dir")
-    status.add_argument("--json", action="store_true")
-    listing = sub.add_parser("list", help="list runs")
-    listing.add_argument("--runs-dir")
+            p.add_argument("--wait", action="store_true", help=t("cli.arg.wait"))
+    status = sub.add_parser("status", help=t("cli.status.help"), description=t("cli.status.help"))
+    status.add_argument("run", help=t("cli.arg.run"))
+    status.add_argument("--runs-dir", help=t("cli.arg.runs_dir"))
+    status.add_argument("--json", action="store_true", help=t("cli.arg.json"))
+    listing = sub.add_parser("list", help=t("cli.list.help"), description=t("cli.list.help"))
+    listing.add_argument("--runs-dir", help=t("cli.arg.runs_dir"))
     return parser
 
 
@@ -137,38 +157,44 @@ def main(argv: list[str] | None = None) -> int:
             return _report(follow(run_dir), run_dir) if args.wait else 0
         if args.command == "stop":
             request_stop(run_dir)
-            print(f"stop requested for {run_dir.name}")
+            print(t("cli.stop_requested", run=run_dir.name))
             return 0
         if args.command == "status":
             status = read_status(run_dir)
             if args.json:
                 print(json.dumps(asdict(status), indent=1))
             else:
+                where = t(
+                    "cli.where", epoch=status.epoch, epochs=status.epochs, step=status.step, steps=status.total_steps
+                )
                 print(
-                    f"{run_dir.name}: {status.state} epoch {status.epoch}/{status.epochs} "
-                    f"step {status.step}/{status.total_steps}"
-                    + (f" test_acc {status.test_acc:.4f}" if status.test_acc is not None else "")
-                    + (f" error: {status.error}" if status.error else "")
+                    f"{run_dir.name}: {_state(status.state)} {where}"
+                    + (" " + t("cli.test_acc", acc=f"{status.test_acc:.4f}") if status.test_acc is not None else "")
+                    + (" " + t("cli.error", error=status.error) if status.error else "")
+                    + (" (" + status.limit_text() + ")" if status.limit_text() else "")
                 )
             return 0
         for run in list_runs(args.runs_dir):
             acc = f"{run.status.test_acc:.4f}" if run.status.test_acc is not None else "-"
             print(
-                f"{run.run_id}  {run.status.state:<11} {run.config.get('dataset', '?'):<13} "
-                f"{run.config.get('preset') or 'custom spec':<28} {run.status.progress:6.1%}  test_acc {acc}"
+                f"{run.run_id}  {_state(run.status.state):<11} {run.config.get('dataset', '?'):<13} "
+                f"{run.config.get('preset') or t('cli.custom_spec'):<28} {run.status.progress:6.1%}  {t('cli.test_acc', acc=acc)}"
             )
         return 0
     except (ConfigError, SpecError, RunError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(t("cli.error", error=exc), file=sys.stderr)
         return 2
 
 
 def _report(status: Status, run_dir: Path) -> int:
     if status.state == "completed":
-        print(f"completed: test accuracy {status.test_acc:.4f}")
+        print(t("cli.completed", accuracy=f"{status.test_acc:.4f}"))
         return 0
     print(
-        f"{status.state}" + (f": {status.error}" if status.error else "") + f" (log: {run_dir / 'worker.log'})",
+        _state(status.state)
+        + (": " + str(status.error) if status.error else "")
+        + " "
+        + t("cli.log", path=run_dir / "worker.log"),
         file=sys.stderr,
     )
     return 1

@@ -201,11 +201,21 @@ class Status:
     test_acc: float | None = None
     device: str | None = None
     train_s: float = 0.0  # training time over all sessions, for a demo's cap on it
-    limit: str | None = None  # the limit that stopped the run, in words
+    limit: str | None = None  # the limit that stopped the run, in words (the worker's language)
+    limit_key: str | None = None  # the same as a catalogue key and its values, shown in the visitor's
+    limit_values: dict | None = None  # language; an older status file has only the words
 
     @property
     def progress(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    def limit_text(self) -> str | None:
+        """The limit that stopped the run in the current language (from its key; an older status
+        file has only the words, in the language of the worker that wrote them)."""
+        try:
+            return t(self.limit_key, **(self.limit_values or {})) if self.limit_key else self.limit
+        except (KeyError, IndexError, ValueError):
+            return self.limit or self.limit_key
 
 
 def pid_alive(pid: int) -> bool:

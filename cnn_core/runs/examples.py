@@ -17,13 +17,14 @@ from cnn_core.files import open_nofollow, read_json, write_json_atomic
 from cnn_core.i18n import t
 from cnn_core.runs.directory import EXAMPLES_OWNER, RunError, list_runs, read_status, run_path, runs_root
 from cnn_core.runs.launcher import launch_run, resume_run
+from cnn_core.settings import get_settings
 from cnn_core.train.config import TrainConfig
 
-# key -> the config's fields. The seeds' own networks: seed 002's MNIST CNN on the embedded
+# key -> the config's fields (they train CNN_LAB_EXAMPLE_EPOCHS epochs, 4 by default). The seeds' own networks: seed 002's MNIST CNN on the embedded
 # digits, and seed 000's CIFAR network on the generated coloured shapes.
 EXAMPLES: dict[str, dict] = {
-    "digits-seed002": {"dataset": "digits", "preset": "seed002_mnist_cnn", "epochs": 4, "seed": 2},
-    "shapes-seed000": {"dataset": "shapes", "preset": "seed000_cifar_cnn", "epochs": 4, "seed": 0},
+    "digits-seed002": {"dataset": "digits", "preset": "seed002_mnist_cnn", "seed": 2},
+    "shapes-seed000": {"dataset": "shapes", "preset": "seed000_cifar_cnn", "seed": 0},
 }
 
 
@@ -31,7 +32,7 @@ INDEX_FILE = ".examples.json"
 
 
 def example_config(key: str) -> TrainConfig:
-    config = TrainConfig(**EXAMPLES[key], device="cpu")
+    config = TrainConfig(**EXAMPLES[key], epochs=get_settings().example_epochs, device="cpu")
     config.name = t(f"examples.{key}")
     return config
 

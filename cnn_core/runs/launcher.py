@@ -113,13 +113,13 @@ def resume_run(run_dir: Path, visitor: str | None = None) -> None:
     check_access(run_dir, visitor, "resume")
     status = read_status(run_dir)
     if status.state not in ("stopped", "interrupted", "failed"):
-        raise RunError(t("run.err.not_resumable", run_id=run_dir.name, state=status.state))
+        raise RunError(t("run.err.not_resumable", run_id=run_dir.name, state=t(f"state.{status.state}")))
     try:
         check_resume_limits(TrainConfig.from_dict(read_json(run_dir / "config.json")), status)
     except ConfigError as exc:
         raise RunError(str(exc)) from exc
     (run_dir / STOP_FILE).unlink(missing_ok=True)
     status.state, status.pid, status.error, status.heartbeat = "queued", None, None, time.time()
-    status.limit = None
+    status.limit = status.limit_key = status.limit_values = None
     write_status(run_dir, status)
     spawn_worker(run_dir)

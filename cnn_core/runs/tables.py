@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnn_core.i18n import t
+from cnn_core.arch.presets import PRESETS
+from cnn_core.data.catalog import DATASETS
+from cnn_core.i18n import LANGUAGES, catalog, t
 from cnn_core.runs.directory import RunInfo
 from cnn_core.runs.metrics import read_metrics
 
@@ -19,7 +21,27 @@ from cnn_core.runs.metrics import read_metrics
 def network_label(config: dict) -> str:
     if config.get("spec"):
         return (config["spec"].get("name") or t("reports.custom_spec")) if isinstance(config["spec"], dict) else "?"
-    return str(config.get("preset") or "?")
+    preset = config.get("preset")
+    return PRESETS[preset].title if preset in PRESETS else str(preset or "?")
+
+
+def run_title(config: dict, run_id: str) -> str:
+    """A run's name, else its id. An example run's name was written in the server's language when
+    it was made: it is shown in the current one."""
+    name = config.get("name")
+    for key in (k for k in catalog("en") if k.startswith("examples.")):
+        if name and name in {catalog(language).get(key) for language in LANGUAGES}:
+            return t(key)
+    return name or run_id
+
+
+def dataset_label(name: object) -> str:
+    return DATASETS[name].title if name in DATASETS else str(name)
+
+
+def setting_label(key: str) -> str:
+    """A setting's name as the Train page labels it; a setting without a label keeps its own name."""
+    return t(f"train.{key}") if f"train.{key}" in catalog("en") else key
 
 
 def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
@@ -30,8 +52,8 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
         s = run.status
         rows.append(
             {
-                t("reports.col.run"): run.config.get("name") or run.run_id,
-                t("reports.col.dataset"): run.config.get("dataset"),
+                t("reports.col.run"): run_title(run.config, run.run_id),
+                t("reports.col.dataset"): dataset_label(run.config.get("dataset")),
                 t("reports.col.network"): network_label(run.config),
                 t("reports.col.state"): t(f"state.{s.state}"),
                 t("reports.col.progress"): round(s.progress, 3),
@@ -70,8 +92,8 @@ def config_differences(runs: list[RunInfo]) -> pd.DataFrame:
     ]
     rows = []
     for run in runs:
-        row = {t("reports.col.run"): run.config.get("name") or run.run_id}
-        row.update({k: flat[run.run_id].get(k) for k in differing})
+        row = {t("reports.col.run"): run_title(run.config, run.run_id)}
+        row.update({setting_label(k): flat[run.run_id].get(k) for k in differing})
         row[t("reports.col.best_val")] = run.status.best_val_acc
         row[t("reports.col.test")] = run.status.test_acc
         rows.append(row)

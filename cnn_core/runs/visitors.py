@@ -20,6 +20,7 @@ import secrets
 from pathlib import Path
 
 from cnn_core.files import open_nofollow, read_text_nofollow
+from cnn_core.i18n import t
 from cnn_core.runs.directory import runs_root
 from cnn_core.settings import get_settings
 
@@ -55,7 +56,7 @@ def visitor_secret(root: str | Path | None = None) -> bytes:
         if len(text) == 64:
             return text.encode()
         os.sched_yield()
-    raise RuntimeError(f"{path} does not hold a secret; delete it and restart")
+    raise RuntimeError(t("visitors.err.secret", path=path))
 
 
 def _signature(visitor_id: str, secret: bytes) -> str:

@@ -3,7 +3,9 @@
 
 It waits (state 'queued') until fewer than the cap of runs are active, trains, and leaves
 the run 'completed', 'stopped' (SIGTERM or the stop file: after the current batch, with a
-checkpoint; or a demo's training-time cap, named in status.limit) or 'failed' (with the error).
+checkpoint; or a demo's training-time cap, named in status.limit and, as a catalogue key and its
+values, in status.limit_key / limit_values, so each visitor reads it in their own language) or
+'failed' (with the error).
 It checks a demo's limits on the config it reads (cnn_core.runs.demo), whoever wrote the folder.
 A queued worker polls for its slot, so slots free themselves even when another worker is killed
 and nobody has the app open.
@@ -97,8 +99,14 @@ def run_worker(run_dir: Path) -> int:
                 run_dir, config, should_stop, status, on_log=lambda s: write_status(run_dir, s), time_budget_s=budget
             )
         except StopRequested as stop:
-            limit = t("limit.time_reached", limit=f"{budget:,.0f}") if stop.out_of_time else None
-            finish("stopped", limit=limit)
+            if stop.out_of_time:  # the key and values too: each visitor reads it in their own language
+                values = {"limit": f"{budget:,.0f}"}
+                limit = dict(
+                    limit=t("limit.time_reached", **values), limit_key="limit.time_reached", limit_values=values
+                )
+            else:
+                limit = dict(limit=None, limit_key=None, limit_values=None)
+            finish("stopped", **limit)
             return 0
         finish(
             "completed",
@@ -121,10 +129,7 @@ def run_worker(run_dir: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] in ("-h", "--help"):
-        print(
-            "usage: python -m cnn_core.runs.worker RUN_DIR\n\nTrain the run in RUN_DIR (normally started by "
-            "`python -m cnn_core train` or the app)."
-        )
+        print(t("worker.usage"))
         return 0 if args and args[0] in ("-h", "--help") else 2
     return run_worker(Path(args[0]).resolve())
 

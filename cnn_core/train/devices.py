@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import torch
 
+from cnn_core.i18n import t
+
 # cuBLAS is deterministic only with a fixed workspace (torch's "Reproducibility" notes); it reads
 # this when its first handle is created, so it is set before any CUDA work.
 CUBLAS_WORKSPACE = ":4096:8"
@@ -22,9 +24,9 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is available here")
+        raise RuntimeError(t("device.no_cuda"))
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("device 'mps' was asked for but Apple's MPS is not available here")
+        raise RuntimeError(t("device.no_mps"))
     return torch.device(name)
 
 

@@ -192,7 +192,7 @@ def estimate_in_subprocess(request: dict, timeout_s: float = 120.0) -> EpochEsti
         raise EstimateError(t("estimate.err.timeout", seconds=f"{timeout_s:.0f}")) from exc
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        reason = (done.stderr.strip().splitlines() or [t("estimate.exit_code", code=done.returncode)])[-1]
         raise EstimateError(t("estimate.err.failed", reason=reason[:300]))
     return EpochEstimate(**json.loads(lines[-1]))
 
