@@ -28,7 +28,6 @@ from cnn_core.runs.directory import (
     delete_run,
     read_run_file,
     request_stop,
-    run_owner,
 )
 from cnn_core.runs.launcher import resume_run
 from cnn_core.runs.metrics import MetricsCorrupt
@@ -50,7 +49,7 @@ def run_actions(run: RunInfo, visitor: str | None) -> None:
     """Stop or resume (as its state allows), the downloads, and delete with a confirmation; an
     example run of the demo is read-only. Every action is checked for this visitor (cnn_core)."""
     state, a = run.status.state, st.columns(5)
-    example = run_owner(run.path) == EXAMPLES_OWNER
+    example = run.owner == EXAMPLES_OWNER
     if example:
         st.caption(t("runs.example"))
     changeable = not (example and visitor is not None)

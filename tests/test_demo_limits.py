@@ -114,14 +114,14 @@ def test_runs_per_visitor(demo_root, monkeypatch):
     message = refused(demo_root, tiny_config(), visitor="visitor-a", match="CNN_LAB_MAX_RUNS_PER_VISITOR")
     assert "2 runs" in message
     # another visitor, and the operator, are not counted against visitor-a's runs
-    demo.check_launch_limits(tiny_config(), "visitor-b", demo_root)
-    demo.check_launch_limits(tiny_config(), None, demo_root)
+    demo.check_launch_limits("visitor-b", demo_root)
+    demo.check_launch_limits(None, demo_root)
 
 
 def test_runs_waiting_in_the_queue(demo_root, monkeypatch):
     monkeypatch.setenv("CNN_LAB_MAX_QUEUED_RUNS", "2")
     fake_run(demo_root, "waiting-one", "visitor-b", state="queued")
-    demo.check_launch_limits(tiny_config(), "visitor-a", demo_root)
+    demo.check_launch_limits("visitor-a", demo_root)
     fake_run(demo_root, "waiting-two", "visitor-c", state="queued")
     message = refused(demo_root, tiny_config(), match="CNN_LAB_MAX_QUEUED_RUNS")
     assert "2 runs" in message
@@ -135,7 +135,7 @@ def test_disk_pruning_removes_the_oldest_visitor_runs_never_examples(demo_root, 
     operator = fake_run(demo_root, "operator-old", None, created=now - 400, size=10)
     oldest = fake_run(demo_root, "visitor-oldest", "visitor-b", created=now - 300, size=half)
     newer = fake_run(demo_root, "visitor-newer", "visitor-c", created=now - 200, size=half)
-    demo.check_launch_limits(tiny_config(), "visitor-a", demo_root)
+    demo.check_launch_limits("visitor-a", demo_root)
     assert not oldest.exists()  # the oldest visitor run went first, and that was enough
     assert example.exists() and operator.exists() and newer.exists()
     assert demo.runs_disk_bytes(demo_root) < 2**20

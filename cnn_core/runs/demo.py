@@ -11,6 +11,7 @@ applies (10,000 unless set). Torch-free.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from cnn_core.arch.presets import preset_spec
@@ -23,7 +24,6 @@ from cnn_core.runs.directory import (
     RunError,
     Status,
     list_runs,
-    run_owner,
 )
 from cnn_core.settings import get_settings
 from cnn_core.train.config import ConfigError
@@ -55,17 +55,16 @@ def check_config_limits(config) -> None:
         raise ConfigError(t("limit.pretrained"))
 
 
-def check_launch_limits(config, visitor: str | None, root: Path) -> None:
+def check_launch_limits(visitor: str | None, root: Path) -> None:
     """Before a new run exists (under the runs lock, so two launches cannot both take the last
-    place): check_config_limits, then in a demo the runs this visitor keeps, the runs waiting in
-    the queue, and the disk the runs folder uses (pruned first)."""
-    check_config_limits(config)
+    place; the config's own limits were checked by check_launch before the lock): in a demo the runs
+    this visitor keeps, the runs waiting in the queue, and the disk the runs folder uses (pruned first)."""
     settings = get_settings()
     if not settings.demo:
         return
     runs = list_runs(root)
     if visitor is not None and visitor != EXAMPLES_OWNER and settings.max_runs_per_visitor:
-        mine = sum(1 for run in runs if run_owner(run.path) == visitor)
+        mine = sum(1 for run in runs if run.owner == visitor)
         if mine >= settings.max_runs_per_visitor:
             raise ConfigError(t("limit.runs_per_visitor", limit=settings.max_runs_per_visitor))
     if settings.max_queued_runs:
@@ -117,8 +116,6 @@ def runs_disk_bytes(root: Path) -> int:
 def prune_runs(root: Path, cap_bytes: int) -> list[str]:
     """Delete the oldest finished visitor runs until the runs folder is under cap_bytes; never an
     example run, an operator's run (no owner) or an active one. Returns the ids deleted."""
-    import shutil
-
     used = runs_disk_bytes(root)
     deleted: list[str] = []
     if used < cap_bytes:
@@ -126,7 +123,7 @@ def prune_runs(root: Path, cap_bytes: int) -> list[str]:
     candidates = [
         run
         for run in sorted(list_runs(root), key=lambda r: r.status.created)
-        if run.status.state not in ACTIVE_STATES and run_owner(run.path) not in (None, EXAMPLES_OWNER)
+        if run.status.state not in ACTIVE_STATES and run.owner not in (None, EXAMPLES_OWNER)
     ]
     for run in candidates:
         if used < cap_bytes:

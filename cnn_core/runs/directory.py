@@ -148,8 +148,10 @@ def run_owner(run_dir: Path) -> str | None:
     return owner if isinstance(owner, str) else None
 
 
-def can_see(run_dir: Path, visitor: str | None) -> bool:
-    return visitor is None or run_owner(run_dir) in (visitor, EXAMPLES_OWNER)
+def can_see(owner: str | None, visitor: str | None) -> bool:
+    """Whether visitor may see a run of this owner: the operator every run, a visitor their own
+    and the examples."""
+    return visitor is None or owner in (visitor, EXAMPLES_OWNER)
 
 
 def check_access(run_dir: Path, visitor: str | None, action: str) -> None:
@@ -271,11 +273,12 @@ class RunInfo:
     path: Path
     status: Status
     config: dict
+    owner: str | None = None  # run_owner, read once with the rest
 
 
 def list_runs(root: str | Path | None = None, visitor: str | None = None) -> list[RunInfo]:
-    """Every run under the root that visitor may see (can_see), newest first; directories that
-    are not runs are ignored."""
+    """Every run under the root that visitor may see (can_see), newest first, each read once
+    (config, status, owner); directories that are not runs are ignored."""
     base = runs_root(root)
     if not base.is_dir():
         return []
@@ -285,9 +288,10 @@ def list_runs(root: str | Path | None = None, visitor: str | None = None) -> lis
         if path.is_symlink() or not path.is_dir() or not RUN_ID_PATTERN.fullmatch(path.name):
             continue
         config = read_json(path / "config.json")
-        if config is None or not can_see(path, visitor):
+        owner = run_owner(path)
+        if config is None or not can_see(owner, visitor):
             continue
-        runs.append(RunInfo(path.name, path, read_status(path), config))
+        runs.append(RunInfo(path.name, path, read_status(path), config, owner))
     runs.sort(key=lambda r: r.status.created, reverse=True)
     return runs
 

@@ -97,7 +97,7 @@ def launch_run(config, root: str | Path | None = None, visitor: str | None = Non
     base = runs_root(root)
     base.mkdir(parents=True, exist_ok=True)
     with runs_lock(base):  # the limits count runs: two launches must not both take the last place
-        check_launch_limits(config, visitor, base)
+        check_launch_limits(visitor, base)
         run_dir = run_path(new_run_id(config.dataset), base)
         run_dir.mkdir()
         if visitor is not None:
