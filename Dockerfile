@@ -45,4 +45,4 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('STREAMLIT_SERVER_PORT', '8501'); body = urllib.request.urlopen('http://127.0.0.1:%s/_stcore/health' % port, timeout=5).read(); sys.exit(0 if body.strip() == b'ok' else 1)"]
 
-CMD ["python", "-m", "streamlit", "run", "app.py"]
+CMD ["python", "-m", "cnn_core.serve"]

@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m cnn_core.serve --server.port $(PORT)
 
 test: lint
 	$(PY) -m pytest -q

@@ -3,7 +3,8 @@ page so that an error meant for the user (CnnLabError) that a page did not handl
 as a message, never as a traceback. Streamlit's own stop and rerun signals are not CnnLabErrors
 and pass through. It settles the visitor's language first (app_pages/_language.py); in a hosted
 demo (CNN_LAB_DEMO) it then settles who the visitor is, shows the demo's notice and starts its
-example runs (app_pages/_visitor.py). The navigation is shown whole: Streamlit's "View N more" is
+example runs (app_pages/_visitor.py). The server imports torch in the background from its first
+run (cnn_core.warmup) and keeps one spare training worker warm (cnn_core.runs.spare). The navigation is shown whole: Streamlit's "View N more" is
 text it does not translate."""
 
 import streamlit as st
@@ -12,9 +13,13 @@ from app_pages._language import language_switch, settle_language
 from app_pages._visitor import apply_secrets, current_visitor, demo_notice, start_examples
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
+from cnn_core.runs.directory import runs_root
+from cnn_core.runs.spare import ensure_spare
+from cnn_core.warmup import import_in_background
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 apply_secrets()  # CNN_LAB_* in .streamlit/secrets.toml, before the settings are read
+import_in_background()  # torch and the pages' heavy modules, once per server, while the first page draws
 language = settle_language()  # before any text: the visitor's language, for this run's thread
 
 navigation = st.navigation(
@@ -60,6 +65,7 @@ language_switch(language)
 current_visitor()  # in a hosted demo: who this is (a signed cookie), before any page lists runs
 demo_notice()
 start_examples()
+ensure_spare(runs_root())  # a worker kept warm, so that a launch trains at once
 try:
     navigation.run()
 except CnnLabError as exc:

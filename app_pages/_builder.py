@@ -107,12 +107,19 @@ def insert_or_move(spec: dict, locked: bool) -> None:
                 r3.error(str(exc), icon=":material/error:")
         for label, delta in ((t("builder.move_up"), -1), (t("builder.move_down"), 1)):
             target = position - 1 + delta
-            if r4.button(
-                label, key=f"b_move_{delta}", disabled=locked or not (0 <= target < count and position <= count)
-            ):
-                layers[position - 1], layers[target] = layers[target], layers[position - 1]
-                replace_spec(spec | {"layers": layers})
-                st.rerun()
+            r4.button(
+                label,
+                key=f"b_move_{delta}",
+                disabled=locked or not (0 <= target < count and position <= count),
+                on_click=_swap,  # a callback: the moved network is drawn in the click's own run
+                args=(spec, layers, position - 1, target),
+            )
+
+
+def _swap(spec: dict, layers: list, a: int, b: int) -> None:
+    layers = list(layers)
+    layers[a], layers[b] = layers[b], layers[a]
+    replace_spec(spec | {"layers": layers})
 
 
 def show_summary_table(summary, key: str, container=st) -> None:

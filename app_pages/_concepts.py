@@ -1,9 +1,12 @@
 """Widgets the concept-lab pages share: the lesson's heading, choosing a picture, typing or picking
-a kernel, the sentence of sizes, and computing an experiment or explaining why it cannot be drawn."""
+a kernel, the sentence of sizes, computing an experiment or explaining why it cannot be drawn, and
+the two means that keep a lesson quick: computations cached per input, and fragments (the part a
+slider moves reruns and redraws alone, not the whole page)."""
 
 import numpy as np
 import streamlit as st
 
+from app_pages._language import in_visitor_language
 from app_pages._widgets import choice, upload_mb
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.convolution import KERNELS, format_kernel, parse_kernel
@@ -27,6 +30,16 @@ def lesson_header(prefix: str, formula: str | None = None) -> None:
     st.markdown(t(f"{prefix}.intro"))
     if formula:
         st.latex(formula)
+
+
+def fragment(function):
+    """function as an st.fragment run in the visitor's language: its widgets rerun only it."""
+    return st.fragment(in_visitor_language(function))
+
+
+def cached(function, max_entries: int = 32):
+    """A pure computation kept per input (st.cache_data hands every caller its own copy)."""
+    return st.cache_data(function, show_spinner=False, max_entries=max_entries)
 
 
 def explain(message: str, container=st) -> None:
@@ -96,7 +109,7 @@ def pick_image(prefix: str, default_source: str = "photo", default_side: int = 1
         key=f"{prefix}_side",
         help=t("concept.image.side.help"),
     )
-    return fit_longest_side(image, int(side))
+    return cached(fit_longest_side, max_entries=64)(image, int(side))
 
 
 def pick_kernel(prefix: str, default: str = "edge_vertical", container=st, allow_custom: bool = True) -> np.ndarray:

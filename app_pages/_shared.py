@@ -1,7 +1,8 @@
 """What the look-inside pages share: choosing a trained run (this visitor's, or an example), and one cache of opened runs (model,
 test images, test predictions) for all of them, loaded or explained.
 
-The cache is keyed by the run's folder and run_fingerprint, so new weights are a new entry. Everything
+The caches are keyed by the run's folder and run_fingerprint, so new weights are a new entry; Grad-CAM and
+saliency of a test image are cached per (run, image, class, layer). Everything
 it hands out is shared by every visitor: pages read it and never change it.
 """
 
@@ -14,6 +15,7 @@ from app_pages._visitor import current_visitor
 from app_pages._widgets import pick_run
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
+from cnn_core.inspection.attribution import grad_cam_and_saliency
 from cnn_core.inspection.loading import inspectable_runs, load_run, load_test_images
 from cnn_core.inspection.predictions import Predictions, load_predictions, predictions_from_model
 from cnn_core.runs.directory import RunError, check_access
@@ -52,6 +54,15 @@ def cached_predictions(run_dir: Path, fingerprint: str) -> Predictions:
     """The run's test predictions: saved by a finished run, computed now for a stopped one."""
     loaded, images, labels = cached_run(run_dir, fingerprint)
     return load_predictions(run_dir) if loaded.source == "final" else predictions_from_model(loaded, images, labels)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_attribution(run_dir: Path, fingerprint: str, index: int, target: int, layer: str) -> tuple:
+    """(Grad-CAM, saliency) of a test image for a class, as arrays: computed once per run, image,
+    class and layer (a pure function of them; cache_data hands each caller its own copy)."""
+    loaded, images, _ = cached_run(run_dir, fingerprint)
+    cam, sal = grad_cam_and_saliency(loaded, images[index : index + 1], target, layer)
+    return cam.numpy(), sal.numpy()
 
 
 def load_or_stop(loader, *args):

@@ -47,12 +47,11 @@ version, spec = state["editor_version"], dict(state[SPEC_KEY])
 left, middle, right = st.columns([3, 1.4, 3])
 preset = left.selectbox(t("builder.preset"), list(PRESETS), format_func=lambda k: PRESETS[k].title, key="b_preset")
 left.caption(t("builder.preset_caption", description=PRESETS[preset].description, source=PRESETS[preset].source))
-if middle.button(t("builder.load_preset"), type="primary", key="b_load"):
-    replace_spec(preset_spec(preset))
-    st.rerun()
-if middle.button(t("builder.scratch"), key="b_scratch"):
-    replace_spec(scratch_spec())
-    st.rerun()
+# callbacks: the new spec is in place before the page runs, so a click costs one run, not two
+middle.button(
+    t("builder.load_preset"), type="primary", key="b_load", on_click=lambda: replace_spec(preset_spec(state.b_preset))
+)
+middle.button(t("builder.scratch"), key="b_scratch", on_click=lambda: replace_spec(scratch_spec()))
 limit = format_bytes(settings.max_spec_upload_bytes)
 upload = right.file_uploader(
     t("builder.upload", limit=limit),

@@ -3,7 +3,8 @@ several runs. The selected run (?run=) and tab are in the page's link.
 
 One read of the runs (list_runs) per refresh feeds everything on the page: the table, the run
 picker, the state message, the progress bar, the buttons and the charts. While a run is active
-the whole view is one fragment refreshed each second, so they never disagree; the charts keep
+the whole view is one fragment refreshed each second (four times a second until the run's first
+point), so they never disagree; the charts keep
 the user's zoom (a constant uirevision).
 """
 
@@ -16,15 +17,11 @@ from app_pages._visitor import current_visitor
 from app_pages._widgets import kept_tabs, link_values, notice_ignored_link_values, pick_run
 from cnn_core.figures.training import compare_figure, has_points
 from cnn_core.i18n import t
-from cnn_core.runs.directory import ACTIVE_STATES, list_runs
+from cnn_core.runs.directory import list_runs
+from cnn_core.runs.metrics import refresh_interval_s
 from cnn_core.runs.tables import config_differences, metric_frames, run_title, runs_table
-from cnn_core.settings import get_settings
 
 st.title(t("runs.title"))
-
-
-def any_active(runs) -> bool:
-    return any(r.status.state in ACTIVE_STATES for r in runs)
 
 
 def show_table(runs) -> None:
@@ -42,6 +39,7 @@ def compare(runs) -> None:
         ids,
         default=ids[:2],
         key="r_compare",
+        persist_state="page",
         format_func=lambda i: run_title(by_id[i].config, i),
     )
     if len(picked) < 2:
@@ -57,7 +55,7 @@ def compare(runs) -> None:
     st.dataframe(config_differences([by_id[i] for i in picked]), hide_index=True, key="r_cmp_table")
 
 
-def view(was_active: bool) -> None:
+def view(refreshed_every: float | None) -> None:
     opened_with = link_values()
     runs = list_runs(visitor=visitor)  # the one read of this refresh: this visitor's runs
     run_from_link([r.run_id for r in runs])
@@ -65,8 +63,8 @@ def view(was_active: bool) -> None:
         st.info(t("runs.empty"), icon=":material/info:")
         st.page_link("app_pages/train.py", label=t("runs.go_train"), icon=":material/model_training:")
         return
-    if any_active(runs) != was_active:
-        st.rerun()  # a run started or ended: the whole page again, with the refresh on or off
+    if refresh_interval_s(runs) != refreshed_every:
+        st.rerun()  # a run started, ended or drew its first point: the whole page, with its new refresh
     show_table(runs)
     share_slot = st.container()
     live_tab, compare_tab = kept_tabs([t("runs.tab.run"), t("runs.tab.compare")], "r_tab")
@@ -77,13 +75,13 @@ def view(was_active: bool) -> None:
         run_details(run)
         run_charts(run)
     with compare_tab:
-        compare(runs)
+        if compare_tab.open:  # only the open tab is drawn (its switch reruns the page)
+            compare(runs)
     notice_ignored_link_values(opened_with)
     share_view(share_slot)
 
 
 visitor = current_visitor()  # None outside a hosted demo: every run
-# only to switch the refresh on or off; view reads again, as every refresh does
-active = any_active(list_runs(visitor=visitor))
-refresh_s = get_settings().live_refresh_ms / 1000 if active else None
-st.fragment(run_every=refresh_s)(in_visitor_language(view))(active)
+# only to set the refresh; view reads again, as every refresh does
+every = refresh_interval_s(list_runs(visitor=visitor))
+st.fragment(run_every=every)(in_visitor_language(view))(every)

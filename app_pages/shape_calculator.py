@@ -96,40 +96,41 @@ with one_layer:
             st.plotly_chart(window_figure(picture, settings.max_picture_cells), key="calc_window")
 
 with chain:
-    st.caption(t("calc.chain.caption"))
-    c1, c2, c3 = st.columns(3)
-    chain_c = bound(c1.number_input, t("calc.channels"), 1, settings.max_channels, 1, key="chain_c")
-    chain_h = bound(c2.number_input, t("calc.height"), 1, side_cap, 28, key="chain_h")
-    chain_w = bound(c3.number_input, t("calc.width"), 1, side_cap, 28, key="chain_w")
-    text = bound(
-        st.text_area,
-        t("calc.chain.layers"),
-        t("calc.chain.default"),
-        height=220,
-        key="chain_text",
-        help=t("calc.chain.help"),
-    )
-    try:
-        layers = parse_chain(text)
-    except SpecError as exc:
-        st.error(str(exc), icon=":material/error:")
-        layers = None
-    if layers is not None:
-        spec = {"input_shape": [int(chain_c), int(chain_h), int(chain_w)], "layers": layers}
-        summary, error = summarize_until_error(spec, check_output=False)
-        if summary is not None and summary.rows:
-            show_summary_table(summary, "chain_table")
-            st.caption(
-                t(
-                    "calc.chain.totals",
-                    params=f"{summary.total_params:,}",
-                    macs=f"{summary.total_macs:,}",
-                    memory=format_bytes(summary.activation_bytes),
+    if chain.open:  # only the open tab is drawn (its switch reruns the page)
+        st.caption(t("calc.chain.caption"))
+        c1, c2, c3 = st.columns(3)
+        chain_c = bound(c1.number_input, t("calc.channels"), 1, settings.max_channels, 1, key="chain_c")
+        chain_h = bound(c2.number_input, t("calc.height"), 1, side_cap, 28, key="chain_h")
+        chain_w = bound(c3.number_input, t("calc.width"), 1, side_cap, 28, key="chain_w")
+        text = bound(
+            st.text_area,
+            t("calc.chain.layers"),
+            t("calc.chain.default"),
+            height=220,
+            key="chain_text",
+            help=t("calc.chain.help"),
+        )
+        try:
+            layers = parse_chain(text)
+        except SpecError as exc:
+            st.error(str(exc), icon=":material/error:")
+            layers = None
+        if layers is not None:
+            spec = {"input_shape": [int(chain_c), int(chain_h), int(chain_w)], "layers": layers}
+            summary, error = summarize_until_error(spec, check_output=False)
+            if summary is not None and summary.rows:
+                show_summary_table(summary, "chain_table")
+                st.caption(
+                    t(
+                        "calc.chain.totals",
+                        params=f"{summary.total_params:,}",
+                        macs=f"{summary.total_macs:,}",
+                        memory=format_bytes(summary.activation_bytes),
+                    )
                 )
-            )
-        if error is not None:
-            st.error(t("calc.chain.broken", message=str(error)), icon=":material/error:")
-        elif summary is not None and not summary.rows:
-            st.info(t("calc.chain.empty"))
+            if error is not None:
+                st.error(t("calc.chain.broken", message=str(error)), icon=":material/error:")
+            elif summary is not None and not summary.rows:
+                st.info(t("calc.chain.empty"))
 notice_ignored_link_values(opened_with)
 share_view(share_slot)

@@ -42,6 +42,8 @@ class Settings:
     max_upload_bytes: int
     worker_threads: int
     worker_nice: int
+    server_threads: int  # torch's threads in the dashboard's own process; 0: torch's default
+    spare_idle_s: int  # how long a spare worker (runs/spare.py) waits for a launch; 0: no spares
     concept_max_side: int
     concept_time_cap_s: int
     # hosted-demo mode (CNN_LAB_DEMO): the caps below are enforced by the launcher and the worker
@@ -78,6 +80,11 @@ def load_settings() -> Settings:
         max_concurrent_runs=_int_env("CNN_LAB_MAX_CONCURRENT_RUNS", 1),
         worker_threads=_int_env("CNN_LAB_WORKER_THREADS", 0),  # 0: torch's default, every core
         worker_nice=_int_env("CNN_LAB_WORKER_NICE", 10),
+        # one thread per page's torch work: visitors' requests run side by side, and two threads per
+        # request on a busy machine spin against each other (OpenMP) many times slower than one
+        server_threads=max(0, _int_env("CNN_LAB_SERVER_THREADS", 1)),
+        # the app keeps one worker warm (torch imported) so that a launch trains at once
+        spare_idle_s=max(0, _int_env("CNN_LAB_SPARE_IDLE_S", 1800)),
         # an uploaded file, and a zip of images once unpacked; .streamlit/config.toml's maxUploadSize is the
         # default outside the demo, and every uploader states this one
         max_upload_bytes=_int_env("CNN_LAB_MAX_UPLOAD_MB", 10 if demo else 200) * 1024 * 1024,

@@ -30,3 +30,12 @@ def set_widgets(at: AppTest, **values) -> AppTest:
         widget.set_value(value).run()
         assert not at.exception, (key, at.exception)
     return at
+
+
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Switch the tabs kept under key (app_pages._widgets.kept_tabs) to the tab labelled label: only
+    the open tab is drawn."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at

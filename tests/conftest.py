@@ -46,6 +46,13 @@ hypothesis_settings.register_profile("dev", max_examples=DEV_EXAMPLES, deadline=
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
+def pytest_configure(config):
+    """No spare workers (cnn_core.runs.spare) unless a test asks for one: every app a test starts
+    would otherwise keep a torch-importing process per runs folder. Set before any app or worker
+    starts; in pytest only (the benchmarks import these helpers too, and measure the app as it is)."""
+    os.environ.setdefault("CNN_LAB_SPARE_IDLE_S", "0")
+
+
 def examples(ci_count: int) -> int:
     """max_examples for a test that runs ci_count examples under the "ci" profile: the count scaled
     by the loaded profile's default (ci_count in CI, a tenth of it under "dev"). Call it at

@@ -93,9 +93,10 @@ def test_switch_follows_the_visitor_through_pages_reloads_and_links(tmp_path):
             # a concept lab page with a figure, in Chinese: the figure's own text too
             fresh.goto(f"{url}/kernels?lang=zh")
             heading(fresh, ZH["concept.kernels.title"])
-            fresh.locator(".js-plotly-plot .gtitle").first.wait_for(timeout=90_000)
+            titled = ".js-plotly-plot .gtitle, .js-plotly-plot .annotation-text"  # a figure's or a panel's title
+            fresh.locator(titled).first.wait_for(timeout=90_000)
             fresh.wait_for_timeout(2500)  # let every chart finish drawing
-            titles = fresh.locator(".js-plotly-plot .gtitle").evaluate_all("els => els.map(e => e.textContent)")
+            titles = fresh.locator(titled).evaluate_all("els => els.map(e => e.textContent)")
             assert any(CHINESE.search(title) for title in titles), titles
             no_exception(fresh)
             fresh.screenshot(path=str(ARTIFACTS / "zh-kernels.png"), full_page=True)

@@ -86,8 +86,13 @@ def no_building(monkeypatch):
     def build(**_):
         raise AssertionError("a backbone was built before the caps were checked")
 
-    for name, (_, weights, head) in list(backbones._BUILDERS.items()):
-        monkeypatch.setitem(backbones._BUILDERS, name, (build, weights, head))
+    real = backbones._builder
+
+    def builder(name):
+        _, weights, head = real(name)
+        return build, weights, head
+
+    monkeypatch.setattr(backbones, "_builder", builder)
 
 
 def backbone_spec(shape, name="resnet18"):
@@ -106,6 +111,8 @@ def test_backbone_activation_budget_is_counted_without_allocating(monkeypatch):
         assert args[0].device.type == "meta", "a backbone summary ran a real forward pass"
 
     monkeypatch.setattr(backbones.TransferNet, "__init__", _with_hook(backbones.TransferNet.__init__, no_real_forward))
+    for name in ("resnet18", "mobilenet_v2"):  # torchvision imported (lazily) before the allocations are counted
+        backbones._builder(name)
     error = refused(summarize, backbone_spec([3, 4096, 4096]))  # about 10 GB of layer outputs
     assert isinstance(error, SpecError) and "GiB" in str(error) and "2.0 GiB" in str(error)
     monkeypatch.setenv("CNN_LAB_MAX_ACTIVATION_MB", "16")

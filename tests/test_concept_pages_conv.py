@@ -27,7 +27,13 @@ def charts(at: AppTest) -> list[dict]:
 
 
 def titles(at: AppTest) -> list[str]:
-    return [c["layout"].get("title", {}).get("text", "") for c in charts(at)]
+    """Every chart's title and its panels' titles (maps shown side by side are one chart's subplots)."""
+    return [
+        text
+        for c in charts(at)
+        for text in [c["layout"].get("title", {}).get("text", "")]
+        + [a.get("text", "") for a in c["layout"].get("annotations", [])]
+    ]
 
 
 def infos(at: AppTest) -> str:
@@ -44,7 +50,13 @@ def texts(at: AppTest) -> str:
 def test_flip_default_sobel_on_a_digit_shows_both_outputs_and_their_difference():
     at = open_page("flip")
     assert not at.info and not at.error
-    assert len(charts(at)) == 6  # kernel, flipped kernel, input, correlation, convolution, difference
+    assert len(charts(at)) == 2  # kernel | flipped kernel; input, correlation, convolution, difference
+    assert {
+        "kernel w (as torch uses it)",
+        "w turned by 180° (what convolution uses)",
+        "input",
+        "cross-correlation (torch)",
+    } <= set(titles(at)), titles(at)
     expected = compare_flip(to_gray(digit_image(0)[0]), KERNELS["sobel_x"])
     assert expected.antisymmetric and expected.max_difference > 1
     assert "both outputs are **6×6**" in texts(at)
@@ -94,8 +106,8 @@ def test_grid_numbers_are_left_out_when_the_cells_would_be_too_small():
     "widgets, message, n_charts",
     [
         ({"cf_side": 1}, "does not fit anywhere", 0),
-        ({"cf_side": 1, "cf_padding": 1}, None, 6),  # a padded single pixel does give a 1×1 output
-        ({"cf_kernel": "custom", "cf_text": ZEROS}, "Every weight of this kernel is 0", 2),
+        ({"cf_side": 1, "cf_padding": 1}, None, 2),  # a padded single pixel does give a 1×1 output
+        ({"cf_kernel": "custom", "cf_text": ZEROS}, "Every weight of this kernel is 0", 1),
     ],
 )
 def test_flip_extremes_explain_themselves(widgets, message, n_charts):
@@ -113,7 +125,8 @@ def test_flip_extremes_explain_themselves(widgets, message, n_charts):
 def test_kernels_default_photo_response_and_edge_signs():
     at = open_page("kernels")
     assert not at.info and not at.error
-    assert len(charts(at)) == 5  # input, response, edge picture, edge kernel, edge response
+    assert len(charts(at)) == 2  # input over response; edge picture | edge kernel | edge response
+    assert [len(c["data"]) for c in charts(at)] == [2, 3]
     assert "input (214×320)" in titles(at) and "response map (212×318)" in titles(at)
     edges = edge_signs(12)
     assert (round(edges.left_value, 1), round(edges.right_value, 1)) == (-2.4, 2.4)
@@ -123,7 +136,8 @@ def test_kernels_default_photo_response_and_edge_signs():
 
 def test_kernels_rgb_shows_three_channels_and_their_sum():
     at = open_page("kernels", ck_rgb=True, ck_kernel="box_blur")
-    assert len(charts(at)) == 8
+    assert len(charts(at)) == 3  # input over the sum; three channels; the edge demo
+    assert [len(c["data"]) for c in charts(at)] == [2, 3, 3]
     assert {"red channel", "green channel", "blue channel", "response: red + green + blue (212×318)"} <= set(titles(at))
     assert "Every response is 0 or above" in texts(at)
     assert any("three channels" in h.value for h in at.subheader)
@@ -132,10 +146,10 @@ def test_kernels_rgb_shows_three_channels_and_their_sum():
 @pytest.mark.parametrize(
     "widgets, message, n_charts",
     [
-        ({"ck_kernel": "custom", "ck_text": ZEROS}, "Every weight of this kernel is 0", 4),
-        ({"ck_side": 1}, "does not fit anywhere", 4),
-        ({"ck_kernel": "custom", "ck_text": "\n".join(["1 1 1 1 1"] * 5)}, None, 5),  # a 5×5 kernel
-        ({"ck_edge_size": 6}, None, 5),
+        ({"ck_kernel": "custom", "ck_text": ZEROS}, "Every weight of this kernel is 0", 2),
+        ({"ck_side": 1}, "does not fit anywhere", 2),
+        ({"ck_kernel": "custom", "ck_text": "\n".join(["1 1 1 1 1"] * 5)}, None, 2),  # a 5×5 kernel
+        ({"ck_edge_size": 6}, None, 2),
     ],
 )
 def test_kernels_extremes(widgets, message, n_charts):
@@ -195,7 +209,8 @@ def test_patch_extremes_explain_themselves(widgets, message):
 def test_strides_default_five_strides_with_macs_and_timings():
     at = open_page("strides")
     assert not at.info and not at.error
-    assert len(charts(at)) == 7  # the photo, five maps, the timing chart
+    assert len(charts(at)) == 3  # the photo, the five maps as one chart, the timing chart
+    assert len([d for d in charts(at)[1]["data"] if d["type"] == "heatmap"]) == 5
     assert [f"stride {s}" in " ".join(titles(at)) for s in (1, 2, 4, 8, 16)] == [True] * 5
     table = at.dataframe[0].value
     assert list(table["stride"]) == [1, 2, 4, 8, 16]
@@ -219,7 +234,7 @@ def test_strides_default_five_strides_with_macs_and_timings():
         (
             {"cst_side": 16, "cst_size": 8, "cst_top": 0, "cst_left": 0, "cst_strides": [1, 2, 16, 64]},
             "At stride 16, 64 the output is a single number (1×1)",
-            6,
+            3,
         ),
         ({"cst_side": 8}, "cannot be cut from a 5×8 image", 0),
         ({"cst_side": 1, "cst_kernel_source": "named"}, "does not fit anywhere", 0),

@@ -98,8 +98,10 @@ def test_pooling_example_numbers_and_grid():
         ("Global average pooling (1×1)", "2.625"),
     ]
     assert any("4×4 map, window 2×2, stride 2 → **2×2**" in m.value for m in at.markdown)
-    assert charts(at) == 3 + 3 + 6, "example, feature map, 3 conv strides × 2 poolings"
-    titles = [spec["layout"]["title"]["text"] for spec in chart_specs(at)]
+    assert charts(at) == 3, "example, feature map, 3 conv strides × 2 poolings: each one chart of panels"
+    heatmaps = [len([d for d in spec["data"] if d["type"] == "heatmap"]) for spec in chart_specs(at)]
+    assert heatmaps == [3, 3, 6], heatmaps
+    titles = [note["text"] for spec in chart_specs(at) for note in spec["layout"]["annotations"]]
     # the 64×96 gray photo, conv 3×3 with stride 4 → 16×24, then 2×2 pooling with stride 2 → 8×12: ÷8 in all
     assert "conv s4 · pool 2/2 · ÷8 → 8×12" in titles, titles
 
@@ -113,14 +115,15 @@ def test_pooling_extremes_explain_themselves():
     assert "room for only one window" in infos(at)
     apply(at, cpo_conv_strides=[16], cpo_pairs=[(8, 4)])
     assert "pooling window does not fit" in infos(at)
+    assert charts(at) == 2, "no empty chart when no cell of the grid can be drawn"
     apply(at, cpo_conv_strides=[])
     assert "Pick at least one conv stride" in infos(at)
     apply(at, cpo_kernel="custom", cpo_text="0 0\n0 0")
     assert "Every weight of this kernel is 0" in infos(at)
-    assert charts(at) == 3, "the example's three grids, nothing drawn for an all-zero feature map"
+    assert charts(at) == 1, "the example's three grids, nothing drawn for an all-zero feature map"
     apply(at, cpo_side=1)
     assert "does not fit anywhere" in infos(at)
-    assert charts(at) == 3, "only the 4×4 example's input, max and average are left"
+    assert charts(at) == 1, "only the 4×4 example's input, max and average are left"
 
 
 # ---------------------------------------------------------------- 8. activations
@@ -128,11 +131,10 @@ def test_pooling_extremes_explain_themselves():
 
 def test_activations_defaults_show_curves_softmax_and_gradient_ratios():
     at = open_page("activations")
-    assert charts(at) == 4, "curves, softmax bars, softmax Jacobian, gradients through depth"
-    jacobian = next(c for c in chart_specs(at) if "∂p_i/∂z_j" in c["layout"]["title"]["text"])
-    np.testing.assert_allclose(
-        plotly_array(jacobian["data"][0]["z"]), softmax_jacobian([2.0, 1.0, 0.1, -1.0]), atol=1e-9
-    )
+    assert charts(at) == 3, "curves, softmax bars beside the softmax Jacobian, gradients through depth"
+    softmax_chart = next(c for c in chart_specs(at) if "∂p_i/∂z_j" in str(c["layout"].get("annotations")))
+    jacobian = next(d for d in softmax_chart["data"] if d["type"] == "heatmap")
+    np.testing.assert_allclose(plotly_array(jacobian["z"]), softmax_jacobian([2.0, 1.0, 0.1, -1.0]), atol=1e-9)
     assert len(at.expander) == 6, "one formula per function"
     assert len(at.latex) == 1 + 6 * 2, "softmax, then each function and its derivative"
     values = metrics(at)

@@ -230,3 +230,14 @@ def test_digits_dataset_and_seeded_validation_split():
     assert not torch.equal(a.val_x, c.val_x)
     assert torch.equal(a.test_x, c.test_x)  # the test split never depends on the run's seed
     assert len(a.train_y) + len(a.val_y) + len(a.test_y) == 1797
+
+
+def test_digits_are_read_as_scikit_learn_reads_them():
+    from sklearn.datasets import load_digits as sk_digits
+
+    from cnn_core.data.loaders import digits_arrays
+
+    images, labels = digits_arrays()
+    bunch = sk_digits()
+    np.testing.assert_array_equal(images, bunch.images)
+    np.testing.assert_array_equal(labels, bunch.target)

@@ -8,8 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core.figures.inspection import pickable_cells
 from cnn_core.figures.training import confusion_figure
+from cnn_core.i18n import t
 from cnn_core.train.config import TrainConfig
-from tests.apptest import open_app_page
+from tests.apptest import open_app_page, open_tab
 from tests.conftest import train_completed_run
 
 PAGES = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
@@ -56,7 +57,10 @@ def test_predictions_page(runs_root, template_run):
     at.button(key="p_worst").click().run()
     assert at.session_state["p_sort"] == "confidence_desc" and at.session_state["p_mistakes"]
     assert not at.exception
+    open_tab(at, "p_tab", t("predictions.tab.confusion"))  # only the open tab is drawn
     assert at.dataframe[-1].value.shape[0] == 10  # precision / recall per class
+    open_tab(at, "p_tab", t("predictions.tab.gallery"))  # its filters were kept meanwhile
+    assert at.session_state["p_sort"] == "confidence_desc" and at.toggle(key="p_mistakes").value
 
 
 def test_after_most_confident_mistakes_the_class_filters_read_all(runs_root, template_run):
@@ -72,7 +76,7 @@ def test_after_most_confident_mistakes_the_class_filters_read_all(runs_root, tem
 
 def test_own_image_is_a_drawing_or_an_upload_as_chosen_never_both(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
-    at = open_page("app_pages/predictions.py")
+    at = open_tab(open_page("app_pages/predictions.py"), "p_tab", t("predictions.tab.own"))
     assert at.radio(key="p_source").value == "draw" and not at.get("file_uploader")
     at.radio(key="p_source").set_value("upload").run()
     assert len(at.get("file_uploader")) == 1 and not at.exception
@@ -80,7 +84,7 @@ def test_own_image_is_a_drawing_or_an_upload_as_chosen_never_both(runs_root, tem
 
 def test_the_confusion_matrix_has_a_click_target_on_every_cell(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
-    at = open_page("app_pages/predictions.py")
+    at = open_tab(open_page("app_pages/predictions.py"), "p_tab", t("predictions.tab.confusion"))
     chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "predicted" in c.proto.spec)
     targets = [trace for trace in chart["data"] if trace["type"] == "scatter"]
     assert len(targets) == 1 and len(targets[0]["customdata"]) == 100
@@ -123,13 +127,14 @@ def test_filters_page(runs_root, template_run):
 def test_network_sees_page(runs_root, template_run):
     shutil.copytree(template_run, runs_root / template_run.name)
     at = open_page("app_pages/network_sees.py")
-    assert at.selectbox(key="s_cam_layer").options == ["#1 conv2d", "#4 conv2d"]  # as the builder numbers them
-    assert at.selectbox(key="s_layer").options == ["#1 conv2d", "#4 conv2d"]
+    assert at.selectbox(key="s_layer").options == ["#1 conv2d", "#4 conv2d"]  # as the builder numbers them
     at.multiselect(key="s_classes").set_value([1, 4]).run()
     at.slider(key="s_steps").set_value(60).run()
     at.button(key="s_go").click().run()
     assert not at.exception
     assert sum("probability" in c.value for c in at.caption) == 2
+    open_tab(at, "s_tab", t("sees.tab.cam"))  # only the open tab is drawn
+    assert at.selectbox(key="s_cam_layer").options == ["#1 conv2d", "#4 conv2d"]
     at.selectbox(key="s_cam_layer").set_value("0").run()
     assert not at.exception
 

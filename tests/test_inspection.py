@@ -366,3 +366,55 @@ def test_any_damaged_weights_file_is_an_inspection_error(tmp_path, kind):
     _weights_case(run_dir, kind)
     with pytest.raises(InspectionError, match="cannot be loaded"):
         load_run(run_dir)
+
+
+def test_maximising_a_batch_of_targets_treats_each_as_if_alone(trained):
+    """All targets optimised as one batch: from the same start, each picture is the one a
+    single-target run gives (eval mode: no picture of a batch affects another), and the default
+    steps lift every class to a high probability."""
+    from cnn_core.inspection.maximise import maximise_activations
+
+    run_dir, loaded, _ = trained
+    images, _ = load_test_images(run_dir)
+    batch = maximise_activations(loaded, target_classes=[3, 5, 3], start=images[:1], steps=12, seed=4)
+    alone = maximise_activation(loaded, target_class=5, start=images[:1], steps=12, seed=4)
+    assert (batch[0].image.int() - batch[2].image.int()).abs().max() <= 1
+    assert (batch[1].image.int() - alone.image.int()).abs().max() <= 1
+    assert batch[1].final_probability == pytest.approx(alone.final_probability, abs=0.01)
+    found = maximise_activations(loaded, target_classes=range(10))
+    assert [v.image.shape for v in found] == [(1, 28, 28)] * 10
+    assert min(v.final_probability for v in found) > 0.9
+    channels = maximise_activations(loaded, layer_name="3", channels=[1, 4])
+    assert all(v.curve[-1]["objective"] > v.curve[0]["objective"] for v in channels)
+
+
+def test_grad_cam_and_saliency_together_equal_each_alone(trained):
+    from cnn_core.inspection.attribution import grad_cam_and_saliency
+
+    run_dir, loaded, _ = trained
+    images, _ = load_test_images(run_dir)
+    for index, target, layer in [(0, 3, "3"), (5, 7, "0"), (9, 1, None)]:
+        cam, sal = grad_cam_and_saliency(loaded, images[index : index + 1], target, layer)
+        torch.testing.assert_close(cam, grad_cam(loaded, images[index : index + 1], target, layer), rtol=0, atol=1e-6)
+        torch.testing.assert_close(sal, saliency(loaded, images[index : index + 1], target), rtol=0, atol=1e-6)
+
+
+def test_image_figure_sends_the_picture_as_a_png_with_the_same_pixels():
+    import base64
+
+    from cnn_core.figures.images import image_figure, maps_picture
+
+    rng = np.random.default_rng(0)
+    for shape in [(1, 28, 28), (3, 32, 40)]:
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        fig = image_figure(image, "t", overlay=rng.random(shape[1:]))
+        source = fig.data[0].source
+        assert source.startswith("data:image/png;base64,") and fig.data[0].z is None
+        decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))))
+        assert np.array_equal(decoded, as_picture(image))
+        assert np.asarray(fig.data[1].z).shape == shape[1:]  # the heat map keeps its values for the hover
+    big = image_figure(rng.integers(0, 256, (3, 300, 260), dtype=np.uint8), overlay=np.ones((300, 260)))
+    heat = big.data[1]
+    assert max(np.asarray(heat.z).shape) <= 128 and heat.dx * np.asarray(heat.z).shape[1] >= 260  # covers the picture
+    picture, low, high = maps_picture(rng.random((5, 6, 6)) * 4 - 1)
+    assert picture.dtype == np.uint8 and picture.shape[2] == 3 and -1 <= low < high <= 3

@@ -11,7 +11,7 @@ from cnn_core import PRESETS, preset_spec, summarize
 from cnn_core.arch.formatting import format_count
 from cnn_core.arch.spec_link import LINK_PARAM, spec_from_link, spec_to_link
 from cnn_core.i18n import catalog, t
-from tests.apptest import APP, open_app_page
+from tests.apptest import APP, open_app_page, open_tab
 from tests.conftest import REPO_ROOT
 
 EN = catalog("en")  # the English catalogue: every key, as the tests read it
@@ -146,13 +146,14 @@ def test_calculator_huge_counts_fit_their_metric_and_the_chain_table_separates_t
     macs = calc.metric[2]
     assert len(macs.value) <= 8 and macs.value.endswith((" T", " P")), macs.value
     assert "," in macs.proto.help and macs.proto.help.replace(",", "").split()[-1].rstrip(".").isdigit()
+    open_tab(calc, "calc_tab", t("calc.tab.chain"))  # only the open tab is drawn
     config = json.loads(calc.dataframe[0].proto.columns)
     assert config["parameters"]["type_config"]["format"] == "localized"
     assert config["MACs"]["type_config"]["format"] == "localized"
 
 
 def test_calculator_chain_reports_sizes_and_the_breaking_layer(calc):
-    table = calc.dataframe[0].value
+    table = open_tab(calc, "calc_tab", t("calc.tab.chain")).dataframe[0].value
     assert list(table["output (C×H×W)"]) == [
         "32×26×26",
         "32×26×26",

@@ -237,3 +237,23 @@ def test_write_json_atomic_from_two_threads(tmp_path, monkeypatch):
     assert errors == []
     assert read_json(path)["i"] == 99
     assert not list(tmp_path.glob(".status.json.*"))  # no temporary file left behind
+
+
+def test_a_page_looks_again_quickly_until_an_active_runs_first_point(tmp_path):
+    from cnn_core.runs.directory import RunInfo
+    from cnn_core.runs.metrics import FIRST_POINT_REFRESH_S, append_metrics, refresh_interval_s
+
+    def run(name: str, state: str) -> RunInfo:
+        path = tmp_path / name
+        path.mkdir()
+        return RunInfo(name, path, Status(state=state), {})
+
+    done, training = run("done", "completed"), run("training", "running")
+    assert refresh_interval_s([done]) is None  # nothing active: no refresh at all
+    assert refresh_interval_s([done, training], live_s=1.0) == FIRST_POINT_REFRESH_S < 1.0
+    append_metrics(training.path, [{"kind": "step", "step": 1}])
+    assert refresh_interval_s([done, training], live_s=1.0) == 1.0
+    (tmp_path / "elsewhere.jsonl").write_text("{}\n")
+    linked = run("linked", "queued")
+    (linked.path / "metrics.jsonl").symlink_to(tmp_path / "elsewhere.jsonl")  # a link is no record of its own
+    assert refresh_interval_s([training, linked], live_s=1.0) == FIRST_POINT_REFRESH_S

@@ -212,7 +212,8 @@ def test_log_and_checkpoint_cadence(runs_root, monkeypatch):
     state = fresh_state()
     setup.epoch(state, on_log=logs.append, on_checkpoint=lambda s: checkpoints.append((s.step, s.totals.seen)))
 
-    assert [log.step for log in logs] == [*range(2, steps, 2), steps]  # and always after the last step
+    # the run's first step at once (the live chart's first point), then every 2 steps, and always after the last
+    assert [log.step for log in logs] == [1, *range(3, steps, 2), steps]
     assert all(log.epoch == 0 for log in logs)
     assert checkpoints == [(s, s * config.batch_size) for s in range(4, steps, 4)]  # never after the last step
     # the windows split the epoch: their images and summed loss add up to the epoch's
@@ -231,7 +232,7 @@ def test_one_log_per_epoch_when_the_interval_is_long(runs_root):
     config = tiny_config(log_interval_s=60.0)
     setup = Setup(config)
     logs = []
-    state = fresh_state()
+    state = fresh_state(1)  # not the run's first epoch, whose first step is logged at once
     setup.epoch(state, on_log=logs.append)
     # no wall-clock assertion: a step taking 60 s on a loaded machine would add a log; then the
     # last one still covers the rest of the epoch

@@ -19,11 +19,11 @@ from cnn_core.arch.backbones import PretrainedWeightsUnavailable, fetch_weights,
 from cnn_core.arch.presets import PRESETS
 from cnn_core.figures.training import RUN_COLOURS, compare_figure
 from cnn_core.files import read_json, write_json_atomic
-from cnn_core.i18n import catalog
+from cnn_core.i18n import catalog, t
 from cnn_core.runs.directory import RunError, read_status, write_status
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.estimate import EpochEstimate, EstimateError
-from tests.apptest import APP, open_app_page
+from tests.apptest import APP, open_app_page, open_tab
 from tests.conftest import TINY_SPEC, train_completed_run
 
 
@@ -443,7 +443,7 @@ def test_runs_page_compare_two_runs(runs_root, finished_run):
     config = TrainConfig.from_dict(read_json(b / "config.json"))
     config.lr = 0.01
     write_json_atomic(b / "config.json", config.to_dict())
-    at = open_page("app_pages/runs.py")
+    at = open_tab(open_page("app_pages/runs.py"), "r_tab", t("runs.tab.compare"))
     table = at.dataframe[-1].value
     lr, epochs = catalog("en")["train.lr"], catalog("en")["train.epochs"]  # settings by their labels
     assert lr in table.columns and epochs not in table.columns
@@ -573,7 +573,7 @@ def test_compare_says_when_no_run_has_an_epoch_yet(runs_root, finished_run, fake
             heartbeat=time.time(),
         )
         (run_dir / "metrics.jsonl").write_text("")
-    at = open_page("app_pages/runs.py")
+    at = open_tab(open_page("app_pages/runs.py"), "r_tab", t("runs.tab.compare"))
     assert any("has finished an epoch yet" in i.value for i in at.info)
     assert not at.get("plotly_chart")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app_pages._concepts import computed, explain, lesson_header
+from app_pages._concepts import computed, explain, fragment, lesson_header
 from cnn_core.concepts.activations import (
     ACTIVATIONS,
     FORMULAS,
@@ -14,94 +14,12 @@ from cnn_core.concepts.activations import (
     softmax,
     softmax_jacobian,
 )
-from cnn_core.figures.concepts import bars_figure, curves_figure, gradient_depth_figure, grid_figure
+from cnn_core.figures.concepts import bars_figure, curves_figure, gradient_depth_figure, grid_figure, panels_figure
 from cnn_core.i18n import t
 
 DEPTH_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 lesson_header("concept.act")
-
-# ---------------------------------------------------------------- curves
-st.subheader(t("concept.act.curves"))
-left, right = st.columns([1, 2])
-with left:
-    chosen = st.multiselect(
-        t("concept.act.pick"),
-        ACTIVATIONS,
-        list(ACTIVATIONS),
-        key="ca_pick",
-        format_func=lambda n: t(f"concept.act.name.{n}"),
-    )
-    slope = st.slider(t("concept.act.slope"), 0.0, 0.5, 0.1, 0.01, key="ca_slope", help=t("concept.act.slope.help"))
-    alpha = st.slider(t("concept.act.alpha"), 0.1, 3.0, 1.0, 0.1, key="ca_alpha", help=t("concept.act.alpha.help"))
-    reach = st.slider(t("concept.act.range"), 1.0, 10.0, 5.0, 0.5, key="ca_range")
-with right:
-    if not chosen:
-        explain(t("concept.act.none"))
-    else:
-        x = np.linspace(-reach, reach, 401)
-        curves = {t(f"concept.act.name.{n}"): activation_curve(n, x, slope, alpha) for n in chosen}
-        st.plotly_chart(curves_figure(x, curves, t("concept.act.curves.title"), height=460), key="ca_fig_curves")
-for name in chosen:
-    with st.expander(t("concept.act.formula", name=t(f"concept.act.name.{name}"))):
-        st.latex(FORMULAS[name][0])
-        st.latex(FORMULAS[name][1])
-        st.caption(t(f"concept.act.use.{name}"))
-
-# ---------------------------------------------------------------- softmax
-st.subheader(t("concept.act.softmax"))
-st.markdown(t("concept.act.softmax.intro"))
-st.latex(FORMULAS["softmax"][0])
-left, right = st.columns([1, 2])
-with left:
-    text = st.text_input(
-        t("concept.act.logits"), "2.0 1.0 0.1 -1.0", key="ca_logits", help=t("concept.act.logits.help")
-    )
-    temperature = st.number_input(
-        t("concept.act.temperature"),
-        0.01,
-        100.0,
-        1.0,
-        0.1,
-        key="ca_temperature",
-        help=t("concept.act.temperature.help"),
-    )
-with right:
-    logits = computed(parse_logits, text, stop=False)
-    probs = None if logits is None else computed(softmax, logits, temperature, stop=False)
-    if probs is not None:
-        labels = [f"z{i + 1} = {v:g}" for i, v in enumerate(logits)]
-        g1, g2 = st.columns(2)
-        g1.plotly_chart(
-            bars_figure(
-                labels,
-                probs,
-                t("concept.act.probs", temperature=f"{temperature:g}"),
-                t("concept.act.probability"),
-                percent=True,
-            ),
-            key="ca_fig_softmax",
-        )
-        g2.plotly_chart(
-            grid_figure(
-                softmax_jacobian(logits, temperature), t("concept.act.jacobian"), diverging=True, decimals=3, height=300
-            ),
-            key="ca_fig_jacobian",
-        )
-        st.metric(t("concept.act.top"), f"{float(probs.max()):.1%}")
-        if len(set(logits.tolist())) == 1:
-            explain(t("concept.act.equal"))
-        elif float(probs.max()) > 0.99:
-            explain(t("concept.act.cold", temperature=f"{temperature:g}"))
-        elif float(probs.max() - probs.min()) < 0.02:
-            explain(t("concept.act.hot", temperature=f"{temperature:g}"))
-
-# ---------------------------------------------------------------- gradients through depth
-st.subheader(t("concept.act.depth"))
-st.markdown(t("concept.act.depth.intro"))
-c1, c2 = st.columns(2)
-depth = c1.slider(t("concept.act.depth.layers"), 1, 50, 20, key="ca_depth", help=t("concept.act.depth.help"))
-init = c2.selectbox(t("concept.act.init"), INITS, key="ca_init", format_func=lambda i: t(f"concept.act.init.{i}"))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -109,18 +27,113 @@ def depth_gradients(activation: str, depth: int, init: str):
     return gradients_through_depth(activation, depth, init=init)
 
 
-results = [depth_gradients(name, depth, init) for name in DEPTH_ACTIVATIONS]
-if depth == 1:
-    explain(t("concept.act.depth.one"))
-else:
-    st.plotly_chart(gradient_depth_figure(results), key="ca_fig_depth")
-    for column, result in zip(st.columns(len(results)), results):
-        ratio = result.first_to_last
-        if ratio == 0:
-            value = t("concept.act.ratio.none")
-        elif ratio < 1:
-            value = t("concept.act.ratio.smaller", factor=f"{1 / ratio:,.3g}")
+# ---------------------------------------------------------------- curves
+@fragment
+def curves_section() -> None:
+    """The curves and their sliders (a slider reruns only this section)."""
+    st.subheader(t("concept.act.curves"))
+    left, right = st.columns([1, 2])
+    with left:
+        chosen = st.multiselect(
+            t("concept.act.pick"),
+            ACTIVATIONS,
+            list(ACTIVATIONS),
+            key="ca_pick",
+            format_func=lambda n: t(f"concept.act.name.{n}"),
+        )
+        slope = st.slider(t("concept.act.slope"), 0.0, 0.5, 0.1, 0.01, key="ca_slope", help=t("concept.act.slope.help"))
+        alpha = st.slider(t("concept.act.alpha"), 0.1, 3.0, 1.0, 0.1, key="ca_alpha", help=t("concept.act.alpha.help"))
+        reach = st.slider(t("concept.act.range"), 1.0, 10.0, 5.0, 0.5, key="ca_range")
+    with right:
+        if not chosen:
+            explain(t("concept.act.none"))
         else:
-            value = t("concept.act.ratio.larger", factor=f"{ratio:,.3g}")
-        column.metric(t("concept.act.ratio", name=t(f"concept.act.name.{result.activation}")), value)
-    st.caption(t("concept.act.depth.caption"))
+            x = np.linspace(-reach, reach, 401)
+            curves = {t(f"concept.act.name.{n}"): activation_curve(n, x, slope, alpha) for n in chosen}
+            st.plotly_chart(curves_figure(x, curves, t("concept.act.curves.title"), height=460), key="ca_fig_curves")
+    for name in chosen:
+        with st.expander(t("concept.act.formula", name=t(f"concept.act.name.{name}"))):
+            st.latex(FORMULAS[name][0])
+            st.latex(FORMULAS[name][1])
+            st.caption(t(f"concept.act.use.{name}"))
+
+
+# ---------------------------------------------------------------- softmax
+@fragment
+def softmax_section() -> None:
+    """Softmax with a temperature (its inputs rerun only this section)."""
+    st.subheader(t("concept.act.softmax"))
+    st.markdown(t("concept.act.softmax.intro"))
+    st.latex(FORMULAS["softmax"][0])
+    left, right = st.columns([1, 2])
+    with left:
+        text = st.text_input(
+            t("concept.act.logits"), "2.0 1.0 0.1 -1.0", key="ca_logits", help=t("concept.act.logits.help")
+        )
+        temperature = st.number_input(
+            t("concept.act.temperature"),
+            0.01,
+            100.0,
+            1.0,
+            0.1,
+            key="ca_temperature",
+            help=t("concept.act.temperature.help"),
+        )
+    with right:
+        logits = computed(parse_logits, text, stop=False)
+        probs = None if logits is None else computed(softmax, logits, temperature, stop=False)
+        if probs is not None:
+            labels = [f"z{i + 1} = {v:g}" for i, v in enumerate(logits)]
+            bars = bars_figure(
+                labels,
+                probs,
+                t("concept.act.probs", temperature=f"{temperature:g}"),
+                t("concept.act.probability"),
+                percent=True,
+            )
+            jacobian = grid_figure(
+                softmax_jacobian(logits, temperature),
+                t("concept.act.jacobian"),
+                diverging=True,
+                decimals=3,
+                height=300,
+            )
+            st.plotly_chart(panels_figure([bars, jacobian], 2), key="ca_fig_softmax")
+            st.metric(t("concept.act.top"), f"{float(probs.max()):.1%}")
+            if len(set(logits.tolist())) == 1:
+                explain(t("concept.act.equal"))
+            elif float(probs.max()) > 0.99:
+                explain(t("concept.act.cold", temperature=f"{temperature:g}"))
+            elif float(probs.max() - probs.min()) < 0.02:
+                explain(t("concept.act.hot", temperature=f"{temperature:g}"))
+
+
+# ---------------------------------------------------------------- gradients through depth
+@fragment
+def depth_section() -> None:
+    """Gradients through a real stack (its inputs rerun only this section)."""
+    st.subheader(t("concept.act.depth"))
+    st.markdown(t("concept.act.depth.intro"))
+    c1, c2 = st.columns(2)
+    depth = c1.slider(t("concept.act.depth.layers"), 1, 50, 20, key="ca_depth", help=t("concept.act.depth.help"))
+    init = c2.selectbox(t("concept.act.init"), INITS, key="ca_init", format_func=lambda i: t(f"concept.act.init.{i}"))
+    results = [depth_gradients(name, depth, init) for name in DEPTH_ACTIVATIONS]
+    if depth == 1:
+        explain(t("concept.act.depth.one"))
+    else:
+        st.plotly_chart(gradient_depth_figure(results), key="ca_fig_depth")
+        for column, result in zip(st.columns(len(results)), results):
+            ratio = result.first_to_last
+            if ratio == 0:
+                value = t("concept.act.ratio.none")
+            elif ratio < 1:
+                value = t("concept.act.ratio.smaller", factor=f"{1 / ratio:,.3g}")
+            else:
+                value = t("concept.act.ratio.larger", factor=f"{ratio:,.3g}")
+            column.metric(t("concept.act.ratio", name=t(f"concept.act.name.{result.activation}")), value)
+        st.caption(t("concept.act.depth.caption"))
+
+
+curves_section()
+softmax_section()
+depth_section()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel, size_note
+from app_pages._concepts import computed, explain, fragment, lesson_header, pick_image, pick_kernel, size_note
 from cnn_core.concepts.convolution import STEP_FORMULA, conv_walk
 from cnn_core.concepts.images import to_gray
 from cnn_core.figures.concepts import grid_figure
@@ -21,20 +21,22 @@ with left:
 walk = computed(conv_walk, image, kernel, stride, padding, container=right)
 
 rows, cols = walk.output_shape
-positions = rows * cols
 
 
-def move(delta: int) -> None:
+def move(delta: int, positions: int) -> None:
     st.session_state["cs_step"] = (st.session_state.get("cs_step", 0) + delta) % positions
 
 
-with right:
-    st.markdown(size_note("concept.steps.sizes", image, kernel, padding, s=stride, rows=rows, cols=cols))
+@fragment
+def stepping(walk, kernel, stride: int, padding: int) -> None:
+    """The window at one position: ◀ ▶ and the slider rerun and redraw only this part."""
+    rows, cols = walk.output_shape
+    positions = rows * cols
     if st.session_state.get("cs_step", 0) >= positions:
         st.session_state["cs_step"] = 0
     b1, b2, b3 = st.columns([1, 1, 6])
-    b1.button("◀", key="cs_prev", on_click=move, args=(-1,), help=t("concept.steps.prev"))
-    b2.button("▶", key="cs_next", on_click=move, args=(1,), help=t("concept.steps.next"))
+    b1.button("◀", key="cs_prev", on_click=move, args=(-1, positions), help=t("concept.steps.prev"))
+    b2.button("▶", key="cs_next", on_click=move, args=(1, positions), help=t("concept.steps.next"))
     step_number = b3.slider(t("concept.steps.position"), 0, positions - 1, key="cs_step") if positions > 1 else 0
     step = walk.step(*divmod(step_number, cols))
     kh, kw = kernel.shape
@@ -66,3 +68,8 @@ with right:
     elif stride > kh or stride > kw:
         explain(t("concept.steps.skips", s=stride, kh=kh, kw=kw))
     st.page_link("app_pages/shape_calculator.py", label=t("concept.steps.to_calculator"), icon=":material/straighten:")
+
+
+with right:
+    st.markdown(size_note("concept.steps.sizes", image, kernel, padding, s=stride, rows=rows, cols=cols))
+    stepping(walk, kernel, stride, padding)

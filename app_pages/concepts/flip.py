@@ -5,7 +5,7 @@ import streamlit as st
 from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel, size_note
 from cnn_core.concepts.convolution import compare_flip, flip_formula
 from cnn_core.concepts.images import to_gray
-from cnn_core.figures.concepts import grid_figure
+from cnn_core.figures.concepts import grid_figure, panels_figure
 from cnn_core.i18n import t
 
 lesson_header("concept.flip", flip_formula())
@@ -19,9 +19,11 @@ with left:
 result = computed(compare_flip, image, kernel, padding, container=right)
 
 with right:
-    k1, k2 = st.columns(2)
-    k1.plotly_chart(grid_figure(result.kernel, t("concept.flip.kernel"), diverging=True), key="cf_fig_kernel")
-    k2.plotly_chart(grid_figure(result.flipped, t("concept.flip.flipped"), diverging=True), key="cf_fig_flipped")
+    kernels = [
+        grid_figure(result.kernel, t("concept.flip.kernel"), diverging=True),
+        grid_figure(result.flipped, t("concept.flip.flipped"), diverging=True),
+    ]
+    st.plotly_chart(panels_figure(kernels, 2), key="cf_fig_kernels")
     if not kernel.any():
         explain(t("concept.note.zero_kernel"))
         st.stop()
@@ -35,25 +37,14 @@ with right:
 rows, cols = result.correlation.shape
 st.markdown(size_note("concept.flip.sizes", image, kernel, padding, rows=rows, cols=cols))
 BIG = dict(share=1 / 2, height=480, decimals=1)  # two a row: four across left the numbers unreadable
-o0, o1 = st.columns(2)
-o2, o3 = st.columns(2)
-o0.plotly_chart(grid_figure(image, t("concept.flip.input"), **BIG), key="cf_fig_input")
-o1.plotly_chart(
+outputs = [
+    grid_figure(image, t("concept.flip.input"), **BIG),
     grid_figure(result.correlation, t("concept.flip.correlation"), diverging=True, **BIG),
-    key="cf_fig_correlation",
-)
-o2.plotly_chart(
     grid_figure(result.convolution, t("concept.flip.convolution"), diverging=True, **BIG),
-    key="cf_fig_convolution",
-)
-o3.plotly_chart(
     grid_figure(
-        result.difference,
-        t("concept.flip.difference", diff=f"{result.max_difference:.3f}"),
-        diverging=True,
-        **BIG,
+        result.difference, t("concept.flip.difference", diff=f"{result.max_difference:.3f}"), diverging=True, **BIG
     ),
-    key="cf_fig_difference",
-)
+]
+st.plotly_chart(panels_figure(outputs, 2), key="cf_fig_outputs")
 st.markdown(t("concept.flip.libraries"))
 st.markdown(t("concept.flip.learned"))

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
+from app_pages._concepts import cached, computed, explain, fragment, lesson_header, pick_image, pick_kernel
 from cnn_core.concepts.convolution import KERNEL_FORMULA, KERNELS, apply_kernel, edge_signs
 from cnn_core.concepts.images import to_gray, to_rgb
-from cnn_core.figures.concepts import grid_figure, map_figure, photo_figure
+from cnn_core.figures.concepts import grid_figure, map_figure, panels_figure, photo_figure
 from cnn_core.i18n import t
 
 lesson_header("concept.kernels", KERNEL_FORMULA)
+kernel_response = cached(apply_kernel)
 
 left, right = st.columns([1, 2])
 with left:
@@ -18,20 +19,21 @@ with left:
 
 channels = to_rgb(image) if colour else to_gray(image)[None]
 with right:
-    st.plotly_chart(
-        photo_figure(channels, t("concept.kernels.input", h=image.shape[1], w=image.shape[2])), key="ck_fig_input"
-    )
-    response = computed(apply_kernel, channels, kernel, stop=False)
-    if response is not None and response.all_zero:
-        explain(t("concept.note.zero_kernel"))
-    elif response is not None:
+    shown = [photo_figure(channels, t("concept.kernels.input", h=image.shape[1], w=image.shape[2]))]
+    response = computed(kernel_response, channels, kernel, stop=False)
+    drawn = response is not None and not response.all_zero
+    if drawn:
         rows, cols = response.total.shape
         title = (
             t("concept.kernels.sum", rows=rows, cols=cols)
             if colour
             else t("concept.kernels.response", rows=rows, cols=cols)
         )
-        st.plotly_chart(map_figure(response.total, title, diverging=response.signed), key="ck_fig_response")
+        shown.append(map_figure(response.total, title, diverging=response.signed))
+    st.plotly_chart(panels_figure(shown, 1), key="ck_fig_input")
+    if response is not None and response.all_zero:
+        explain(t("concept.note.zero_kernel"))
+    elif drawn:
         st.caption(
             t("concept.kernels.range", low=f"{response.total.min():.3f}", high=f"{response.total.max():.3f}")
             + " "
@@ -41,41 +43,46 @@ with right:
 if colour and response is not None and not response.all_zero:
     st.subheader(t("concept.kernels.channels_title"))
     st.markdown(t("concept.kernels.channels_intro"))
-    for column, name, channel_map in zip(st.columns(3), ("red", "green", "blue"), response.channel_maps):
-        column.plotly_chart(
-            map_figure(channel_map, t(f"concept.kernels.channel.{name}"), diverging=response.signed, height=260),
-            key=f"ck_fig_channel_{name}",
-        )
+    channel_figures = [
+        map_figure(channel_map, t(f"concept.kernels.channel.{name}"), diverging=response.signed, height=260)
+        for name, channel_map in zip(("red", "green", "blue"), response.channel_maps)
+    ]
+    st.plotly_chart(panels_figure(channel_figures, 3), key="ck_fig_channels")
 
-st.subheader(t("concept.kernels.edges_title"))
-st.markdown(t("concept.kernels.edges_intro"))
-size = int(
-    st.slider(t("concept.kernels.edges_size"), 6, 20, 12, key="ck_edge_size", help=t("concept.kernels.edges_size.help"))
-)
-edges = edge_signs(size)
-e1, e2, e3 = st.columns([2, 1, 2])
-e1.plotly_chart(grid_figure(edges.image, t("concept.kernels.edges_image"), decimals=1), key="ck_fig_edge_image")
-e2.plotly_chart(
-    grid_figure(KERNELS["edge_vertical"], t("concept.kernels.edges_kernel"), diverging=True, decimals=0),
-    key="ck_fig_edge_kernel",
-)
-e3.plotly_chart(
-    grid_figure(
-        edges.response,
-        t("concept.kernels.edges_response"),
-        diverging=True,
-        decimals=1,
-        box=(edges.row, edges.left_col, 1, edges.right_col - edges.left_col + 1),
-    ),
-    key="ck_fig_edge_response",
-)
-st.markdown(
-    t(
-        "concept.kernels.edges_signs",
-        left=f"{edges.left_value:+.1f}",
-        right=f"{edges.right_value:+.1f}",
-        row=edges.row,
-        lcol=edges.left_col,
-        rcol=edges.right_col,
+
+@fragment
+def edge_demo() -> None:
+    """The signs of an edge's response: its size slider reruns and redraws only this part."""
+    st.subheader(t("concept.kernels.edges_title"))
+    st.markdown(t("concept.kernels.edges_intro"))
+    size = int(
+        st.slider(
+            t("concept.kernels.edges_size"), 6, 20, 12, key="ck_edge_size", help=t("concept.kernels.edges_size.help")
+        )
     )
-)
+    edges = edge_signs(size)
+    edge_figures = [
+        grid_figure(edges.image, t("concept.kernels.edges_image"), decimals=1),
+        grid_figure(KERNELS["edge_vertical"], t("concept.kernels.edges_kernel"), diverging=True, decimals=0),
+        grid_figure(
+            edges.response,
+            t("concept.kernels.edges_response"),
+            diverging=True,
+            decimals=1,
+            box=(edges.row, edges.left_col, 1, edges.right_col - edges.left_col + 1),
+        ),
+    ]
+    st.plotly_chart(panels_figure(edge_figures, 3, height=380), key="ck_fig_edges")  # three a row: width-bound
+    st.markdown(
+        t(
+            "concept.kernels.edges_signs",
+            left=f"{edges.left_value:+.1f}",
+            right=f"{edges.right_value:+.1f}",
+            row=edges.row,
+            lcol=edges.left_col,
+            rcol=edges.right_col,
+        )
+    )
+
+
+edge_demo()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages._concepts import computed, explain, lesson_header, pick_image
+from app_pages._concepts import cached, computed, explain, lesson_header, pick_image
 from app_pages._widgets import choice
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.patch_match import MATCH_METHODS, match_formula, match_patch
@@ -27,7 +27,7 @@ with left:
     method = choice("concept.patch.method", MATCH_METHODS, "cp_method", help=t("concept.patch.method.help"))
     st.caption(t("concept.patch.default_note"))
 
-match = computed(match_patch, to_gray(image), top, lft, size, method, container=right, stop=False)
+match = computed(cached(match_patch), to_gray(image), top, lft, size, method, container=right, stop=False)
 if match is None:
     right.plotly_chart(
         photo_figure(image, t("concept.patch.photo_only", h=image.shape[1], w=image.shape[2])),

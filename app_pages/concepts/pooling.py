@@ -1,13 +1,15 @@
 """Concept 7: pooling — max, average and global pooling, and how conv stride and pool stride add up."""
 
+from functools import partial
+
 import streamlit as st
 
-from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
+from app_pages._concepts import cached, computed, explain, fragment, lesson_header, pick_image, pick_kernel
 from cnn_core.concepts.activations import relu_with_bias
 from cnn_core.concepts.convolution import cross_correlate
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.pooling import EXAMPLE_4X4, POOL_FORMULA, POOL_KINDS, pool, stage_grid
-from cnn_core.figures.concepts import grid_figure, map_figure, mark_cells
+from cnn_core.figures.concepts import blank_panel, grid_figure, map_figure, mark_cells, panels_figure
 from cnn_core.i18n import t
 
 CONV_STRIDES = (1, 2, 4, 8, 16)
@@ -31,29 +33,23 @@ def size_stride(prefix: str, size: int, stride: int, container) -> tuple[int, in
 
 def show_pools(values, k: int, s: int, prefix: str, small: bool) -> None:
     """Max and average pooling side by side, then the two global kinds, or why they cannot be drawn."""
-    figure = grid_figure if small else map_figure
+    figure = grid_figure if small else partial(map_figure, height=240)  # three maps a row in two thirds
     pooled = computed(lambda: {kind: pool(values, kind, k, s) for kind in POOL_KINDS}, stop=False)
     if pooled is None:
         return
     h, w = values.shape
     out_h, out_w = pooled["max"].output.shape
     st.markdown(t("concept.pool.sizes", h=h, w=w, k=k, s=s, rows=out_h, cols=out_w))
-    g1, g2 = st.columns(2)
+    input_title = t("concept.pool.input_winners") if small else t("concept.pool.input")
+    shown = figure(values, input_title)
     if small:  # on a 4×4 grid the cells max pooling kept can be boxed; on a feature map they would bury it
-        g1.plotly_chart(
-            mark_cells(figure(values, t("concept.pool.input_winners")), pooled["max"].winners),
-            key=f"{prefix}_fig_input",
-        )
-    else:
-        g1.plotly_chart(figure(values, t("concept.pool.input")), key=f"{prefix}_fig_input")
-    g2.plotly_chart(
-        figure(pooled["max"].output, t("concept.pool.max", rows=out_h, cols=out_w)), key=f"{prefix}_fig_max"
-    )
+        shown = mark_cells(shown, pooled["max"].winners)
+    outputs = [
+        figure(pooled[kind].output, t(f"concept.pool.{kind}", rows=out_h, cols=out_w)) for kind in ("max", "avg")
+    ]
+    st.plotly_chart(panels_figure([shown, *outputs], 3), key=f"{prefix}_fig_pools")
     g3, g4 = st.columns(2)
-    g3.plotly_chart(
-        figure(pooled["avg"].output, t("concept.pool.avg", rows=out_h, cols=out_w)), key=f"{prefix}_fig_avg"
-    )
-    g4.metric(t("concept.pool.global_max"), f"{float(pooled['global_max'].output[0, 0]):.4g}")
+    g3.metric(t("concept.pool.global_max"), f"{float(pooled['global_max'].output[0, 0]):.4g}")
     g4.metric(t("concept.pool.global_avg"), f"{float(pooled['global_avg'].output[0, 0]):.4g}")
     if out_h == out_w == 1 and s > 1:
         explain(t("concept.pool.one_window", s=s, h=h, w=w))
@@ -61,9 +57,15 @@ def show_pools(values, k: int, s: int, prefix: str, small: bool) -> None:
         explain(t("concept.pool.gaps", s=s, k=k))
 
 
-st.subheader(t("concept.pool.example"))
-k, s = size_stride("cpo_ex", 2, 2, st)
-show_pools(EXAMPLE_4X4, k, s, "cpo_ex", small=True)
+@fragment
+def example_section() -> None:
+    """The 4×4 example: its size and stride rerun only this section."""
+    st.subheader(t("concept.pool.example"))
+    k, s = size_stride("cpo_ex", 2, 2, st)
+    show_pools(EXAMPLE_4X4, k, s, "cpo_ex", small=True)
+
+
+example_section()
 
 st.subheader(t("concept.pool.feature"))
 st.markdown(t("concept.pool.feature.intro"))
@@ -79,37 +81,48 @@ with right:
     else:
         explain(t("concept.note.zero_kernel") if not kernel.any() else t("concept.pool.all_zero"))
 
-st.subheader(t("concept.pool.grid"))
-st.markdown(t("concept.pool.grid.intro"))
-c1, c2, c3 = st.columns([2, 2, 1])
-strides = c1.multiselect(t("concept.pool.conv_strides"), CONV_STRIDES, [1, 2, 4], key="cpo_conv_strides")
-pairs = c2.multiselect(
-    t("concept.pool.pairs"),
-    POOL_PAIRS,
-    [(2, 2), (4, 4)],
-    key="cpo_pairs",
-    format_func=lambda p: t("concept.pool.pair", k=p[0], s=p[1]),
-)
-bias = c3.number_input(
-    t("concept.pool.bias"), -1000.0, 1000.0, 0.0, 0.1, key="cpo_bias", help=t("concept.pool.bias.help")
-)
-if not strides or not pairs:
-    explain(t("concept.pool.grid.empty"))
-    st.stop()
-cells = stage_grid(image, kernel, sorted(strides), bias, sorted(pairs))
-for row_start in range(0, len(cells), len(pairs)):
-    columns = st.columns(len(pairs))
-    for column, cell in zip(columns, cells[row_start : row_start + len(pairs)]):
-        with column:
-            total = cell.conv_stride * cell.pool_stride
-            head = t("concept.pool.cell", cs=cell.conv_stride, k=cell.pool_size, s=cell.pool_stride, total=total)
-            if cell.pooled is None:
-                st.markdown(f"**{head}**")
-                explain(cell.note)
-                continue
-            rows, cols = cell.pooled.shape
-            st.plotly_chart(
-                map_figure(cell.pooled, f"{head} → {rows}×{cols}", height=260),
-                key=f"cpo_fig_grid_{cell.conv_stride}_{cell.pool_size}_{cell.pool_stride}",
-            )
-st.caption(t("concept.pool.multiply"))
+
+@fragment
+def grid_section(image, kernel) -> None:
+    """Conv stride × bias × pooling: its settings rerun only this section."""
+    st.subheader(t("concept.pool.grid"))
+    st.markdown(t("concept.pool.grid.intro"))
+    c1, c2, c3 = st.columns([2, 2, 1])
+    strides = c1.multiselect(t("concept.pool.conv_strides"), CONV_STRIDES, [1, 2, 4], key="cpo_conv_strides")
+    pairs = c2.multiselect(
+        t("concept.pool.pairs"),
+        POOL_PAIRS,
+        [(2, 2), (4, 4)],
+        key="cpo_pairs",
+        format_func=lambda p: t("concept.pool.pair", k=p[0], s=p[1]),
+    )
+    bias = c3.number_input(
+        t("concept.pool.bias"), -1000.0, 1000.0, 0.0, 0.1, key="cpo_bias", help=t("concept.pool.bias.help")
+    )
+    if not strides or not pairs:
+        explain(t("concept.pool.grid.empty"))
+        st.stop()
+    cells = cached(stage_grid)(image, kernel, sorted(strides), bias, sorted(pairs))
+    panels, notes = [], []
+    for cell in cells:
+        head = t(
+            "concept.pool.cell",
+            cs=cell.conv_stride,
+            k=cell.pool_size,
+            s=cell.pool_stride,
+            total=cell.conv_stride * cell.pool_stride,
+        )
+        if cell.pooled is None:
+            panels.append(blank_panel(head))
+            notes.append(f"**{head}**: {cell.note}")
+            continue
+        rows, cols = cell.pooled.shape
+        panels.append(map_figure(cell.pooled, f"{head} → {rows}×{cols}", height=260))
+    if len(notes) < len(panels):  # a chart only when some cell can be drawn
+        st.plotly_chart(panels_figure(panels, len(pairs)), key="cpo_fig_grid")
+    for note in notes:
+        explain(note)
+    st.caption(t("concept.pool.multiply"))
+
+
+grid_section(image, kernel)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
+from app_pages._concepts import cached, computed, explain, fragment, lesson_header, pick_image, pick_kernel
 from app_pages._widgets import choice
 from cnn_core.concepts.activations import RELU_BIAS_FORMULA, bias_range, relu_with_bias
 from cnn_core.concepts.convolution import cross_correlate
@@ -28,12 +28,15 @@ with left:
         size = int(c3.number_input(t("concept.relu.patch_size"), 1, 64, 12, key="cr_size"))
 
 if source == "kernel":
-    response = computed(cross_correlate, image, kernel, container=right)
+    response = computed(cached(cross_correlate), image, kernel, container=right)
 else:
-    response = computed(match_patch, image, top, left_col, size, method="raw", container=right).response
+    response = computed(cached(match_patch), image, top, left_col, size, method="raw", container=right).response
 
-low, high, step = bias_range(response)
-with right:
+
+@fragment
+def thresholding(image, response) -> None:
+    """The bias slider and what it lets through: moving it reruns and redraws only this part."""
+    low, high, step = bias_range(response)
     bias = st.slider(
         t("concept.relu.bias"), low, high, 0.0, step, format="%.4g", key="cr_bias", help=t("concept.relu.bias.help")
     )
@@ -72,4 +75,7 @@ with right:
     elif result.surviving_fraction == 1:
         explain(t("concept.relu.all_survive", threshold=f"{result.threshold + 0.0:.4g}"))
 
+
+with right:
+    thresholding(image, response)
 st.markdown(t("concept.relu.takeaway"))

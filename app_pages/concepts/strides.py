@@ -2,18 +2,30 @@
 
 import streamlit as st
 
-from app_pages._concepts import computed, explain, lesson_header, pick_image, pick_kernel
+from app_pages._concepts import cached, computed, explain, lesson_header, pick_image, pick_kernel
 from app_pages._widgets import choice
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.patch_match import cut_patch
 from cnn_core.concepts.strides import stride_formula, stride_summary, stride_sweep
-from cnn_core.figures.concepts import map_figure, photo_figure, timing_figure
+from cnn_core.figures.concepts import map_figure, panels_figure, photo_figure, timing_figure
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
 CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128)
 SOURCES = ("patch", "named")
 PER_ROW = 3
+RUN = "cst_run"  # how many times "again" was pressed: a new number measures again
+
+
+@cached
+def measured_sweep(gray, kernel, strides, run: int):
+    """The timed sweep, measured once per input and run number (a rerun reuses its timings)."""
+    return stride_sweep(gray, kernel, strides, repeats=5)
+
+
+def measure_again() -> None:
+    st.session_state[RUN] = st.session_state.get(RUN, 0) + 1
+
 
 lesson_header("concept.strides", stride_formula())
 
@@ -43,7 +55,8 @@ with left:
 gray = to_gray(image)
 if source == "patch":
     kernel = computed(cut_patch, gray, top, lft, size, centred, container=right)
-results = computed(stride_sweep, gray, kernel, sorted(strides), repeats=5, container=right) if strides else []
+run = st.session_state.get(RUN, 0)
+results = computed(measured_sweep, gray, kernel, sorted(strides), run, container=right) if strides else []
 if not strides:
     with right:
         explain(t("concept.strides.none"))
@@ -69,15 +82,25 @@ with right:
     )
     st.markdown(t("concept.strides.summary", s=ref.stride, macs=f"{ref.macs:,}", ms=f"{ref.ms:.2f}"))
 
-for start in range(0, len(results), PER_ROW):
-    for column, result, row in zip(st.columns(PER_ROW), results[start:], rows[start:]):
-        marker = (result.peak[0] // result.stride, result.peak[1] // result.stride)
-        figure = map_figure(
-            result.output, t("concept.strides.map", s=row.stride, h=row.height, w=row.width), marker=marker, height=280
-        ).update_traces(showscale=False, selector=dict(type="heatmap"))
-        column.plotly_chart(figure, key=f"cst_fig_map_{row.stride}")
+maps = [
+    map_figure(
+        result.output,
+        t("concept.strides.map", s=row.stride, h=row.height, w=row.width),
+        marker=(result.peak[0] // result.stride, result.peak[1] // result.stride),
+        height=280,
+        showscale=False,
+    )
+    for result, row in zip(results, rows)
+]
+st.plotly_chart(panels_figure(maps, PER_ROW), key="cst_fig_maps")
 
-st.button(t("concept.strides.again"), key="cst_again", icon=":material/timer:", help=t("concept.strides.again.help"))
+st.button(
+    t("concept.strides.again"),
+    key="cst_again",
+    icon=":material/timer:",
+    help=t("concept.strides.again.help"),
+    on_click=measure_again,
+)
 st.plotly_chart(
     timing_figure(
         [r.stride for r in rows],

@@ -15,12 +15,12 @@ import os
 import tempfile
 import urllib.request
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
 from torch import nn
-from torchvision import models
 
 from cnn_core.arch import shapes
 from cnn_core.arch.budget import Budget
@@ -32,10 +32,18 @@ from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
 MIN_SIDE = 16
-_BUILDERS = {
-    "resnet18": (models.resnet18, models.ResNet18_Weights.DEFAULT, "fc"),
-    "mobilenet_v2": (models.mobilenet_v2, models.MobileNet_V2_Weights.DEFAULT, "classifier.1"),
-}
+
+
+@cache
+def _builder(name: str) -> tuple:
+    """(constructor, default weights, head's module name) of backbone name. torchvision is imported
+    here, not at the top: it pulls in torch._dynamo, a second or more of every worker's start."""
+    from torchvision import models
+
+    return {
+        "resnet18": (models.resnet18, models.ResNet18_Weights.DEFAULT, "fc"),
+        "mobilenet_v2": (models.mobilenet_v2, models.MobileNet_V2_Weights.DEFAULT, "classifier.1"),
+    }[name]
 
 
 class PretrainedWeightsUnavailable(CnnLabError, RuntimeError):
@@ -44,7 +52,7 @@ class PretrainedWeightsUnavailable(CnnLabError, RuntimeError):
 
 def weights_url(name: str) -> str:
     """Where torchvision downloads the pretrained weights of backbone name from."""
-    return _BUILDERS[name][1].url
+    return _builder(name)[1].url
 
 
 def weights_file(name: str) -> Path:
@@ -53,7 +61,7 @@ def weights_file(name: str) -> Path:
 
 
 def weights_megabytes(name: str) -> float:
-    return float(_BUILDERS[name][1].meta.get("_file_size") or 0.0)
+    return float(_builder(name)[1].meta.get("_file_size") or 0.0)
 
 
 def weights_cached(name: str) -> bool:
@@ -146,7 +154,7 @@ def _set_module(root: nn.Module, dotted: str, module: nn.Module) -> None:
 
 def build_backbone(spec: dict, load_weights: bool = True) -> TransferNet:
     options, (c, _, _), n = _validated(spec)
-    ctor, weights, head_name = _BUILDERS[options["name"]]
+    ctor, weights, head_name = _builder(options["name"])
     want = weights if options["pretrained"] and load_weights else None
     try:
         net = ctor(weights=want)
@@ -249,7 +257,7 @@ def _pair(value) -> tuple[int, int]:
 def export_backbone_code(spec: dict, class_name: str = "Net") -> str:
     options, (c, h, w), n = _validated(spec)
     name = options["name"]
-    head_name = _BUILDERS[name][2]
+    head_name = _builder(name)[2]
     weights = '"DEFAULT"' if options["pretrained"] else "None"
     head = head_name.replace(".1", "[1]")
     lines = [

@@ -1,13 +1,21 @@
 """Pictures of tensors: an image (with an optional heat overlay), a grid of kernels, a tiled
 stack of feature maps, and an image laid out the way st.image shows it.
+
+Pictures travel to the browser as PNG data URIs (a few kB), not as arrays of pixel values.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
+from PIL import Image
+
+MAX_OVERLAY_SIDE = 128  # a heat overlay larger than this is averaged down to it (the picture itself stays sharp)
 
 
 def as_picture(image_uint8) -> np.ndarray:
@@ -66,15 +74,47 @@ def maps_figure(maps, title: str = "", height: int = 320) -> go.Figure:
     return _heatmap_layout(fig, height)
 
 
+def png_data_uri(image_uint8) -> str:
+    """A (C, H, W) uint8 image, gray or RGB, as a PNG data URI."""
+    picture = as_picture(np.asarray(image_uint8, dtype=np.uint8))
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def enlarged(image_uint8, side: int = 160) -> np.ndarray:
+    """A (C, H, W) uint8 image as st.image takes it, enlarged by a whole factor with nearest-neighbour
+    pixels to about `side` pixels (a 28×28 picture stays crisp instead of being blurred by the browser)."""
+    picture = as_picture(np.asarray(image_uint8, dtype=np.uint8))
+    factor = max(1, side // max(picture.shape[:2]))
+    return picture.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def _reduced(overlay: np.ndarray) -> tuple[np.ndarray, int]:
+    """An (H, W) map averaged over f×f blocks so that no side exceeds MAX_OVERLAY_SIDE, and f."""
+    h, w = overlay.shape
+    f = max(1, math.ceil(max(h, w) / MAX_OVERLAY_SIDE))
+    if f == 1:
+        return overlay, 1
+    padded = np.pad(overlay, ((0, -h % f), (0, -w % f)), mode="edge")
+    return padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).mean(axis=(1, 3)), f
+
+
 def image_figure(image_uint8, title: str = "", height: int = 280, overlay=None, overlay_name: str = "") -> go.Figure:
-    """A (C, H, W) uint8 image, gray or RGB, with an optional [0, 1] heat map on top."""
+    """A (C, H, W) uint8 image, gray or RGB, with an optional [0, 1] heat map on top. The image is sent
+    as a PNG (pixel coordinates on the axes, as an array of pixels would have them); the heat map as
+    values (at most MAX_OVERLAY_SIDE per side), so its hover reads them."""
     img = np.asarray(image_uint8)
-    rgb = np.repeat(img, 3, axis=0) if img.shape[0] == 1 else img
-    fig = go.Figure(go.Image(z=rgb.transpose(1, 2, 0)))
+    fig = go.Figure(go.Image(source=png_data_uri(img)))
     if overlay is not None:
+        heat, f = _reduced(np.asarray(overlay, dtype=np.float32))
         fig.add_trace(
             go.Heatmap(
-                z=np.asarray(overlay),
+                z=np.round(heat, 3),
+                x0=(f - 1) / 2,
+                dx=f,
+                y0=(f - 1) / 2,
+                dy=f,
                 colorscale="Jet",
                 opacity=0.45,
                 zmin=0,
@@ -85,3 +125,24 @@ def image_figure(image_uint8, title: str = "", height: int = 280, overlay=None, 
         )
     fig.update_layout(title=title)
     return _heatmap_layout(fig, height)
+
+
+def _viridis(values: np.ndarray) -> np.ndarray:
+    """[0, 1] values (NaN: white) → uint8 RGB on Plotly's Viridis scale."""
+    stops = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in pc.sequential.Viridis], dtype=np.float32)
+    where = np.linspace(0, 1, len(stops))
+    flat = np.nan_to_num(values, nan=0.0).ravel()
+    rgb = np.stack([np.interp(flat, where, stops[:, k]) for k in range(3)], -1).reshape(*values.shape, 3)
+    rgb[np.isnan(values)] = 255
+    return rgb.round().astype(np.uint8)
+
+
+def maps_picture(maps, side: int = 640) -> tuple[np.ndarray, float, float]:
+    """Feature maps (C, H, W) tiled as maps_figure tiles them, on one Viridis scale, as an RGB picture
+    for st.image (enlarged by a whole factor to about `side` pixels wide), with the scale's low and high
+    values."""
+    grid, _ = tile(maps)
+    low, high = float(np.nanmin(grid)), float(np.nanmax(grid))
+    rgb = _viridis((grid - low) / (high - low) if high > low else np.where(np.isnan(grid), np.nan, 0.5))
+    factor = max(1, side // grid.shape[1])
+    return rgb.repeat(factor, axis=0).repeat(factor, axis=1), low, high

@@ -37,7 +37,7 @@ def _state(state: str) -> str:
     return t(f"state.{state}") if state in (*FINAL_STATES, "queued", "running", "stopping") else state
 
 
-def follow(run_dir: Path, poll_s: float = 0.5, out=sys.stderr) -> Status:
+def follow(run_dir: Path, poll_s: float = 0.1, out=sys.stderr) -> Status:
     """Show a progress bar until the run reaches a final state; return that status."""
     while True:
         status = read_status(run_dir)

@@ -28,6 +28,7 @@ from cnn_core.runs.directory import (
     write_status,
 )
 from cnn_core.runs.queue import runs_lock
+from cnn_core.runs.spare import hand_to_spare
 from cnn_core.settings import get_settings
 from cnn_core.train.config import ConfigError, TrainConfig
 
@@ -55,6 +56,13 @@ def spawn_worker(run_dir: Path) -> subprocess.Popen:
     # Reap it when it ends, so a long-lived caller (the app) collects no zombies.
     threading.Thread(target=proc.wait, daemon=True).start()
     return proc
+
+
+def start_worker(run_dir: Path) -> None:
+    """A warm spare worker takes the run when one is waiting (the app keeps one, see spare.py);
+    else a fresh worker starts."""
+    if hand_to_spare(run_dir) is None:
+        spawn_worker(run_dir)
 
 
 def check_launch(config) -> None:
@@ -104,7 +112,7 @@ def launch_run(config, root: str | Path | None = None, visitor: str | None = Non
             record_owner(run_dir, visitor)
         write_json_atomic(run_dir / "config.json", config.to_dict())
         write_status(run_dir, Status(state="queued", epochs=config.epochs))
-    spawn_worker(run_dir)
+    start_worker(run_dir)
     return run_dir
 
 
@@ -122,4 +130,4 @@ def resume_run(run_dir: Path, visitor: str | None = None) -> None:
     status.state, status.pid, status.error, status.heartbeat = "queued", None, None, time.time()
     status.limit = status.limit_key = status.limit_values = None
     write_status(run_dir, status)
-    spawn_worker(run_dir)
+    start_worker(run_dir)

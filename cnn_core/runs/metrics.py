@@ -1,5 +1,6 @@
 """A run's metrics.jsonl: one JSON record per line (kind step | epoch | test), appended in one
-write so a crash can tear only the last line, and cut back to a checkpoint on resume.
+write so a crash can tear only the last line, and cut back to a checkpoint on resume; and how
+often a page showing runs looks again for new records.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from cnn_core.errors import CnnLabError
 from cnn_core.files import UnsafePathError, open_nofollow, read_text_nofollow, write_text_atomic
 from cnn_core.i18n import t
+from cnn_core.runs.directory import ACTIVE_STATES
+from cnn_core.settings import get_settings
 
 
 class MetricsCorrupt(CnnLabError, ValueError):
@@ -27,6 +30,30 @@ def append_metrics(run_dir: Path, records: list[dict]) -> None:
     with os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(text)
         f.flush()
+
+
+def has_metrics(run_dir: Path) -> bool:
+    """Whether the run has written a record yet: a size, read without reading the file (or a link)."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        return not path.is_symlink() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+FIRST_POINT_REFRESH_S = 0.25
+
+
+def refresh_interval_s(runs: list, live_s: float | None = None) -> float | None:
+    """How often a page that shows runs (RunInfo) looks again: never with none active; quickly while
+    an active run has no record yet, so that its first point shows as soon as it is written; then
+    every live_s (the live_refresh_ms setting)."""
+    active = [r for r in runs if r.status.state in ACTIVE_STATES]
+    if not active:
+        return None
+    if not all(has_metrics(r.path) for r in active):
+        return FIRST_POINT_REFRESH_S
+    return get_settings().live_refresh_ms / 1000 if live_s is None else live_s
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

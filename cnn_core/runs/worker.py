@@ -83,7 +83,7 @@ def run_worker(run_dir: Path) -> int:
         settings = get_settings()
         # Training takes every core, but at a lower priority, so the dashboard stays responsive; from
         # here on, so that importing torch (seconds of CPU) is low priority too.
-        os.nice(settings.worker_nice)
+        os.nice(max(0, settings.worker_nice - os.nice(0)))  # a spare worker (spare.py) is already there
         # here, not at the top: a worker waiting in the queue stays small (no torch, ~400 MB resident)
         import torch
 
@@ -128,6 +128,10 @@ def run_worker(run_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--spare":  # a spare worker for a runs root (spare.py)
+        from cnn_core.runs.spare import serve
+
+        return serve(Path(args[1]))
     if len(args) != 1 or args[0] in ("-h", "--help"):
         print(t("worker.usage"))
         return 0 if args and args[0] in ("-h", "--help") else 2

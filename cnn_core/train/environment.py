@@ -6,14 +6,17 @@ versions than the start did).
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import importlib.util
 import platform
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import torch
-import torchvision
 
 import cnn_core
 from cnn_core.files import read_json, write_json_atomic
@@ -41,12 +44,33 @@ def git_commit(root: Path = SOURCE_ROOT, timeout_s: float = GIT_TIMEOUT_S) -> st
     return commit if done.returncode == 0 and _COMMIT.fullmatch(commit) else None
 
 
+def torchvision_version() -> str | None:
+    """torchvision's full version (with its build tag, e.g. +cu130) without importing it: importing
+    torchvision pulls in torch._dynamo, over a second of a worker's start for a run that never uses it."""
+    if "torchvision" in sys.modules:
+        return sys.modules["torchvision"].__version__
+    spec = importlib.util.find_spec("torchvision")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        source = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text()
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__version__" for t in node.targets):
+                return ast.literal_eval(node.value)
+    except (OSError, SyntaxError, ValueError):
+        pass
+    try:
+        return importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def environment(device: torch.device | str) -> dict:
     """This process's versions, commit and device."""
     return {
         "cnn_lab": cnn_core.__version__,
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": torchvision_version(),
         "python": platform.python_version(),
         "git_commit": git_commit(),
         "device": str(device),

@@ -187,7 +187,7 @@ def train_one_epoch(
 
     should_stop() is asked before every step; when it says yes, this returns False at once, state
     at the step not taken. on_log gets the steps since its previous call at most every
-    config.log_interval_s and always after the epoch's last step. on_checkpoint(state) comes every
+    config.log_interval_s, always after the epoch's last step, and after a run's first step. on_checkpoint(state) comes every
     config.checkpoint_interval_s, but never after the last step: the caller checkpoints the end of
     the epoch after validation. Both intervals count from this call, so the caller's time between
     epochs (validation, checkpoint) is neither logged as training nor cuts an interval short.
@@ -199,6 +199,8 @@ def train_one_epoch(
     perm = epoch_permutation(n, config.seed, state.epoch, device)
     window = Sums.zeros(device)
     window_start = last_log = last_checkpoint = time.perf_counter()
+    # a run's very first step is logged at once: the live chart gets its first point without waiting an interval
+    run_starts_here = state.epoch == 0 and state.step == 0
     model.train()
     while state.step < steps:
         if should_stop():
@@ -224,7 +226,8 @@ def train_one_epoch(
         window.add(batch_loss, batch_correct, len(y))
         state.step += 1
         now = time.perf_counter()
-        if on_log and (now - last_log >= config.log_interval_s or state.step == steps):
+        due = now - last_log >= config.log_interval_s or state.step == steps or (run_starts_here and state.step == 1)
+        if on_log and due:
             rate = window.seen / max(1e-9, now - window_start)
             on_log(StepLog(state.epoch, state.step, window.mean_loss(), window.accuracy(), rate))
             window = Sums.zeros(device)

@@ -1,0 +1,80 @@
+"""What keeps the concept lab quick without changing what it shows: maps and histograms travel as
+float32, figures are built in one go with the same layout, the stride timings are measured once per
+input (a rerun reuses them, "again" measures anew), and sliders live in fragments."""
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from cnn_core.figures import concepts as viz
+from tests.apptest import open_app_page
+
+
+def test_map_cells_travel_as_float32_with_the_same_values():
+    values = np.random.default_rng(0).normal(size=(40, 60))
+    fig = viz.map_figure(values, "m", diverging=True, box=(1, 2, 3, 4), marker=(5, 6))
+    z = np.asarray(fig.data[0].z)
+    assert z.dtype == np.float32 and np.allclose(z, values, rtol=1e-6, atol=1e-6)
+    assert fig.data[0].zmax == float(np.abs(values).max())  # the colour range from the full-precision values
+    assert json.loads(fig.to_json())["data"][0]["z"]["dtype"] == "f4"
+    assert len(fig.data) == 2 and len(fig.layout.shapes) == 1
+
+
+def test_figures_keep_the_lab_layout_and_the_default_template():
+    grid = viz.grid_figure(np.arange(16.0).reshape(4, 4), "g", box=(0, 0, 2, 2))
+    assert grid.layout.yaxis.autorange == "reversed" and grid.layout.yaxis.scaleanchor == "x"
+    assert grid.layout.xaxis.side == "top" and grid.layout.xaxis.dtick == 1 and grid.layout.title.text == "g"
+    photo = viz.photo_figure(np.random.default_rng(1).random((3, 20, 30)), "p", box=(1, 1, 3, 3), marker=(4, 5))
+    assert photo.layout.xaxis.showticklabels and photo.layout.yaxis.showticklabels
+    assert len(photo.layout.shapes) == 1 and photo.data[-1].type == "scatter"
+    assert photo.layout.template == go.Figure().layout.template == pio.templates[pio.templates.default]
+    bars = viz.bars_figure(["a", "b"], [0.5, 0.25], percent=True)
+    assert bars.layout.yaxis.tickformat == ".0%" and bars.layout.yaxis.autorange is None
+
+
+def test_histogram_float32_values_all_fall_inside_the_bins():
+    values = np.random.default_rng(2).normal(size=5000) * 1e-3 + 1 / 3
+    fig = viz.histogram_figure(values, threshold=1 / 3, threshold_label="t")
+    low = fig.data[0].xbins.start
+    high = fig.data[0].xbins.end
+    shown = np.concatenate([np.asarray(trace.x) for trace in fig.data])
+    assert shown.dtype == np.float32 and shown.size == values.size
+    assert low <= shown.min() and shown.max() < high
+    assert len(fig.data[1].x) == int((values > 1 / 3).sum())
+
+
+def times(at) -> list:
+    return list(at.dataframe[0].value["time (ms)"])
+
+
+def test_stride_timings_are_kept_on_a_rerun_and_measured_again_on_request():
+    at = open_app_page("app_pages/concepts/strides.py")
+    first = times(at)
+    at.run()
+    assert times(at) == first, "a rerun (any other widget) reuses the measurement"
+    at.button(key="cst_again").click().run()
+    assert at.session_state["cst_run"] == 1 and not at.exception
+    assert list(at.dataframe[0].value["stride"]) == [1, 2, 4, 8, 16] and (np.asarray(times(at)) > 0).all()
+
+
+def test_panels_figure_keeps_every_panel_as_one_chart():
+    """Maps shown side by side travel as one chart of subplots: each keeps its values, hover, colour
+    scale, boxes, markers and square reversed axes; its title becomes its subplot's title."""
+    values = np.arange(16.0).reshape(4, 4)
+    grid = viz.grid_figure(values, "g", box=(0, 0, 2, 2), diverging=True)
+    heat = viz.map_figure(values * 2, "m", marker=(1, 2))
+    photo = viz.photo_figure(np.random.default_rng(3).random((3, 5, 6)), "p", box=(1, 1, 2, 2))
+    fig = viz.panels_figure([grid, heat, photo, viz.blank_panel("b")], 2)
+    assert [a.text for a in fig.layout.annotations] == ["g", "m", "p", "b"]
+    assert len(fig.data) == len(grid.data) + len(heat.data) + len(photo.data) == 4
+    assert [(d.xaxis, d.yaxis) for d in fig.data] == [("x", "y"), ("x2", "y2"), ("x2", "y2"), ("x3", "y3")]
+    assert np.array_equal(fig.data[0].z, grid.data[0].z) and fig.data[0].colorscale == grid.data[0].colorscale
+    assert fig.data[0].hovertemplate == grid.data[0].hovertemplate and fig.data[0].zmid == 0
+    assert np.array_equal(fig.data[1].z, heat.data[1 - 1].z) and fig.data[2].x == heat.data[1].x
+    assert [(s.xref, s.yref, s.x0, s.y1) for s in fig.layout.shapes] == [("x", "y", -0.5, 1.5), ("x3", "y3", 0.5, 2.5)]
+    assert fig.layout.yaxis2.autorange == "reversed" and fig.layout.yaxis2.scaleanchor == "x2"
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]  # side by side
+    assert fig.layout.yaxis3.domain[1] < fig.layout.yaxis.domain[0]  # the second row below the first
+    assert fig.data[1].colorbar.x == fig.layout.xaxis2.domain[1]  # its colour scale beside its own panel
