@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 from cnn_core.arch.presets import preset_spec
 from cnn_core.arch.spec import is_backbone, normalize_backbone
 from cnn_core.errors import CnnLabError
-from cnn_core.files import open_nofollow, read_json, write_json_atomic
+from cnn_core.files import read_json, write_json_atomic
 from cnn_core.i18n import t
 from cnn_core.runs.demo import check_config_limits, check_launch_limits, check_resume_limits
 from cnn_core.runs.directory import (
@@ -29,33 +26,14 @@ from cnn_core.runs.directory import (
 )
 from cnn_core.runs.queue import runs_lock
 from cnn_core.runs.spare import hand_to_spare
+from cnn_core.runs.worker import start_detached
 from cnn_core.settings import get_settings
 from cnn_core.train.config import ConfigError, TrainConfig
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 
 def spawn_worker(run_dir: Path) -> subprocess.Popen:
-    """Start a detached worker for run_dir; its output goes to run_dir/worker.log, never to ours."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    # the worker runs in run_dir: a relative data dir would otherwise put downloads inside the run
-    env["CNN_LAB_DATA_DIR"] = str(Path(get_settings().data_dir).resolve())
-    # never through a link planted in the run folder (see cnn_core.files)
-    log_fd = open_nofollow(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    with os.fdopen(log_fd, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cnn_core.runs.worker", str(run_dir)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-            cwd=str(run_dir),
-        )
-    # Reap it when it ends, so a long-lived caller (the app) collects no zombies.
-    threading.Thread(target=proc.wait, daemon=True).start()
-    return proc
+    """Start a fresh detached worker for run_dir; its output goes to run_dir/worker.log."""
+    return start_detached([str(run_dir)], run_dir, run_dir / "worker.log")
 
 
 def start_worker(run_dir: Path) -> None:

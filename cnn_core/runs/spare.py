@@ -29,7 +29,6 @@ from cnn_core.settings import get_settings
 SPARES_DIR = ".spares"
 POLL_S = 0.02
 PARENT_ENV = "CNN_LAB_SPARE_PARENT"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def spares_dir(root: Path) -> Path:
@@ -81,26 +80,14 @@ def waiting_spares(root: Path) -> list[int]:
 
 
 def start_spare(root: Path) -> subprocess.Popen:
-    """Start a spare for root, detached, its output to .spares/spare.log, never to ours."""
+    """Start a spare for root, detached, its output to .spares/spare.log."""
+    from cnn_core.runs.worker import start_detached  # here: the worker module imports this one when it serves
+
     folder = spares_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    env["CNN_LAB_DATA_DIR"] = str(Path(get_settings().data_dir).resolve())
-    env[PARENT_ENV] = str(os.getpid())  # it may start after we are gone: it must know whom to outlive
-    log_fd = open_nofollow(folder / "spare.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    with os.fdopen(log_fd, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cnn_core.runs.worker", "--spare", str(root.resolve())],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-            cwd=str(folder),
-        )
-    threading.Thread(target=proc.wait, daemon=True).start()  # reaped: no zombie in a long-lived server
-    return proc
+    # it may start after we are gone: it must know whom to outlive
+    parent = {PARENT_ENV: str(os.getpid())}
+    return start_detached(["--spare", str(root.resolve())], folder, folder / "spare.log", parent)
 
 
 def ensure_spare(root: Path) -> None:

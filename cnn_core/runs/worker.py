@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 
-from cnn_core.files import read_json
+from cnn_core.files import open_nofollow, read_json
 from cnn_core.i18n import t
 from cnn_core.runs.demo import check_config_limits, time_budget_s
 from cnn_core.runs.directory import (
@@ -35,6 +36,30 @@ from cnn_core.train.config import TrainConfig
 
 POLL_S = 0.5
 HEARTBEAT_S = 5.0
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_detached(args: list[str], cwd: Path, log_path: Path, env_extra: dict | None = None) -> subprocess.Popen:
+    """`python -m cnn_core.runs.worker ARGS` in its own session, in cwd, its output appended to
+    log_path (never through a link, see cnn_core.files), never to ours; reaped when it ends, so a
+    long-lived caller (the app) collects no zombies."""
+    env = dict(os.environ, **(env_extra or {}))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    # the worker runs in its run folder: a relative data dir would otherwise put downloads inside the run
+    env["CNN_LAB_DATA_DIR"] = str(Path(get_settings().data_dir).resolve())
+    log_fd = open_nofollow(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(log_fd, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cnn_core.runs.worker", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=str(cwd),
+        )
+    threading.Thread(target=proc.wait, daemon=True).start()
+    return proc
 
 
 def run_worker(run_dir: Path) -> int:
