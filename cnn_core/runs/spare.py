@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from cnn_core.files import open_nofollow, read_json, write_json_atomic
-from cnn_core.runs.directory import RunError, run_path
+from cnn_core.runs.directory import RunError, pid_is_worker, run_path
 from cnn_core.settings import get_settings
 
 SPARES_DIR = ".spares"
@@ -33,16 +33,6 @@ PARENT_ENV = "CNN_LAB_SPARE_PARENT"
 
 def spares_dir(root: Path) -> Path:
     return root / SPARES_DIR
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process took the number: not our spare
-        return False
-    return True
 
 
 def _pid_of(path: Path) -> int | None:
@@ -58,7 +48,7 @@ def hand_to_spare(run_dir: Path) -> int | None:
         return None
     for ready in sorted(folder.glob("*.ready")):
         pid = _pid_of(ready)
-        if pid is None or not _alive(pid):
+        if pid is None or not pid_is_worker(pid):
             ready.unlink(missing_ok=True)  # a spare that died waiting
             continue
         try:
@@ -76,7 +66,7 @@ def waiting_spares(root: Path) -> list[int]:
     if not folder.is_dir() or folder.is_symlink():
         return []
     pids = {_pid_of(p) for p in folder.glob("*.starting")} | {_pid_of(p) for p in folder.glob("*.ready")}
-    return sorted(pid for pid in pids if pid is not None and _alive(pid))
+    return sorted(pid for pid in pids if pid is not None and pid_is_worker(pid))
 
 
 def start_spare(root: Path) -> subprocess.Popen:
