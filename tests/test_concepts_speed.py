@@ -2,11 +2,15 @@
 float32, figures are built in one go with the same layout, the stride timings are measured once per
 input (a rerun reuses them, "again" measures anew), and sliders live in fragments."""
 
+import base64
+import io
 import json
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 import plotly.io as pio
+from PIL import Image
 
 from cnn_core.figures import concepts as viz
 from tests.apptest import open_app_page
@@ -20,6 +24,43 @@ def test_map_cells_travel_as_float32_with_the_same_values():
     assert fig.data[0].zmax == float(np.abs(values).max())  # the colour range from the full-precision values
     assert json.loads(fig.to_json())["data"][0]["z"]["dtype"] == "f4"
     assert len(fig.data) == 2 and len(fig.layout.shapes) == 1
+
+
+def _png_pixels(source: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"))
+
+
+def _plotly_colour(colorscale: str, share: float) -> np.ndarray:
+    """Plotly's own colour at `share` of a named scale, 0-255 (the oracle for the picture's cells)."""
+    return np.asarray(pc.sample_colorscale(pc.get_colorscale(colorscale), [share], colortype="tuple")[0]) * 255
+
+
+def test_a_large_map_travels_as_a_picture_of_plotly_colours_with_its_colour_bar():
+    values = np.random.default_rng(4).normal(size=(120, 90))  # more cells than PICTURE_CELLS
+    assert values.size > viz.PICTURE_CELLS
+    fig = viz.map_figure(values, "m", marker=(5, 6), box=(1, 2, 3, 4))
+    picture, scale, cross = fig.data
+    assert picture.type == "image" and picture.z is None and scale.marker.showscale and cross.type == "scatter"
+    pixels = _png_pixels(picture.source)
+    assert pixels.shape == (120, 90, 3)  # one pixel per cell: cell (i, j) at (y=i, x=j), as a heat map has it
+    low, high = values.min(), values.max()
+    assert (scale.marker.cmin, scale.marker.cmax) == (low, high)
+    for cell in [
+        np.unravel_index(values.argmin(), values.shape),
+        np.unravel_index(values.argmax(), values.shape),
+        (7, 11),
+    ]:
+        share = (values[cell] - low) / (high - low)
+        assert np.abs(pixels[cell] - _plotly_colour("Viridis", share)).max() <= 2.5, cell
+    assert len(json.dumps(fig.to_plotly_json()["data"][0])) < values.size * 4  # fewer bytes than float32 cells
+    diverging = viz.map_figure(values, "d", diverging=True, showscale=False)
+    assert [tr.type for tr in diverging.data] == ["image"]  # no colour bar asked for
+    zero = np.argmin(np.abs(values))
+    assert np.abs(_png_pixels(diverging.data[0].source).reshape(-1, 3)[zero] - _plotly_colour("RdBu", 0.5)).max() <= 3
+    small = viz.map_figure(values[:90, :90], "s")  # 8,100 cells: still a heat map with values to hover
+    assert small.data[0].type == "heatmap"
+    panels = viz.panels_figure([fig, small], 2)
+    assert panels.data[1].marker.colorbar.x == panels.layout.xaxis.domain[1]  # its colour bar beside its panel
 
 
 def test_figures_keep_the_lab_layout_and_the_default_template():
@@ -46,7 +87,7 @@ def test_histogram_float32_values_all_fall_inside_the_bins():
 
 
 def times(at) -> list:
-    return list(at.dataframe[0].value["time (ms)"])
+    return list(at.table[0].value["time (ms)"])
 
 
 def test_stride_timings_are_kept_on_a_rerun_and_measured_again_on_request():
@@ -56,7 +97,7 @@ def test_stride_timings_are_kept_on_a_rerun_and_measured_again_on_request():
     assert times(at) == first, "a rerun (any other widget) reuses the measurement"
     at.button(key="cst_again").click().run()
     assert at.session_state["cst_run"] == 1 and not at.exception
-    assert list(at.dataframe[0].value["stride"]) == [1, 2, 4, 8, 16] and (np.asarray(times(at)) > 0).all()
+    assert list(at.table[0].value["stride"]) == [1, 2, 4, 8, 16] and (np.asarray(times(at)) > 0).all()
 
 
 def test_panels_figure_keeps_every_panel_as_one_chart():

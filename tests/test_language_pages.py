@@ -153,7 +153,7 @@ def visible_texts(at: AppTest) -> list[tuple[str, str, bool]]:
         if kind == "plotly_chart":
             found += [("plotly figure", text, False) for text in figure_texts(proto.spec)]
             continue
-        if kind == "dataframe":
+        if kind in ("dataframe", "table"):
             found += [("table header", header, False) for header in dataframe_headers(node)]
             continue
         if hasattr(proto, "WhichOneof") and proto.DESCRIPTOR.name == "Block":

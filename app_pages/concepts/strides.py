@@ -112,7 +112,7 @@ st.plotly_chart(
     ),
     key="cst_fig_timing",
 )
-st.dataframe(
+st.table(  # a few rows: a static table draws in a fraction of a data grid's time
     {
         t("concept.strides.col.stride"): [r.stride for r in rows],
         t("concept.strides.col.output"): [f"{r.height}×{r.width}" for r in rows],
@@ -123,7 +123,6 @@ st.dataframe(
         t("concept.strides.col.ideal", s=ref.stride): [round(r.ideal, 1) for r in rows],
     },
     hide_index=True,
-    key="cst_fig_table",
 )
 st.markdown(t("concept.strides.explain"))
 st.markdown(

@@ -3,13 +3,19 @@ region, activation curves, and the timing charts. Built here so the pages stay t
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 from cnn_core.concepts.images import as_uint8
-from cnn_core.figures.images import image_figure
+from cnn_core.figures.images import image_figure, png_data_uri
 from cnn_core.i18n import t
 
+# a map with more cells than this is sent as a picture (map_picture): 96 × 96, a tenth of the
+# bytes of its values and one image for the browser instead of ~10,000 cells
+PICTURE_CELLS = 96 * 96
 NUMBER_CELLS = 24  # grids up to this many cells a side may print their values in the cells
 # Numbers in cells: a fixed font between these sizes (px), or none when the cells are too small for
 # MIN_FONT. Cell sizes are estimated from the figure's height and its share of a page CONTENT_WIDTH wide.
@@ -143,7 +149,8 @@ def map_figure(
     showscale: bool | None = None,
 ) -> go.Figure:
     """A response or feature map as a heat map, optionally with a box and a cross marker. The cells
-    travel as float32 (half the bytes of float64, still more digits than the hover's four decimals)."""
+    travel as float32 (half the bytes of float64, still more digits than the hover's four decimals).
+    A map of more than PICTURE_CELLS cells is drawn as a coloured picture instead (map_picture)."""
     z = np.asarray(values, dtype=np.float64)
     if diverging:
         bound = float(np.abs(z).max()) if z.size else 1.0
@@ -152,17 +159,52 @@ def map_figure(
         kwargs = dict(colorscale="Viridis")
         if zrange:
             kwargs.update(zmin=zrange[0], zmax=zrange[1])
-    traces = [
-        go.Heatmap(
-            z=z.astype(np.float32),
-            hovertemplate="(%{y}, %{x}) = %{z:.4f}<extra></extra>",
-            showscale=showscale,
-            **kwargs,
-        )
-    ]
+    if z.size > PICTURE_CELLS:
+        traces = map_picture(z, kwargs["colorscale"], kwargs.get("zmin"), kwargs.get("zmax"), showscale is not False)
+    else:
+        traces = [
+            go.Heatmap(
+                z=z.astype(np.float32),
+                hovertemplate="(%{y}, %{x}) = %{z:.4f}<extra></extra>",
+                showscale=showscale,
+                **kwargs,
+            )
+        ]
     if marker:
         traces.append(_cross(*marker))
     return _figure(traces, title, height, **(dict(shapes=[_rect(*box)]) if box else {}))
+
+
+@functools.cache
+def _palette(colorscale: str) -> np.ndarray:
+    """Plotly's named colour scale as 256 RGB colours (uint8), low to high."""
+    colours = pc.sample_colorscale(pc.get_colorscale(colorscale), list(np.linspace(0, 1, 256)), colortype="tuple")
+    return np.round(np.asarray(colours) * 255).astype(np.uint8) if max(max(colours)) <= 1 else np.asarray(colours)
+
+
+def map_picture(z: np.ndarray, colorscale: str, zmin=None, zmax=None, showscale: bool = True) -> list:
+    """A large map as a picture: its cells coloured by colorscale between zmin and zmax (the map's
+    own range when None), sent as one PNG, with cell numbers on the axes as a heat map would have
+    them, and the colour bar drawn by an empty trace. A map this large gives each cell a few screen
+    pixels at most, too small to point at, so the values are left out: the PNG is a tenth of the
+    bytes and the browser draws one image instead of tens of thousands of cells."""
+    finite = z[np.isfinite(z)]
+    low = float(finite.min()) if zmin is None and finite.size else float(zmin or 0.0)
+    high = float(finite.max()) if zmax is None and finite.size else float(zmax if zmax is not None else 1.0)
+    scaled = np.clip((np.nan_to_num(z, nan=low) - low) / ((high - low) or 1.0), 0, 1)
+    rgb = _palette(colorscale)[np.round(scaled * 255).astype(np.intp)]
+    picture = go.Image(source=png_data_uri(rgb.transpose(2, 0, 1)), hovertemplate="(%{y}, %{x})<extra></extra>")
+    if not showscale:
+        return [picture]
+    scale = go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        showlegend=False,
+        hoverinfo="skip",
+        marker=dict(colorscale=colorscale, cmin=low, cmax=high, showscale=True, color=[low]),
+    )
+    return [picture, scale]
 
 
 def photo_figure(
@@ -337,16 +379,13 @@ def panels_figure(panels, columns: int, height: int | None = None, gap: int = 64
             for trace in panel.data:
                 trace = trace.to_plotly_json()
                 trace.update(xaxis=xs, yaxis=ys)
+                bar = dict(
+                    x=x_domain[1], xanchor="left", y=top, yanchor="top", len=top - max(0.0, bottom), thickness=10
+                )
                 if trace.get("type") == "heatmap" and trace.get("showscale") is not False:
-                    trace["colorbar"] = dict(
-                        trace.get("colorbar", {}),
-                        x=x_domain[1],
-                        xanchor="left",
-                        y=top,
-                        yanchor="top",
-                        len=top - max(0.0, bottom),
-                        thickness=10,
-                    )
+                    trace["colorbar"] = dict(trace.get("colorbar", {}), **bar)
+                elif trace.get("marker", {}).get("showscale"):  # a picture's colour bar (map_picture)
+                    trace["marker"]["colorbar"] = dict(trace["marker"].get("colorbar", {}), **bar)
                 data.append(trace)
             for shape in pl.get("shapes", []):
                 shapes.append(dict(shape, xref=xs, yref=ys))
