@@ -11,12 +11,10 @@ from app_pages._widgets import download
 from cnn_core.data.catalog import class_labels
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.training import (
-    accuracy_figure,
     confusion_figure,
+    curves_figure,
     has_points,
-    loss_figure,
     per_class_figure,
-    step_series_figure,
 )
 from cnn_core.files import read_json
 from cnn_core.i18n import t
@@ -116,11 +114,7 @@ def run_charts(run: RunInfo) -> None:
     if not has_points(steps, "loss") and not has_points(epochs, "train_loss"):
         st.info(t("runs.first_points"), icon=":material/hourglass_top:")  # not empty axes
     else:
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(loss_figure(steps, epochs), key="r_loss")
-        c2.plotly_chart(accuracy_figure(steps, epochs), key="r_acc")
-        c1.plotly_chart(step_series_figure(steps, "lr", t("reports.axis.lr")), key="r_lr")
-        c2.plotly_chart(step_series_figure(steps, "images_per_s", t("reports.col.speed")), key="r_speed")
+        st.plotly_chart(curves_figure(steps, epochs), key="r_curves")
     classes = class_labels((read_json(run.path / "dataset.json") or {}).get("class_names", []))
     if has_points(epochs, "confusion") and classes:
         st.plotly_chart(per_class_figure(epochs, classes), key="r_per_class")

@@ -17,10 +17,18 @@ import cnn_core.runs.directory as directory
 import cnn_core.runs.launcher as launcher
 from cnn_core.arch.backbones import PretrainedWeightsUnavailable, fetch_weights, weights_cached
 from cnn_core.arch.presets import PRESETS
-from cnn_core.figures.training import RUN_COLOURS, compare_figure
+from cnn_core.figures.training import (
+    RUN_COLOURS,
+    accuracy_figure,
+    compare_figure,
+    curves_figure,
+    loss_figure,
+    step_series_figure,
+)
 from cnn_core.files import read_json, write_json_atomic
 from cnn_core.i18n import catalog, t
 from cnn_core.runs.directory import RunError, read_status, write_status
+from cnn_core.runs.tables import metric_frames
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.estimate import EpochEstimate, EstimateError
 from tests.apptest import APP, open_app_page, open_tab
@@ -377,9 +385,42 @@ def test_runs_page_completed_run(runs_root, finished_run):
     assert any("Completed" in s.value for s in at.success)
     labels = [m.label for m in at.metric]
     assert "Test accuracy" in labels
-    assert len(at.get("plotly_chart")) >= 6  # loss, accuracy, lr, speed, per class, confusion
+    assert len(at.get("plotly_chart")) == 3  # the curves (loss, accuracy, lr, speed), per class, confusion
     at.toggle(key="r_norm").set_value(True).run()
     assert not at.exception
+
+
+def test_the_four_curves_are_one_chart_with_each_panel_as_its_own_figure(finished_run):
+    """curves_figure draws exactly the traces of the four single figures, each panel on its own axes
+    with its axis titles and formats, each series once in the legend."""
+    steps, epochs, _ = metric_frames(finished_run)
+    singles = [
+        loss_figure(steps, epochs),
+        accuracy_figure(steps, epochs),
+        step_series_figure(steps, "lr", "lr"),
+        step_series_figure(steps, "images_per_s", "speed"),
+    ]
+    fig = curves_figure(steps, epochs)
+    assert [a.text for a in fig.layout.annotations] == [
+        t("reports.chart.loss"),
+        t("reports.chart.accuracy"),
+        t("reports.axis.lr"),
+        t("reports.col.speed"),
+    ]
+    axes = ["", "2", "3", "4"]
+    traces = iter(fig.data)
+    for single, n in zip(singles, axes, strict=True):
+        for expected in single.data:
+            got = next(traces)
+            assert (got.xaxis, got.yaxis) == (f"x{n}", f"y{n}")
+            assert list(got.x) == list(expected.x) and list(got.y) == list(expected.y) and got.mode == expected.mode
+    assert next(traces, None) is None
+    assert fig.layout.yaxis2.tickformat == ".0%" and fig.layout.yaxis3.exponentformat == "e"
+    assert fig.layout.yaxis.title.text == t("reports.axis.loss") and fig.layout.xaxis4.title.text == t(
+        "reports.axis.epoch"
+    )
+    legend = [trace.name for trace in fig.data if trace.showlegend is not False]
+    assert len(legend) == len(set(legend)) and t("reports.series.val") in legend
 
 
 def test_runs_page_failed_run_shows_its_error(runs_root, finished_run):
