@@ -62,6 +62,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from cnn_core.train.devices import use_channels_last  # noqa: E402
+
 NETWORKS = {
     "cifar": {
         "preset": "seed000_cifar_cnn",
@@ -125,13 +127,13 @@ def synthetic(net: dict, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]
     return x, y
 
 
-def make_model(net: dict, device: torch.device) -> nn.Module:
+def make_model(net: dict, device: torch.device, channels_last: bool = False) -> nn.Module:
     """The same module the engine builds: the preset's spec fitted to the data, same initial weights."""
     from cnn_core.train import steps
     from cnn_core.train.config import TrainConfig
 
     spec = TrainConfig(dataset=net["dataset"], preset=net["preset"]).architecture(net["shape"], NUM_CLASSES)
-    return steps.make_model(spec, SEED, device)
+    return steps.make_model(spec, SEED, device, channels_last)
 
 
 def rate(images: int, seconds: float) -> float:
@@ -262,16 +264,17 @@ def run_seeds(net, x, y, device, args) -> dict:
 # ------------------------------------------------------------------ (b) a plain tensor loop
 
 
-def run_plain(net, x, y, device, args) -> dict:
+def run_plain(net, x, y, device, args, channels_last: bool = False, label: str = "plain loop") -> dict:
     default_cudnn()
     mean = torch.tensor(net["mean"], device=device).view(1, -1, 1, 1)
     std = torch.tensor(net["std"], device=device).view(1, -1, 1, 1)
     data = x.to(device).float().div_(255).sub_(mean).div_(std)  # normalised once
     labels = y.to(device)
-    model = make_model(net, device)
+    model = make_model(net, device, channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     model.train()
     n, bs = len(labels), args.batch_size
+    layout = torch.channels_last if channels_last else torch.contiguous_format
     steps_per_epoch = n // bs
     timer = StepTimer(device)
     for epoch in range(args.epochs):
@@ -281,7 +284,7 @@ def run_plain(net, x, y, device, args) -> dict:
         perm = torch.randperm(n, device=device)
         for s in range(steps_per_epoch):
             index = perm[s * bs : (s + 1) * bs]
-            loss = F.cross_entropy(model(data[index]), labels[index])
+            loss = F.cross_entropy(model(data[index].contiguous(memory_format=layout)), labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -289,14 +292,22 @@ def run_plain(net, x, y, device, args) -> dict:
             if first is not None and s + 1 == first:
                 timer.start()
         timer.stop()
-    return summarise("plain loop", timer.segments, timer.steps, args, steps_per_epoch, device)
+    return summarise(label, timer.segments, timer.steps, args, steps_per_epoch, device)
 
 
 # ------------------------------------------------------------------ (c) the engine, for real
 
 
 def run_engine(
-    net, x, y, device, args, log_interval_s: float, deterministic: bool = True, label: str = "engine"
+    net,
+    x,
+    y,
+    device,
+    args,
+    log_interval_s: float,
+    deterministic: bool = True,
+    label: str = "engine",
+    channels_last: bool = False,
 ) -> dict:
     """The engine's steps, called directly as run_training calls them: train_one_epoch over the
     synthetic images on the device, reporting as the worker does (a step record appended to
@@ -330,9 +341,10 @@ def run_engine(
         device=device.type,
         deterministic=deterministic,
         log_interval_s=log_interval_s,
+        channels_last=channels_last,
     )
     configure_cudnn(deterministic)
-    model = make_model(net, device)
+    model = make_model(net, device, channels_last)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, steps_per_epoch)
     criterion = nn.CrossEntropyLoss()
@@ -524,6 +536,23 @@ def bench_network(key: str, device: torch.device, args) -> dict:
         ("engine", lambda: run_engine(net, x, y, device, args, args.log_interval_s)),
         ("engine_nolog", lambda: run_engine(net, x, y, device, args, 1e9, label="engine, logging off")),
     ]
+    if use_channels_last(None, device, False):  # the memory format a run picks here by default, both ways
+        methods += [
+            ("plain_cl", lambda: run_plain(net, x, y, device, args, True, "plain loop, channels-last")),
+            (
+                "engine_cl",
+                lambda: run_engine(
+                    net,
+                    x,
+                    y,
+                    device,
+                    args,
+                    args.log_interval_s,
+                    label="engine, channels-last (a run's default here)",
+                    channels_last=True,
+                ),
+            ),
+        ]
     if device.type == "cuda":
         methods.append(
             (
@@ -583,7 +612,8 @@ def table(results: list[dict], device: torch.device) -> str:
     lines = [head, rule]
     for nr in results:
         m = nr["methods"]
-        order = ["seeds", "plain", "engine", "engine_nolog"] + (["engine_nondet"] if "engine_nondet" in m else [])
+        order = ["seeds", "plain", "engine", "engine_nolog"]
+        order += [name for name in ("plain_cl", "engine_cl", "engine_nondet") if name in m]
         for name in order:
             r = m[name]
             label = r["method"] + (f" (num_workers={r['num_workers']})" if name == "seeds" else "")
@@ -641,6 +671,14 @@ def verdicts(results: list[dict], device: torch.device, batch_size: int) -> list
                 f"step (target ≥ {t}): {'PASS' if e['vs_plain'] >= t else 'FAIL'} / "
                 f"{'PASS' if e['vs_plain_median'] >= t else 'FAIL'}"
             )
+            m = nr["methods"]
+            if "engine_cl" in m:  # the default format here, against the plain loop in the same format
+                ratio = m["engine_cl"]["images_per_s"] / m["plain_cl"]["images_per_s"]
+                gain = m["engine_cl"]["images_per_s"] / e["images_per_s"]
+                out.append(
+                    f"{nr['network']}: engine, channels-last {ratio:.3f}× the plain loop in channels-last "
+                    f"(target ≥ {t}): {'PASS' if ratio >= t else 'FAIL'}; {gain:.2f}× the engine in the contiguous format"
+                )
         else:
             t1, t2 = TARGETS["gpu_engine_vs_plain"], TARGETS["gpu_engine_vs_seeds"]
             note = "" if batch_size == 512 else f" (targets are for batch 512, this is {batch_size})"

@@ -36,6 +36,8 @@ BAD = [
     ({"device": "tpu"}, "device"),
     ({"val_split": 0.95}, "val_split"),
     ({"mixed_precision": "yes"}, "mixed_precision"),
+    ({"channels_last": "auto"}, "channels_last"),
+    ({"deterministic": None}, "deterministic"),
     ({"log_interval_s": 0}, "log_interval_s"),
     ({"spec": "not a dict", "preset": None}, "spec"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -16,11 +17,13 @@ from safetensors.torch import load_file
 from torch import nn
 
 from cnn_core.data.loaders import load_splits
+from cnn_core.files import read_json
 from cnn_core.runs.directory import Status
 from cnn_core.runs.metrics import read_metrics
 from cnn_core.train import steps as steps_module
 from cnn_core.train.checkpoints import checkpoint_dir
 from cnn_core.train.device_data import to_device
+from cnn_core.train.devices import use_channels_last
 from cnn_core.train.loop import StopRequested, run_training
 from cnn_core.train.objective import Objective
 from cnn_core.train.steps import (
@@ -63,13 +66,15 @@ class Setup:
     """What run_training builds before its first epoch, built by hand from the same config."""
 
     def __init__(self, config):
+        # the memory format run_training picks for the device when the config leaves it open
+        config = replace(config, channels_last=use_channels_last(config.channels_last, CPU, config.mixed_precision))
         self.config = config
         splits = load_splits(
             config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path, config.image_size
         )
         self.splits = splits
         self.spec = config.architecture(splits.input_shape, splits.num_classes)
-        self.model = make_model(self.spec, config.seed, CPU)
+        self.model = make_model(self.spec, config.seed, CPU, config.channels_last)
         mean, std = splits.channel_stats()
         self.train = to_device(splits.train_x, splits.train_y, mean, std, CPU)
         self.val = to_device(splits.val_x, splits.val_y, mean, std, CPU)
@@ -265,7 +270,9 @@ def test_run_training_equals_the_steps_composed_by_hand(runs_root, tmp_path):
         assert record["step"] == saved["global_step"]
         assert record["train_loss"] == state.totals.mean_loss()
         assert record["train_acc"] == state.totals.accuracy()
-        val = evaluate(setup.model, setup.val, eval_criterion, setup.splits.num_classes)
+        val = evaluate(
+            setup.model, setup.val, eval_criterion, setup.splits.num_classes, channels_last=setup.config.channels_last
+        )
         assert (record["val_loss"], record["val_acc"], record["confusion"]) == (
             val["loss"],
             val["acc"],
@@ -273,7 +280,9 @@ def test_run_training_equals_the_steps_composed_by_hand(runs_root, tmp_path):
         )
 
     assert_same_weights(load_file(str(run_dir / "model.safetensors")), setup.model.state_dict())
-    test = evaluate(setup.model, setup.test, eval_criterion, setup.splits.num_classes)
+    test = evaluate(
+        setup.model, setup.test, eval_criterion, setup.splits.num_classes, channels_last=setup.config.channels_last
+    )
     assert (result["test_loss"], result["test_acc"]) == (test["loss"], test["acc"])
 
 
@@ -406,3 +415,23 @@ def test_a_checkpoint_with_one_group_still_resumes(runs_root):
     assert [g["weight_decay"] for g in new.param_groups] == [0.05, 0.0]
     assert scheduler.last_epoch == 2 and scheduler.base_lrs == [config.lr] * 2
     scheduler.step()  # and it carries on
+
+
+def test_the_memory_format_is_chosen_for_the_device_and_changes_only_the_rounding(runs_root, tmp_path):
+    """channels_last None (the default) is channels-last on the CPU (faster there, see the benchmarks'
+    README), on CUDA only with mixed precision, never on MPS; an explicit value is kept. The two
+    formats train the same network: the weights agree to float32 rounding."""
+    cuda, mps = torch.device("cuda"), torch.device("mps")
+    assert use_channels_last(None, CPU, False) and use_channels_last(None, cuda, True)
+    assert not use_channels_last(None, cuda, False) and not use_channels_last(None, mps, True)
+    assert not use_channels_last(False, CPU, False) and use_channels_last(True, mps, False)
+    weights, formats = {}, {}
+    for chosen in (None, False):
+        run_dir = tmp_path / str(chosen)
+        run_dir.mkdir()
+        run_training(run_dir, tiny_config(channels_last=chosen), lambda: False, Status())
+        weights[chosen] = load_file(str(run_dir / "model.safetensors"))
+        formats[chosen] = read_json(run_dir / "environment.json")["sessions"][-1]["memory_format"]
+    assert formats == {None: "channels_last", False: "contiguous"}
+    for name, value in weights[False].items():
+        torch.testing.assert_close(weights[None][name], value, rtol=1e-4, atol=1e-5)

@@ -53,7 +53,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = False
-    channels_last: bool = False
+    channels_last: bool | None = None  # None: chosen for the device (devices.use_channels_last)
     max_wall_time_s: float | None = None
     data_dir: str | None = None  # defaults to the settings' data dir
     folder_path: str | None = None  # for dataset "folder"
@@ -139,8 +139,9 @@ class TrainConfig:
         if not isinstance(self.augment, list) or any(a not in AUGMENTATIONS for a in self.augment):
             raise bad("augment", ", ".join(AUGMENTATIONS))
         for name in ("mixed_precision", "channels_last", "deterministic"):
-            if not isinstance(getattr(self, name), bool):
-                raise bad(name, "true, false")
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "channels_last" and value is None):
+                raise bad(name, "true, false" + (", null" if name == "channels_last" else ""))
         if self.dataset == "folder" and not self.folder_path:
             raise ConfigError(t("config.err.folder_path"))
         if not isinstance(self.name, str):

@@ -39,6 +39,17 @@ def available_devices() -> list[str]:
     return devices
 
 
+def use_channels_last(channels_last: bool | None, device: torch.device, mixed_precision: bool) -> bool:
+    """The config's memory format, or when it is None (the default) the faster one for the device:
+    channels-last on the CPU, where oneDNN's convolutions run 1.3-1.6x faster in it for both seed
+    networks (benchmarks/README.md, "Memory format and threads"); on CUDA only with mixed precision,
+    whose tensor-core kernels want it (NVIDIA's and PyTorch's channels-last guidance), not measured
+    here; never on MPS."""
+    if channels_last is not None:
+        return channels_last
+    return device.type == "cpu" or (device.type == "cuda" and mixed_precision)
+
+
 def configure_cudnn(deterministic: bool) -> None:
     """cuDNN's autotuner picks the fastest kernels, which may differ from run to run: a deterministic
     run turns it off and asks for deterministic kernels. Process-wide, and never undone."""

@@ -77,12 +77,17 @@ def environment(device: torch.device | str) -> dict:
     }
 
 
-def record_environment(run_dir: Path, device: torch.device | str, global_step: int) -> dict:
-    """Append this session's environment (and the step it starts from) to environment.json."""
+def record_environment(
+    run_dir: Path, device: torch.device | str, global_step: int, channels_last: bool | None = None
+) -> dict:
+    """Append this session's environment (the step it starts from, and the memory format chosen
+    for it when given) to environment.json."""
     path = run_dir / ENVIRONMENT_FILE
     previous = read_json(path)
     sessions = previous.get("sessions") if isinstance(previous, dict) else None
     entry = {"started": time.time(), "from_step": global_step, **environment(device)}
+    if channels_last is not None:
+        entry["memory_format"] = "channels_last" if channels_last else "contiguous"
     record = {"sessions": [*(sessions if isinstance(sessions, list) else []), entry]}
     write_json_atomic(path, record)
     return entry

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -32,7 +32,7 @@ from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.device_data import to_device
-from cnn_core.train.devices import determinism, resolve_device
+from cnn_core.train.devices import determinism, resolve_device, use_channels_last
 from cnn_core.train.objective import Objective
 from cnn_core.train.steps import EpochState, Sums, evaluate, make_model, make_optimizer, make_scheduler, train_one_epoch
 
@@ -111,6 +111,7 @@ def estimate_epoch(request: dict, clock: Callable[[], float] = time.perf_counter
 def _measure(request: dict, config: TrainConfig, clock: Callable[[], float]) -> EpochEstimate:
     spec = config.spec
     device = resolve_device(config.device)
+    config = replace(config, channels_last=use_channels_last(config.channels_last, device, config.mixed_precision))
     generator = torch.Generator().manual_seed(0)  # the random images; the steps seed as a run does
     steps = max(1, math.ceil(request["train_size"] / config.batch_size))
     n_train = min(request["train_size"], config.batch_size * (WARMUP_STEPS + MAX_MEASURE_STEPS + 1))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,7 +28,7 @@ from cnn_core.runs.metrics import append_metrics, repair_metrics, truncate_metri
 from cnn_core.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.device_data import to_device
-from cnn_core.train.devices import determinism, resolve_device
+from cnn_core.train.devices import determinism, resolve_device, use_channels_last
 from cnn_core.train.environment import record_environment
 from cnn_core.train.objective import Objective
 from cnn_core.train.steps import (
@@ -221,6 +221,7 @@ def _run_training(
     time_budget_s: float | None,
 ) -> dict:
     device = resolve_device(config.device)
+    config = replace(config, channels_last=use_channels_last(config.channels_last, device, config.mixed_precision))
     splits = load_splits(
         config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path, config.image_size
     )
@@ -245,7 +246,7 @@ def _run_training(
     if repaired is not None:
         print(t("run.log.metrics_repaired", copy=repaired.name), flush=True)
     truncate_metrics(run_dir, global_step(), progress.position.epoch)
-    record_environment(run_dir, device, global_step())
+    record_environment(run_dir, device, global_step(), config.channels_last)
     status.epochs, status.total_steps, status.device = config.epochs, total_steps, str(device)
     # The loss follows the network's output layer; validation and test use the same one, summed.
     criterion = Objective.for_spec(spec, config.label_smoothing)
