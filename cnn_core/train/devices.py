@@ -41,8 +41,8 @@ def available_devices() -> list[str]:
 
 def use_channels_last(channels_last: bool | None, device: torch.device, mixed_precision: bool) -> bool:
     """The config's memory format, or when it is None (the default) the faster one for the device:
-    channels-last on the CPU, where oneDNN's convolutions run 1.3-1.6x faster in it for both seed
-    networks (benchmarks/README.md, "Memory format and threads"); on CUDA only with mixed precision,
+    channels-last on the CPU, where both seed networks train 1.2-1.35x faster in it (oneDNN's
+    convolutions; benchmarks/README.md, "Memory format and threads"); on CUDA only with mixed precision,
     whose tensor-core kernels want it (NVIDIA's and PyTorch's channels-last guidance), not measured
     here; never on MPS."""
     if channels_last is not None:
