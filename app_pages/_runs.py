@@ -7,7 +7,7 @@ points are coming while it has none yet.
 import streamlit as st
 
 from app_pages._links import forget_run_in_link
-from app_pages._widgets import download
+from app_pages._widgets import download, kept_tabs
 from cnn_core.data.catalog import class_labels
 from cnn_core.errors import CnnLabError
 from cnn_core.figures.training import (
@@ -111,21 +111,37 @@ def run_charts(run: RunInfo) -> None:
         m[0].metric(t("runs.test_acc"), f"{test['test_acc']:.2%}")
         m[1].metric(t("runs.test_loss"), f"{test['test_loss']:.4f}")
         m[2].metric(t("runs.best_val"), f"{best:.2%}" if best is not None else "—")
-    if not has_points(steps, "loss") and not has_points(epochs, "train_loss"):
-        st.info(t("runs.first_points"), icon=":material/hourglass_top:")  # not empty axes
-    else:
-        st.plotly_chart(curves_figure(steps, epochs), key="r_curves")
-    classes = class_labels((read_json(run.path / "dataset.json") or {}).get("class_names", []))
-    if has_points(epochs, "confusion") and classes:
-        st.plotly_chart(per_class_figure(epochs, classes), key="r_per_class")
-        choices = list(epochs["epoch"]) + ([t("runs.test_set")] if test else [])
-        pick = st.select_slider(t("runs.confusion_epoch"), choices, value=choices[-1], key="r_conf_epoch")
-        if pick == t("runs.test_set"):
-            matrix = test["confusion"]
-        else:
-            matrix = epochs.loc[epochs["epoch"] == pick, "confusion"].iloc[0]
-        normalise = st.toggle(t("runs.normalise"), key="r_norm")
-        st.plotly_chart(confusion_figure(matrix, classes, normalise), key="r_confusion")
+    # the per-class charts in a tab of their own: a live page redraws only the open tab each second
+    curves_tab, classes_tab = kept_tabs([t("runs.tab.curves"), t("runs.tab.classes")], "r_charts")
+    with curves_tab:
+        if curves_tab.open:
+            if not has_points(steps, "loss") and not has_points(epochs, "train_loss"):
+                st.info(t("runs.first_points"), icon=":material/hourglass_top:")  # not empty axes
+            else:
+                st.plotly_chart(curves_figure(steps, epochs), key="r_curves")
+    with classes_tab:
+        if classes_tab.open:
+            class_charts(epochs, test, run)
     if run.status.state == "failed" and (run.path / "worker.log").exists():
         with st.expander(t("runs.log")):
             st.code((run.path / "worker.log").read_text(errors="replace")[-6000:], language=None)
+
+
+def class_charts(epochs, test: dict | None, run: RunInfo) -> None:
+    """Per-class accuracy by epoch and the confusion matrix of a chosen epoch (or of the test set)."""
+    classes = class_labels((read_json(run.path / "dataset.json") or {}).get("class_names", []))
+    if not (has_points(epochs, "confusion") and classes):
+        st.info(t("runs.classes_later"), icon=":material/hourglass_top:")
+        return
+    st.plotly_chart(per_class_figure(epochs, classes), key="r_per_class")
+    choices = list(epochs["epoch"]) + ([t("runs.test_set")] if test else [])
+    # persist_state: kept while the other tab is open (only the open tab is drawn)
+    pick = st.select_slider(
+        t("runs.confusion_epoch"), choices, value=choices[-1], key="r_conf_epoch", persist_state="page"
+    )
+    if pick == t("runs.test_set"):
+        matrix = test["confusion"]
+    else:
+        matrix = epochs.loc[epochs["epoch"] == pick, "confusion"].iloc[0]
+    normalise = st.toggle(t("runs.normalise"), key="r_norm", persist_state="page")
+    st.plotly_chart(confusion_figure(matrix, classes, normalise), key="r_confusion")

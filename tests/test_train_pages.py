@@ -385,9 +385,16 @@ def test_runs_page_completed_run(runs_root, finished_run):
     assert any("Completed" in s.value for s in at.success)
     labels = [m.label for m in at.metric]
     assert "Test accuracy" in labels
-    assert len(at.get("plotly_chart")) == 3  # the curves (loss, accuracy, lr, speed), per class, confusion
+    assert len(at.get("plotly_chart")) == 1  # the curves (loss, accuracy, lr, speed): only the open tab is drawn
+    open_tab(at, "r_charts", t("runs.tab.classes"))
+    assert len(at.get("plotly_chart")) == 2  # per class, confusion
     at.toggle(key="r_norm").set_value(True).run()
     assert not at.exception
+    at.select_slider(key="r_conf_epoch").set_value(1).run()
+    open_tab(at, "r_charts", t("runs.tab.curves"))
+    assert len(at.get("plotly_chart")) == 1
+    open_tab(at, "r_charts", t("runs.tab.classes"))  # the choices made there are kept while hidden
+    assert at.toggle(key="r_norm").value is True and at.select_slider(key="r_conf_epoch").value == 1
 
 
 def test_the_four_curves_are_one_chart_with_each_panel_as_its_own_figure(finished_run):
