@@ -63,6 +63,17 @@ def test_a_large_map_travels_as_a_picture_of_plotly_colours_with_its_colour_bar(
     assert panels.data[1].marker.colorbar.x == panels.layout.xaxis.domain[1]  # its colour bar beside its panel
 
 
+def test_a_response_picture_has_the_heat_maps_colours():
+    """response_picture colours as map_figure would: RdBu around zero for both signs, Viridis else."""
+    signed = np.array([[-2.0, 0.0, 1.0]])
+    colours = viz.response_picture(signed, signed=True)[0]
+    for cell, share in ((0, 0.0), (1, 0.5), (2, 0.75)):  # -2 → low end, 0 → middle (white), +1 → 3/4
+        assert np.abs(colours[cell] - _plotly_colour("RdBu", share)).max() <= 2.5
+    unsigned = viz.response_picture(np.array([[1.0, 3.0]]), signed=False)[0]
+    assert np.abs(unsigned[0] - _plotly_colour("Viridis", 0)).max() <= 2.5
+    assert np.abs(unsigned[1] - _plotly_colour("Viridis", 1)).max() <= 2.5
+
+
 def test_figures_keep_the_lab_layout_and_the_default_template():
     grid = viz.grid_figure(np.arange(16.0).reshape(4, 4), "g", box=(0, 0, 2, 2))
     assert grid.layout.yaxis.autorange == "reversed" and grid.layout.yaxis.scaleanchor == "x"

@@ -4,8 +4,9 @@ import streamlit as st
 
 from app_pages._concepts import cached, computed, explain, fragment, lesson_header, pick_image, pick_kernel
 from cnn_core.concepts.convolution import KERNEL_FORMULA, KERNELS, apply_kernel, edge_signs
-from cnn_core.concepts.images import to_gray, to_rgb
-from cnn_core.figures.concepts import grid_figure, map_figure, panels_figure, photo_figure
+from cnn_core.concepts.images import as_uint8, to_gray, to_rgb
+from cnn_core.figures.concepts import grid_figure, panels_figure, response_picture
+from cnn_core.figures.images import as_picture
 from cnn_core.i18n import t
 
 lesson_header("concept.kernels", KERNEL_FORMULA)
@@ -19,18 +20,22 @@ with left:
 
 channels = to_rgb(image) if colour else to_gray(image)[None]
 with right:
-    shown = [photo_figure(channels, t("concept.kernels.input", h=image.shape[1], w=image.shape[2]))]
+    # pictures, not charts: photo-sized maps have cells too small to point at, and a page of
+    # pictures draws in a fraction of a chart's time
+    pictures = [as_picture(as_uint8(channels))]
+    captions = [t("concept.kernels.input", h=image.shape[1], w=image.shape[2])]
     response = computed(kernel_response, channels, kernel, stop=False)
     drawn = response is not None and not response.all_zero
     if drawn:
         rows, cols = response.total.shape
-        title = (
+        pictures.append(response_picture(response.total, response.signed))
+        captions.append(
             t("concept.kernels.sum", rows=rows, cols=cols)
             if colour
             else t("concept.kernels.response", rows=rows, cols=cols)
         )
-        shown.append(map_figure(response.total, title, diverging=response.signed))
-    st.plotly_chart(panels_figure(shown, 1), key="ck_fig_input")
+    for picture, caption in zip(pictures, captions, strict=True):
+        st.image(picture, caption=caption, width="stretch")
     if response is not None and response.all_zero:
         explain(t("concept.note.zero_kernel"))
     elif drawn:
@@ -43,11 +48,11 @@ with right:
 if colour and response is not None and not response.all_zero:
     st.subheader(t("concept.kernels.channels_title"))
     st.markdown(t("concept.kernels.channels_intro"))
-    channel_figures = [
-        map_figure(channel_map, t(f"concept.kernels.channel.{name}"), diverging=response.signed, height=260)
-        for name, channel_map in zip(("red", "green", "blue"), response.channel_maps)
-    ]
-    st.plotly_chart(panels_figure(channel_figures, 3), key="ck_fig_channels")
+    st.image(
+        [response_picture(channel_map, response.signed) for channel_map in response.channel_maps],
+        caption=[t(f"concept.kernels.channel.{name}") for name in ("red", "green", "blue")],
+        width=300,
+    )
 
 
 @fragment
