@@ -13,6 +13,7 @@ import plotly.io as pio
 from PIL import Image
 
 from cnn_core.figures import concepts as viz
+from cnn_core.figures.images import PICTURE_CELLS, response_picture
 from tests.apptest import open_app_page
 
 
@@ -37,7 +38,7 @@ def _plotly_colour(colorscale: str, share: float) -> np.ndarray:
 
 def test_a_large_map_travels_as_a_picture_of_plotly_colours_with_its_colour_bar():
     values = np.random.default_rng(4).normal(size=(120, 90))  # more cells than PICTURE_CELLS
-    assert values.size > viz.PICTURE_CELLS
+    assert values.size > PICTURE_CELLS
     fig = viz.map_figure(values, "m", marker=(5, 6), box=(1, 2, 3, 4))
     picture, scale, cross = fig.data
     assert picture.type == "image" and picture.z is None and scale.marker.showscale and cross.type == "scatter"
@@ -66,10 +67,10 @@ def test_a_large_map_travels_as_a_picture_of_plotly_colours_with_its_colour_bar(
 def test_a_response_picture_has_the_heat_maps_colours():
     """response_picture colours as map_figure would: RdBu around zero for both signs, Viridis else."""
     signed = np.array([[-2.0, 0.0, 1.0]])
-    colours = viz.response_picture(signed, signed=True)[0]
+    colours = response_picture(signed, signed=True)[0]
     for cell, share in ((0, 0.0), (1, 0.5), (2, 0.75)):  # -2 → low end, 0 → middle (white), +1 → 3/4
         assert np.abs(colours[cell] - _plotly_colour("RdBu", share)).max() <= 2.5
-    unsigned = viz.response_picture(np.array([[1.0, 3.0]]), signed=False)[0]
+    unsigned = response_picture(np.array([[1.0, 3.0]]), signed=False)[0]
     assert np.abs(unsigned[0] - _plotly_colour("Viridis", 0)).max() <= 2.5
     assert np.abs(unsigned[1] - _plotly_colour("Viridis", 1)).max() <= 2.5
 

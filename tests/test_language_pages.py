@@ -129,7 +129,7 @@ def figure_texts(spec: str) -> list[str]:
 def dataframe_headers(node) -> list[str]:
     headers = [str(column) for column in node.value.columns]
     try:
-        config = json.loads(node.proto.columns or "{}")
+        config = json.loads(getattr(node.proto, "columns", "") or "{}")  # st.table has no column config
     except ValueError:
         config = {}
     labels = {}

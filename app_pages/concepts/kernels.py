@@ -5,8 +5,8 @@ import streamlit as st
 from app_pages._concepts import cached, computed, explain, fragment, lesson_header, pick_image, pick_kernel
 from cnn_core.concepts.convolution import KERNEL_FORMULA, KERNELS, apply_kernel, edge_signs
 from cnn_core.concepts.images import as_uint8, to_gray, to_rgb
-from cnn_core.figures.concepts import grid_figure, panels_figure, response_picture
-from cnn_core.figures.images import as_picture
+from cnn_core.figures.concepts import grid_figure, panels_figure
+from cnn_core.figures.images import as_picture, response_picture
 from cnn_core.i18n import t
 
 lesson_header("concept.kernels", KERNEL_FORMULA)

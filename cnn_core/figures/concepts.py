@@ -3,19 +3,13 @@ region, activation curves, and the timing charts. Built here so the pages stay t
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-import plotly.colors as pc
 import plotly.graph_objects as go
 
 from cnn_core.concepts.images import as_uint8
-from cnn_core.figures.images import image_figure, png_data_uri
+from cnn_core.figures.images import PICTURE_CELLS, image_figure, map_picture
 from cnn_core.i18n import t
 
-# a map with more cells than this is sent as a picture (map_picture): 96 × 96, a tenth of the
-# bytes of its values and one image for the browser instead of ~10,000 cells
-PICTURE_CELLS = 96 * 96
 NUMBER_CELLS = 24  # grids up to this many cells a side may print their values in the cells
 # Numbers in cells: a fixed font between these sizes (px), or none when the cells are too small for
 # MIN_FONT. Cell sizes are estimated from the figure's height and its share of a page CONTENT_WIDTH wide.
@@ -173,55 +167,6 @@ def map_figure(
     if marker:
         traces.append(_cross(*marker))
     return _figure(traces, title, height, **(dict(shapes=[_rect(*box)]) if box else {}))
-
-
-@functools.cache
-def _palette(colorscale: str) -> np.ndarray:
-    """Plotly's named colour scale as 256 RGB colours (uint8), low to high."""
-    colours = pc.sample_colorscale(pc.get_colorscale(colorscale), list(np.linspace(0, 1, 256)), colortype="tuple")
-    return np.round(np.asarray(colours) * 255).astype(np.uint8) if max(max(colours)) <= 1 else np.asarray(colours)
-
-
-def map_colours(z: np.ndarray, colorscale: str, zmin=None, zmax=None) -> tuple[np.ndarray, float, float]:
-    """A map's cells as (H, W, 3) uint8 colours of Plotly's named colour scale between zmin and zmax
-    (the map's own range when None; NaN cells take the low end), with that range."""
-    z = np.asarray(z, dtype=np.float64)
-    finite = z[np.isfinite(z)]
-    low = float(finite.min()) if zmin is None and finite.size else float(zmin or 0.0)
-    high = float(finite.max()) if zmax is None and finite.size else float(zmax if zmax is not None else 1.0)
-    scaled = np.clip((np.nan_to_num(z, nan=low) - low) / ((high - low) or 1.0), 0, 1)
-    return _palette(colorscale)[np.round(scaled * 255).astype(np.intp)], low, high
-
-
-def response_picture(values, signed: bool) -> np.ndarray:
-    """A response map as st.image shows it: RdBu around zero when it has both signs (blue positive,
-    red negative, white zero, as the heat maps colour them), Viridis otherwise."""
-    z = np.asarray(values, dtype=np.float64)
-    if not signed:
-        return map_colours(z, "Viridis")[0]
-    bound = float(np.abs(z).max()) if z.size else 1.0
-    return map_colours(z, "RdBu", -(bound or 1.0), bound or 1.0)[0]
-
-
-def map_picture(z: np.ndarray, colorscale: str, zmin=None, zmax=None, showscale: bool = True) -> list:
-    """A large map as a picture: its cells coloured by colorscale between zmin and zmax (the map's
-    own range when None), sent as one PNG, with cell numbers on the axes as a heat map would have
-    them, and the colour bar drawn by an empty trace. A map this large gives each cell a few screen
-    pixels at most, too small to point at, so the values are left out: the PNG is a tenth of the
-    bytes and the browser draws one image instead of tens of thousands of cells."""
-    rgb, low, high = map_colours(z, colorscale, zmin, zmax)
-    picture = go.Image(source=png_data_uri(rgb.transpose(2, 0, 1)), hovertemplate="(%{y}, %{x})<extra></extra>")
-    if not showscale:
-        return [picture]
-    scale = go.Scatter(
-        x=[None],
-        y=[None],
-        mode="markers",
-        showlegend=False,
-        hoverinfo="skip",
-        marker=dict(colorscale=colorscale, cmin=low, cmax=high, showscale=True, color=[low]),
-    )
-    return [picture, scale]
 
 
 def photo_figure(

@@ -7,100 +7,126 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 from cnn_core.i18n import t
 
 CHART_REVISION = "keep"  # a constant uirevision keeps the user's zoom across live refreshes
 
 
-def _figure(title: str, y_title: str, percent: bool = False) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(
-        title=title,
+def _layout(title: str, y_title: str, percent: bool = False, **y_more) -> dict:
+    """A training chart's layout, as one dict: Plotly's update_layout after construction costs
+    several times more, and the Runs page rebuilds its charts every second."""
+    yaxis = dict(title=dict(text=y_title), **y_more)
+    if percent:
+        yaxis["tickformat"] = ".0%"
+    return dict(
+        title=dict(text=title),
         height=320,
         margin=dict(l=10, r=10, t=40, b=10),
         uirevision=CHART_REVISION,
         legend=dict(orientation="h", y=-0.2),
-        xaxis_title=t("reports.axis.epoch"),
-        yaxis_title=y_title,
+        xaxis=dict(title=dict(text=t("reports.axis.epoch"))),
+        yaxis=yaxis,
     )
-    if percent:
-        fig.update_yaxes(tickformat=".0%")
-    return fig
 
 
-def _train_val_figure(
-    steps: pd.DataFrame, epochs: pd.DataFrame, metric: str, title: str, axis: str, percent: bool = False
-) -> go.Figure:
+def _figure(title: str, y_title: str, percent: bool = False) -> go.Figure:
+    return go.Figure(layout=_layout(title, y_title, percent))
+
+
+def _train_val_traces(steps: pd.DataFrame, epochs: pd.DataFrame, metric: str) -> list[dict]:
     """Per logged step (light), per epoch (dark) and validation (orange) curves of one metric."""
-    fig = _figure(title, axis, percent)
     series = [
         (steps, metric, "reports.series.train_step", "lines", "#9ecae1"),
         (epochs, f"train_{metric}", "reports.series.train_epoch", "lines+markers", "#3182bd"),
         (epochs, f"val_{metric}", "reports.series.val", "lines+markers", "#e6550d"),
     ]
-    for frame, column, name, mode, colour in series:
-        if not frame.empty and column in frame:
-            fig.add_trace(
-                go.Scatter(x=frame["epoch"], y=frame[column], name=t(name), mode=mode, line=dict(color=colour))
-            )
-    return fig
+    return [
+        dict(type="scatter", x=frame["epoch"], y=frame[column], name=t(name), mode=mode, line=dict(color=colour))
+        for frame, column, name, mode, colour in series
+        if not frame.empty and column in frame
+    ]
+
+
+def _step_traces(steps: pd.DataFrame, column: str, title: str) -> list[dict]:
+    if steps.empty or column not in steps:
+        return []
+    return [dict(type="scatter", x=steps["epoch"], y=steps[column], mode="lines", name=title)]
+
+
+def _step_axis(column: str) -> dict:
+    return dict(rangemode="tozero", exponentformat="e" if column == "lr" else "none")
 
 
 def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    return _train_val_figure(steps, epochs, "loss", t("reports.chart.loss"), t("reports.axis.loss"))
+    layout = _layout(t("reports.chart.loss"), t("reports.axis.loss"))
+    return go.Figure(data=_train_val_traces(steps, epochs, "loss"), layout=layout)
 
 
 def accuracy_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    return _train_val_figure(
-        steps, epochs, "acc", t("reports.chart.accuracy"), t("reports.axis.accuracy"), percent=True
-    )
+    layout = _layout(t("reports.chart.accuracy"), t("reports.axis.accuracy"), percent=True)
+    return go.Figure(data=_train_val_traces(steps, epochs, "acc"), layout=layout)
 
 
 def step_series_figure(steps: pd.DataFrame, column: str, title: str) -> go.Figure:
-    fig = _figure(title, title)
-    fig.update_yaxes(rangemode="tozero", exponentformat="e" if column == "lr" else "none")
-    if not steps.empty and column in steps:
-        fig.add_trace(go.Scatter(x=steps["epoch"], y=steps[column], mode="lines", name=title))
-    return fig
+    return go.Figure(data=_step_traces(steps, column, title), layout=_layout(title, title, **_step_axis(column)))
 
 
 def curves_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
     """Loss, accuracy, learning rate and speed as one figure of four panels (two a row): the same
-    curves as loss_figure, accuracy_figure and step_series_figure, drawn by the browser as one chart
-    (each chart costs it ~65 ms on a 2-core CPU, and the Runs page redraws them every second)."""
-    panels = [
-        loss_figure(steps, epochs),
-        accuracy_figure(steps, epochs),
-        step_series_figure(steps, "lr", t("reports.axis.lr")),
-        step_series_figure(steps, "images_per_s", t("reports.col.speed")),
+    curves and axes as loss_figure, accuracy_figure and step_series_figure, drawn by the browser as
+    one chart (each chart costs it ~65 ms on a 2-core CPU, and the Runs page redraws them every
+    second); built from plain dicts, validated once."""
+    lr, speed = t("reports.axis.lr"), t("reports.col.speed")
+    panels = [  # title, traces, the y axis's title and format
+        (
+            t("reports.chart.loss"),
+            _train_val_traces(steps, epochs, "loss"),
+            dict(title=dict(text=t("reports.axis.loss"))),
+        ),
+        (
+            t("reports.chart.accuracy"),
+            _train_val_traces(steps, epochs, "acc"),
+            dict(title=dict(text=t("reports.axis.accuracy")), tickformat=".0%"),
+        ),
+        (lr, _step_traces(steps, "lr", lr), dict(title=dict(text=lr), **_step_axis("lr"))),
+        (speed, _step_traces(steps, "images_per_s", speed), dict(title=dict(text=speed), **_step_axis("images_per_s"))),
     ]
-    titles = [panel.layout.title.text for panel in panels]
-    fig = make_subplots(rows=2, cols=2, subplot_titles=titles, vertical_spacing=0.2, horizontal_spacing=0.08)
-    legend_names = set()
-    for n, panel in enumerate(panels):
-        row, col = n // 2 + 1, n % 2 + 1
-        for trace in panel.data:
-            shown = n < 2 and trace.name not in legend_names  # each train/validation series once in the legend
-            legend_names.add(trace.name)
-            fig.add_trace(trace.update(legendgroup=trace.name, showlegend=shown), row=row, col=col)
-        fig.update_xaxes(title_text=t("reports.axis.epoch"), row=row, col=col)
-        fig.update_yaxes(
-            title_text=panel.layout.yaxis.title.text,
-            tickformat=panel.layout.yaxis.tickformat,
-            rangemode=panel.layout.yaxis.rangemode,
-            exponentformat=panel.layout.yaxis.exponentformat,
-            row=row,
-            col=col,
-        )
-    fig.update_layout(
+    width, height, gap_x, gap_y = 0.46, 0.4, 0.08, 0.2
+    layout = dict(
         height=640,
         margin=dict(l=10, r=10, t=40, b=10),
         uirevision=CHART_REVISION,
         legend=dict(orientation="h", y=-0.12),
+        annotations=[],
     )
-    return fig
+    data, in_legend = [], set()
+    for n, (title, traces, yaxis) in enumerate(panels):
+        row, col = divmod(n, 2)
+        axis = "" if n == 0 else str(n + 1)
+        left, top = col * (width + gap_x), 1 - row * (height + gap_y)
+        for trace in traces:
+            shown = trace["name"] not in in_legend  # each train/validation series once in the legend
+            in_legend.add(trace["name"])
+            data.append(dict(trace, xaxis=f"x{axis}", yaxis=f"y{axis}", legendgroup=trace["name"], showlegend=shown))
+        layout[f"xaxis{axis}"] = dict(
+            domain=[left, left + width], anchor=f"y{axis}", title=dict(text=t("reports.axis.epoch"))
+        )
+        layout[f"yaxis{axis}"] = dict(yaxis, domain=[max(0.0, top - height), top], anchor=f"x{axis}")
+        layout["annotations"].append(
+            dict(
+                text=title,
+                x=left + width / 2,
+                y=top,
+                xref="paper",
+                yref="paper",
+                xanchor="center",
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=16),
+            )
+        )
+    return go.Figure(data=data, layout=layout)
 
 
 def per_class_figure(epochs: pd.DataFrame, class_names: list[str]) -> go.Figure:
