@@ -19,11 +19,8 @@ from cnn_core.arch.backbones import PretrainedWeightsUnavailable, fetch_weights,
 from cnn_core.arch.presets import PRESETS
 from cnn_core.figures.training import (
     RUN_COLOURS,
-    accuracy_figure,
     compare_figure,
     curves_figure,
-    loss_figure,
-    step_series_figure,
 )
 from cnn_core.files import read_json, write_json_atomic
 from cnn_core.i18n import catalog, t
@@ -397,35 +394,33 @@ def test_runs_page_completed_run(runs_root, finished_run):
     assert at.toggle(key="r_norm").value is True and at.select_slider(key="r_conf_epoch").value == 1
 
 
-def test_the_four_curves_are_one_chart_with_each_panel_as_its_own_figure(finished_run):
-    """curves_figure draws exactly the traces of the four single figures, each panel on its own axes
-    with its axis titles and formats, each series once in the legend."""
+def test_the_four_curves_are_one_chart_with_each_panel_on_its_own_axes(finished_run):
+    """curves_figure draws the run's metrics, each curve exactly as metrics.jsonl has it, on its
+    panel's axes (loss, accuracy, learning rate, speed), with each panel's title and axis formats,
+    each series once in the legend."""
     steps, epochs, _ = metric_frames(finished_run)
-    singles = [
-        loss_figure(steps, epochs),
-        accuracy_figure(steps, epochs),
-        step_series_figure(steps, "lr", "lr"),
-        step_series_figure(steps, "images_per_s", "speed"),
-    ]
     fig = curves_figure(steps, epochs)
-    assert [a.text for a in fig.layout.annotations] == [
-        t("reports.chart.loss"),
-        t("reports.chart.accuracy"),
-        t("reports.axis.lr"),
-        t("reports.col.speed"),
+    expected = [  # (axes, x, y), from the metric frames
+        ("", steps["epoch"], steps["loss"]),
+        ("", epochs["epoch"], epochs["train_loss"]),
+        ("", epochs["epoch"], epochs["val_loss"]),
+        ("2", steps["epoch"], steps["acc"]),
+        ("2", epochs["epoch"], epochs["train_acc"]),
+        ("2", epochs["epoch"], epochs["val_acc"]),
+        ("3", steps["epoch"], steps["lr"]),
+        ("4", steps["epoch"], steps["images_per_s"]),
     ]
-    axes = ["", "2", "3", "4"]
-    traces = iter(fig.data)
-    for single, n in zip(singles, axes, strict=True):
-        for expected in single.data:
-            got = next(traces)
-            assert (got.xaxis, got.yaxis) == (f"x{n}", f"y{n}")
-            assert list(got.x) == list(expected.x) and list(got.y) == list(expected.y) and got.mode == expected.mode
-    assert next(traces, None) is None
+    assert len(fig.data) == len(expected)
+    for trace, (n, x, y) in zip(fig.data, expected, strict=True):
+        assert (trace.xaxis, trace.yaxis) == (f"x{n}", f"y{n}")
+        assert list(trace.x) == list(x) and list(trace.y) == list(y)
+    titles = [t("reports.chart.loss"), t("reports.chart.accuracy"), t("reports.axis.lr"), t("reports.col.speed")]
+    assert [a.text for a in fig.layout.annotations] == titles
     assert fig.layout.yaxis2.tickformat == ".0%" and fig.layout.yaxis3.exponentformat == "e"
-    assert fig.layout.yaxis.title.text == t("reports.axis.loss") and fig.layout.xaxis4.title.text == t(
-        "reports.axis.epoch"
-    )
+    assert fig.layout.yaxis.title.text == t("reports.axis.loss")
+    assert fig.layout.xaxis4.title.text == t("reports.axis.epoch")
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]  # two a row
+    assert fig.layout.yaxis3.domain[1] < fig.layout.yaxis.domain[0]
     legend = [trace.name for trace in fig.data if trace.showlegend is not False]
     assert len(legend) == len(set(legend)) and t("reports.series.val") in legend
 

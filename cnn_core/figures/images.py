@@ -157,7 +157,7 @@ def maps_picture(maps, side: int = 640) -> tuple[np.ndarray, float, float]:
 def _palette(colorscale: str) -> np.ndarray:
     """Plotly's named colour scale as 256 RGB colours (uint8), low to high."""
     colours = pc.sample_colorscale(pc.get_colorscale(colorscale), list(np.linspace(0, 1, 256)), colortype="tuple")
-    return np.round(np.asarray(colours) * 255).astype(np.uint8) if max(max(colours)) <= 1 else np.asarray(colours)
+    return np.round(np.asarray(colours) * 255).astype(np.uint8)  # the tuples are 0-1 floats
 
 
 def map_colours(z: np.ndarray, colorscale: str, zmin=None, zmax=None) -> tuple[np.ndarray, float, float]:

@@ -58,25 +58,10 @@ def _step_axis(column: str) -> dict:
     return dict(rangemode="tozero", exponentformat="e" if column == "lr" else "none")
 
 
-def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    layout = _layout(t("reports.chart.loss"), t("reports.axis.loss"))
-    return go.Figure(data=_train_val_traces(steps, epochs, "loss"), layout=layout)
-
-
-def accuracy_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    layout = _layout(t("reports.chart.accuracy"), t("reports.axis.accuracy"), percent=True)
-    return go.Figure(data=_train_val_traces(steps, epochs, "acc"), layout=layout)
-
-
-def step_series_figure(steps: pd.DataFrame, column: str, title: str) -> go.Figure:
-    return go.Figure(data=_step_traces(steps, column, title), layout=_layout(title, title, **_step_axis(column)))
-
-
 def curves_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
-    """Loss, accuracy, learning rate and speed as one figure of four panels (two a row): the same
-    curves and axes as loss_figure, accuracy_figure and step_series_figure, drawn by the browser as
-    one chart (each chart costs it ~65 ms on a 2-core CPU, and the Runs page redraws them every
-    second); built from plain dicts, validated once."""
+    """Loss and accuracy (per step, per epoch, validation), learning rate and speed as one figure of
+    four panels (two a row), drawn by the browser as one chart (each chart costs it ~65 ms on a
+    2-core CPU, and the Runs page redraws them every second); built from plain dicts, validated once."""
     lr, speed = t("reports.axis.lr"), t("reports.col.speed")
     panels = [  # title, traces, the y axis's title and format
         (
