@@ -132,23 +132,13 @@ def image_figure(image_uint8, title: str = "", height: int = 280, overlay=None, 
     return _heatmap_layout(fig, height)
 
 
-def _viridis(values: np.ndarray) -> np.ndarray:
-    """[0, 1] values (NaN: white) → uint8 RGB on Plotly's Viridis scale."""
-    stops = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in pc.sequential.Viridis], dtype=np.float32)
-    where = np.linspace(0, 1, len(stops))
-    flat = np.nan_to_num(values, nan=0.0).ravel()
-    rgb = np.stack([np.interp(flat, where, stops[:, k]) for k in range(3)], -1).reshape(*values.shape, 3)
-    rgb[np.isnan(values)] = 255
-    return rgb.round().astype(np.uint8)
-
-
 def maps_picture(maps, side: int = 640) -> tuple[np.ndarray, float, float]:
     """Feature maps (C, H, W) tiled as maps_figure tiles them, on one Viridis scale, as an RGB picture
     for st.image (enlarged by a whole factor to about `side` pixels wide), with the scale's low and high
     values."""
     grid, _ = tile(maps)
     low, high = float(np.nanmin(grid)), float(np.nanmax(grid))
-    rgb = _viridis((grid - low) / (high - low) if high > low else np.where(np.isnan(grid), np.nan, 0.5))
+    rgb, _, _ = map_colours(grid, "Viridis", *((low, high) if high > low else (low - 1, low + 1)))  # flat: mid-scale
     factor = max(1, side // grid.shape[1])
     return rgb.repeat(factor, axis=0).repeat(factor, axis=1), low, high
 
@@ -162,13 +152,15 @@ def _palette(colorscale: str) -> np.ndarray:
 
 def map_colours(z: np.ndarray, colorscale: str, zmin=None, zmax=None) -> tuple[np.ndarray, float, float]:
     """A map's cells as (H, W, 3) uint8 colours of Plotly's named colour scale between zmin and zmax
-    (the map's own range when None; NaN cells take the low end), with that range."""
+    (the map's own range when None; NaN cells white, as the gaps between tiles), with that range."""
     z = np.asarray(z, dtype=np.float64)
     finite = z[np.isfinite(z)]
     low = float(finite.min()) if zmin is None and finite.size else float(zmin or 0.0)
     high = float(finite.max()) if zmax is None and finite.size else float(zmax if zmax is not None else 1.0)
     scaled = np.clip((np.nan_to_num(z, nan=low) - low) / ((high - low) or 1.0), 0, 1)
-    return _palette(colorscale)[np.round(scaled * 255).astype(np.intp)], low, high
+    rgb = _palette(colorscale)[np.round(scaled * 255).astype(np.intp)]
+    rgb[np.isnan(z)] = 255
+    return rgb, low, high
 
 
 def response_picture(values, signed: bool) -> np.ndarray:
