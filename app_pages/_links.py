@@ -18,6 +18,7 @@ from cnn_core.i18n import t
 
 RUN_PARAM = "run"
 SELECTED = "selected_run"  # session key: the run chosen on any page (pick_run)
+LAUNCHED_KEY = "launched_run"  # session key: the run the Train page just started, announced once
 PASSED_ON = ("net", RUN_PARAM, "lang")  # link values set by the pages themselves, not by a kept widget
 
 
@@ -31,6 +32,13 @@ def run_from_link(ids: list[str]) -> None:
         return
     del st.query_params[RUN_PARAM]
     st.warning(t("links.run_ignored"), icon=":material/link_off:")
+
+
+def announce_launch() -> None:
+    """Say once, on the Runs page the Train page switched to, that the run it launched started."""
+    launched = st.session_state.pop(LAUNCHED_KEY, None)
+    if launched:
+        st.toast(t("train.launched", run_id=launched), icon=":material/rocket_launch:")
 
 
 def keep_run_in_link(run_id: str) -> None:

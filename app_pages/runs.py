@@ -11,7 +11,7 @@ the user's zoom (a constant uirevision).
 import streamlit as st
 
 from app_pages._language import in_visitor_language
-from app_pages._links import keep_run_in_link, run_from_link, share_view
+from app_pages._links import announce_launch, keep_run_in_link, run_from_link, share_view
 from app_pages._runs import run_actions, run_charts, run_details
 from app_pages._visitor import current_visitor
 from app_pages._widgets import kept_tabs, link_values, notice_ignored_link_values, pick_run
@@ -22,6 +22,7 @@ from cnn_core.runs.metrics import refresh_interval_s
 from cnn_core.runs.tables import config_differences, metric_frames, run_title, runs_table
 
 st.title(t("runs.title"))
+announce_launch()
 
 
 def show_table(runs) -> None:

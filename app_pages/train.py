@@ -6,7 +6,8 @@ import math
 import streamlit as st
 
 from app_pages._builder import SPEC_KEY
-from app_pages._links import share_view
+from app_pages._language import LANGUAGE_KEY
+from app_pages._links import LAUNCHED_KEY, RUN_PARAM, SELECTED, share_view
 from app_pages._train import backbone_choice, show_epoch_estimate
 from app_pages._train_data import dataset_fields
 from app_pages._visitor import current_visitor
@@ -111,11 +112,11 @@ if error:
 if st.button(t("train.launch"), type="primary", disabled=config is None or error is not None, key="t_launch"):
     try:  # check_launch looks again: files, device or weights may have gone since the page was drawn
         run_dir = launch_run(config, visitor=current_visitor())
-        state["selected_run"] = run_dir.name
-        st.success(t("train.launched", run_id=run_dir.name))
-        st.page_link("app_pages/runs.py", label=t("train.watch"), icon=":material/monitoring:")
     except CnnLabError as exc:  # a demo's limits among them
         st.error(str(exc), icon=":material/error:")
+    else:  # straight to its live chart: the rest of this page is not drawn again first
+        state[SELECTED] = state[LAUNCHED_KEY] = run_dir.name
+        st.switch_page("app_pages/runs.py", query_params={RUN_PARAM: run_dir.name, LANGUAGE_KEY: state[LANGUAGE_KEY]})
 share_view()
 if request is not None and error is None:  # last: the page is drawn while the steps are timed
     show_epoch_estimate(m[3], request)

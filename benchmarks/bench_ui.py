@@ -374,8 +374,7 @@ def measure_launch(browser, url: str, runs_dir: Path, repeats: int) -> list:
         wait_for_spare(runs_dir)  # the app's warm worker (cnn_core.runs.spare), as a visitor finds it
         before = {p.name for p in runs_dir.iterdir() if not p.name.startswith(".")}
         t0 = time.perf_counter()
-        page.click(".st-key-t_launch button")
-        page.get_by_text(t("train.watch")).click()
+        page.click(".st-key-t_launch button")  # the Train page switches to the Runs page on its own
         page.wait_for_function(  # the Runs page's own chart (not the Train page's, stale), with a point
             """(title) => location.pathname.endsWith('/runs') && heading() === title
                 && Array.from(document.querySelectorAll('.js-plotly-plot')).some(el => !el.closest('[data-stale="true"]')

@@ -81,8 +81,7 @@ def test_train_watch_stop_resume_complete_and_reload(tmp_path):
             batch.press("Enter")
             wait_for_text(page, r"^1,9\d\d$")  # total steps (3 × 647) now reflect both fields
             page.locator(".st-key-t_launch button").click()
-            wait_for_text(page, r"Run .* started")
-            page.get_by_role("link", name="Watch it on the Runs page").click()
+            wait_for_text(page, r"Run .* started")  # the Runs page's toast: Launch switches there
             wait_for_text(page, "^Running\\.$")
 
             counts = []  # points over all charts, sampled while the run trains
@@ -154,8 +153,7 @@ def test_default_run_estimate_settings_kept_and_transfer_learning_offline(tmp_pa
             estimate_s = seconds(estimate.inner_text())
             page.screenshot(path=str(ARTIFACTS / "train_estimate.png"), full_page=True)
             page.locator(".st-key-t_launch button").click()  # the default run
-            wait_for_text(page, r"Run .* started")
-            page.get_by_role("link", name="Watch it on the Runs page").click()
+            wait_for_text(page, r"Run .* started")  # the Runs page's toast: Launch switches there
             run_dir = next(p for p in runs_dir.iterdir() if p.is_dir())
             wait_for_text(page, "^Completed\\.$", timeout_s=300)
             assert_picker_table_and_message_agree(page, run_dir.name, "completed", "Completed.")

@@ -102,9 +102,15 @@ def test_train_page_launches_a_run(runs_root):
     at.button(key="t_launch").click().run()
     try:
         assert not at.exception
-        assert at.success and "started" in at.success[0].value
         run_dirs = [p for p in runs_root.iterdir() if p.is_dir()]
         assert len(run_dirs) == 1
+        # straight to the Runs page, on the new run, which it announces once
+        assert at.title[0].value == t("runs.title")
+        assert [toast.value for toast in at.toast] == [t("train.launched", run_id=run_dirs[0].name)]
+        assert at.query_params["run"] == run_dirs[0].name
+        assert at.session_state["selected_run"] == run_dirs[0].name
+        at.run()
+        assert not at.toast  # said once
         assert TrainConfig.from_dict(read_json(run_dirs[0] / "config.json")).epochs == 1
     finally:
         from tests.browser import kill_processes_mentioning
