@@ -13,7 +13,7 @@ import plotly.io as pio
 from PIL import Image
 
 from cnn_core.figures import concepts as viz
-from cnn_core.figures.images import PICTURE_CELLS, response_picture
+from cnn_core.figures.images import PICTURE_CELLS, response_picture, small_map_picture
 from tests.apptest import open_app_page
 
 
@@ -75,6 +75,16 @@ def test_a_response_picture_has_the_heat_maps_colours():
     assert np.abs(unsigned[1] - _plotly_colour("Viridis", 1)).max() <= 2.5
 
 
+def test_a_small_map_picture_is_crisp_blocks_of_viridis_on_its_own_range():
+    values = np.array([[0.0, 2.0, 4.0], [4.0, 4.0, 1.0]])
+    picture, low, high = small_map_picture(values, side=240)
+    assert (low, high) == (0.0, 4.0) and picture.shape == (160, 240, 3) and picture.dtype == np.uint8
+    for (row, col), value in np.ndenumerate(values):  # every cell an 80 × 80 block of one colour
+        block = picture[row * 80 : (row + 1) * 80, col * 80 : (col + 1) * 80].reshape(-1, 3)
+        assert (block == block[0]).all()
+        assert np.abs(block[0] - _plotly_colour("Viridis", value / 4.0)).max() <= 2.5
+
+
 def test_figures_keep_the_lab_layout_and_the_default_template():
     grid = viz.grid_figure(np.arange(16.0).reshape(4, 4), "g", box=(0, 0, 2, 2))
     assert grid.layout.yaxis.autorange == "reversed" and grid.layout.yaxis.scaleanchor == "x"
@@ -119,8 +129,8 @@ def test_panels_figure_keeps_every_panel_as_one_chart():
     grid = viz.grid_figure(values, "g", box=(0, 0, 2, 2), diverging=True)
     heat = viz.map_figure(values * 2, "m", marker=(1, 2))
     photo = viz.photo_figure(np.random.default_rng(3).random((3, 5, 6)), "p", box=(1, 1, 2, 2))
-    fig = viz.panels_figure([grid, heat, photo, viz.blank_panel("b")], 2)
-    assert [a.text for a in fig.layout.annotations] == ["g", "m", "p", "b"]
+    fig = viz.panels_figure([grid, heat, photo], 2)
+    assert [a.text for a in fig.layout.annotations] == ["g", "m", "p"]
     assert len(fig.data) == len(grid.data) + len(heat.data) + len(photo.data) == 4
     assert [(d.xaxis, d.yaxis) for d in fig.data] == [("x", "y"), ("x2", "y2"), ("x2", "y2"), ("x3", "y3")]
     assert np.array_equal(fig.data[0].z, grid.data[0].z) and fig.data[0].colorscale == grid.data[0].colorscale

@@ -9,7 +9,8 @@ from cnn_core.concepts.activations import relu_with_bias
 from cnn_core.concepts.convolution import cross_correlate
 from cnn_core.concepts.images import to_gray
 from cnn_core.concepts.pooling import EXAMPLE_4X4, POOL_FORMULA, POOL_KINDS, pool, stage_grid
-from cnn_core.figures.concepts import blank_panel, grid_figure, map_figure, mark_cells, panels_figure
+from cnn_core.figures.concepts import grid_figure, map_figure, mark_cells, panels_figure
+from cnn_core.figures.images import small_map_picture
 from cnn_core.i18n import t
 
 CONV_STRIDES = (1, 2, 4, 8, 16)
@@ -103,23 +104,27 @@ def grid_section(image, kernel) -> None:
         explain(t("concept.pool.grid.empty"))
         st.stop()
     cells = cached(stage_grid)(image, kernel, sorted(strides), bias, sorted(pairs))
-    panels, notes = [], []
-    for cell in cells:
-        head = t(
-            "concept.pool.cell",
-            cs=cell.conv_stride,
-            k=cell.pool_size,
-            s=cell.pool_stride,
-            total=cell.conv_stride * cell.pool_stride,
-        )
-        if cell.pooled is None:
-            panels.append(blank_panel(head))
-            notes.append(f"**{head}**: {cell.note}")
-            continue
-        rows, cols = cell.pooled.shape
-        panels.append(map_figure(cell.pooled, f"{head} → {rows}×{cols}", height=260))
-    if len(notes) < len(panels):  # a chart only when some cell can be drawn
-        st.plotly_chart(panels_figure(panels, len(pairs)), key="cpo_fig_grid")
+    notes = []
+    # pictures, not a chart of panels: a dozen heat maps cost the browser ~0.4 s a page load
+    for row in range(len(cells) // len(pairs)):
+        for column, cell in zip(st.columns(len(pairs)), cells[row * len(pairs) : (row + 1) * len(pairs)]):
+            head = t(
+                "concept.pool.cell",
+                cs=cell.conv_stride,
+                k=cell.pool_size,
+                s=cell.pool_stride,
+                total=cell.conv_stride * cell.pool_stride,
+            )
+            if cell.pooled is None:
+                column.caption(head)
+                notes.append(f"**{head}**: {cell.note}")
+                continue
+            picture, low, high = small_map_picture(cell.pooled)
+            rows, cols = cell.pooled.shape
+            text = t("concept.pool.grid.picture", head=head, rows=rows, cols=cols, low=f"{low:.3g}", high=f"{high:.3g}")
+            column.image(picture, caption=text, output_format="PNG")
+    if len(notes) < len(cells):
+        st.caption(t("concept.pool.grid.colours"))
     for note in notes:
         explain(note)
     st.caption(t("concept.pool.multiply"))

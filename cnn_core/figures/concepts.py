@@ -377,9 +377,3 @@ def panels_figure(panels, columns: int, height: int | None = None, gap: int = 64
         showlegend=False,
     )
     return go.Figure(data=data, layout=layout)
-
-
-def blank_panel(title: str, height: int = 260) -> go.Figure:
-    """An empty panel with only its title: the place of a map that cannot be drawn in panels_figure."""
-    hidden = dict(visible=False)
-    return go.Figure(layout=dict(title=dict(text=title), height=height, xaxis=hidden, yaxis=hidden))

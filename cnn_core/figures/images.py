@@ -173,6 +173,13 @@ def response_picture(values, signed: bool) -> np.ndarray:
     return map_colours(z, "RdBu", -(bound or 1.0), bound or 1.0)[0]
 
 
+def small_map_picture(z, side: int = 240) -> tuple[np.ndarray, float, float]:
+    """A small map for st.image: Viridis on its own range, each cell an equal block of about side /
+    its longest side pixels (a 2×2 map stays four crisp squares), with that range."""
+    rgb, low, high = map_colours(z, "Viridis")
+    return enlarged(rgb.transpose(2, 0, 1), side), low, high
+
+
 def map_picture(z: np.ndarray, colorscale: str, zmin=None, zmax=None, showscale: bool = True) -> list:
     """A large map as a picture: its cells coloured by colorscale between zmin and zmax (the map's
     own range when None), sent as one PNG, with cell numbers on the axes as a heat map would have
