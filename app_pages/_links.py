@@ -35,10 +35,16 @@ def run_from_link(ids: list[str]) -> None:
 
 
 def announce_launch() -> None:
-    """Say once, on the Runs page the Train page switched to, that the run it launched started."""
-    launched = st.session_state.pop(LAUNCHED_KEY, None)
+    """Say, on the Runs page the Train page switched to, that the run it launched started; the
+    page calls launch_announced once it has been drawn to its end (a rerun before that, as when the
+    run's state changes under it, would take the toast away: it is said again)."""
+    launched = st.session_state.get(LAUNCHED_KEY)
     if launched:
         st.toast(t("train.launched", run_id=launched), icon=":material/rocket_launch:")
+
+
+def launch_announced() -> None:
+    st.session_state.pop(LAUNCHED_KEY, None)
 
 
 def keep_run_in_link(run_id: str) -> None:

@@ -11,7 +11,7 @@ the user's zoom (a constant uirevision).
 import streamlit as st
 
 from app_pages._language import in_visitor_language
-from app_pages._links import announce_launch, keep_run_in_link, run_from_link, share_view
+from app_pages._links import announce_launch, keep_run_in_link, launch_announced, run_from_link, share_view
 from app_pages._runs import run_actions, run_charts, run_details
 from app_pages._visitor import current_visitor
 from app_pages._widgets import kept_tabs, link_values, notice_ignored_link_values, pick_run
@@ -86,3 +86,4 @@ visitor = current_visitor()  # None outside a hosted demo: every run
 # only to set the refresh; view reads again, as every refresh does
 every = refresh_interval_s(list_runs(visitor=visitor))
 st.fragment(run_every=every)(in_visitor_language(view))(every)
+launch_announced()

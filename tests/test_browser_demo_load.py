@@ -16,6 +16,7 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -108,13 +109,13 @@ async def table_run_ids(page) -> set[str]:
 
 
 async def launch(page, url: str) -> str:
-    """Open the Train page (one epoch of batches of 128, from the link), press Launch; the run id it reports."""
+    """Open the Train page (one epoch of batches of 128, from the link), press Launch; the new run's id, from
+    the link of the Runs page it switches to."""
     await page.goto(f"{url}/train?t_epochs=1&t_batch=128")
     await page.get_by_text("Steps per epoch").first.wait_for()
     await page.get_by_role("button", name="Launch training").click()
-    message = page.get_by_text(re.compile(r"^Run \S+ started\.$")).first
-    await message.wait_for()
-    return (await message.text_content()).split()[1]
+    await page.wait_for_url(re.compile(r"/runs\?.*run="))  # Launch switches to the Runs page, on the new run
+    return parse_qs(urlparse(page.url).query)["run"][0]
 
 
 async def five_visitors(url: str, runs_dir: Path) -> dict:
