@@ -37,7 +37,12 @@ with one_layer:
     d_help, no_d = t("calc.dilation.help"), kind == "avgpool2d"
     dilation = bound(c3.number_input, t("calc.dilation"), 1, 64, 1, key="calc_d", help=d_help, disabled=no_d)
     pad_mode = choice(
-        "calc.padding_mode", ["number", "valid", "same"], "calc_pad_mode", c4, keep=True, help=t("calc.padding.help")
+        "calc.padding_mode",
+        ["number", "valid", "same", "same_keras"],
+        "calc_pad_mode",
+        c4,
+        keep=True,
+        help=t("calc.padding.help"),
     )
     c1, c2, c3, _ = st.columns(4)
     if not pool:

@@ -366,3 +366,84 @@ def test_whole_floats_and_odd_kinds_are_handled():
     assert (picture.out_h, picture.out_w) == (6, 4)
     result = calculate(LayerQuery(kind=10**5000))
     assert result.output_shape is None and "a number with 5001 digits" in str(result.error)
+
+
+# ---------------------------------------------------------------- Keras / TensorFlow 'same'
+
+
+def _keras_reference(q: LayerQuery) -> torch.Tensor:
+    """The layer as Keras' 'same' runs it, in torch: the input padded (top, bottom, left, right as the
+    calculator says), then a convolution with padding=0."""
+    (top, bottom), (left, right) = q.keras_padding()
+    gen = torch.Generator().manual_seed(q.height * 1000 + q.width)
+    x = torch.randn(1, 1, q.height, q.width, generator=gen, dtype=torch.float64)
+    weight = torch.randn(1, 1, q.kernel, q.kernel, generator=gen, dtype=torch.float64)
+    padded = F.pad(x, (left, right, top, bottom))
+    return F.conv2d(padded, weight, stride=q.stride, dilation=q.dilation)
+
+
+def test_keras_same_gives_ceil_n_over_s_with_the_least_padding_odd_cell_last():
+    rng = random.Random(7)
+    for _ in range(200):
+        q = LayerQuery(
+            kind="conv2d",
+            height=rng.randint(1, 40),
+            width=rng.randint(1, 40),
+            kernel=rng.randint(1, 7),
+            stride=rng.randint(1, 5),
+            dilation=rng.randint(1, 3),
+            padding="same_keras",
+        )
+        result = calculate(q)
+        assert result.error is None, (q, result.error)
+        out = _keras_reference(q).shape[2:]
+        expected = (-(-q.height // q.stride), -(-q.width // q.stride))  # ⌈n / s⌉ on each axis
+        assert tuple(out) == expected == result.output_shape[1:], q
+        assert [axis.size for axis in result.axes] == list(expected)
+        for size, (before, after) in zip((q.height, q.width), q.keras_padding()):
+            assert after - before in (0, 1), "the odd cell goes at the end (bottom, right)"
+            if before + after:  # one cell less would lose the last output
+                span = size + before + after - 1 - q.dilation * (q.kernel - 1) - 1
+                assert (span // q.stride + 1) < -(-size // q.stride) or span < 0
+
+
+def test_keras_same_window_picture_is_what_the_padded_convolution_reads():
+    q = LayerQuery(kind="conv2d", height=6, width=7, kernel=4, stride=2, padding="same_keras")
+    picture = window_picture(q, 0, 0)
+    (top, bottom), (left, right) = q.keras_padding()
+    assert (len(picture.roles), len(picture.roles[0])) == (6 + top + bottom, 7 + left + right)
+    assert (picture.out_h, picture.out_w) == tuple(_keras_reference(q).shape[2:]) == (3, 4)
+    assert picture.roles[0][0] == PADDING and picture.roles[top][left] == INPUT
+
+
+def test_seed_000_example_2_same_padding_stride_2_gives_3x3():
+    """The tutorial's example 2: a 5×5 input, a 3×3 kernel, 'same' padding and stride 2. Its text says
+    the output stays 5×5; Keras' rule gives ⌈5 / 2⌉ = 3, with one cell of padding on each side."""
+    q = LayerQuery(kind="conv2d", height=5, width=5, kernel=3, stride=2, padding="same_keras")
+    result = calculate(q)
+    assert result.output_shape == (1, 3, 3) and q.keras_padding() == ((1, 1), (1, 1))
+    assert result.axes[0].filled == "⌈5 / 2⌉ = 3"
+    assert "pads 1 before and 1 after" in result.axes[0].note and "nn.ZeroPad2d" in result.axes[0].note
+    torch_same = calculate(LayerQuery(kind="conv2d", height=5, width=5, kernel=3, stride=2, padding="same"))
+    assert torch_same.output_shape is None and torch_same.error is not None  # PyTorch's 'same' needs stride 1
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(kind="maxpool2d"), "for a convolution \\(conv2d\\) only"),
+        (dict(kind="conv_transpose2d"), "for a convolution \\(conv2d\\) only"),
+        (dict(height="abc"), "input_shape must be three positive whole numbers"),
+        (dict(height=10**400), "input_shape must be three positive whole numbers"),
+        (dict(stride=0), "stride"),
+        (dict(kernel=2**64), "kernel_size must be at most 4096"),
+    ],
+    ids=["pool", "transpose", "text", "huge", "stride-0", "kernel"],
+)
+def test_keras_same_refuses_bad_queries_with_the_projects_error(change, message):
+    query = LayerQuery(**{**dict(kind="conv2d", height=8, width=8, kernel=3, padding="same_keras"), **change})
+    result = calculate(query)
+    assert result.output_shape is None and isinstance(result.error, SpecError), result
+    assert re.search(message, str(result.error)), str(result.error)
+    with pytest.raises(SpecError):
+        window_picture(query, 0, 0)

@@ -130,6 +130,22 @@ def test_calculator_every_kind_renders_with_ceil_and_dilation(calc, kind):
     assert filled and all(line.startswith("`") and "=" in line for line in filled), "the numbers filled in"
 
 
+def test_calculator_keras_same_padding_at_stride_2_is_seed_000s_example_2(calc):
+    """5×5, 3×3 kernel, stride 2: PyTorch's 'same' refuses the stride, Keras' gives ⌈5 / 2⌉ = 3."""
+    calc.number_input(key="calc_s").set_value(2).run()
+    calc.radio(key="calc_pad_mode").set_value("same").run()
+    assert errors(calc) and not metric_values(calc)
+    calc.radio(key="calc_pad_mode").set_value("same_keras").run()
+    assert not calc.exception and not errors(calc), errors(calc)
+    assert metric_values(calc)[0] == "1×3×3"
+    shown = [m.value for m in calc.markdown if "·" in m.value]
+    assert shown and all(line.endswith("`⌈5 / 2⌉ = 3`") for line in shown), shown
+    assert any("nn.ZeroPad2d" in c.value for c in calc.caption)
+    assert calc.get("plotly_chart"), "its sliding window over the padded input is drawn"
+    calc.radio(key="calc_kind").set_value("maxpool2d").run()
+    assert errors(calc) and "for a convolution (conv2d) only" in errors(calc)[0]
+
+
 def test_calculator_ceil_mode_is_unticked_when_a_convolution_cannot_use_it(calc):
     calc.radio(key="calc_kind").set_value("maxpool2d").run()
     calc.checkbox(key="calc_ceil").check().run()

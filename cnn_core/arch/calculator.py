@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnn_core.arch import shapes
-from cnn_core.arch.spec import SpecError, normalize_layer
+from cnn_core.arch.spec import SpecError, normalize_layer, parse_input_shape
 from cnn_core.arch.spec_text import clip, show
 from cnn_core.arch.summary import summarize_until_error
 from cnn_core.i18n import t
 from cnn_core.settings import get_settings
 
 KINDS = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d")
+KERAS_SAME = "same_keras"  # Keras / TensorFlow's 'same' (any stride), a convolution's padding here only
 
 # Cell roles in the window picture.
 INPUT, PADDING, INSERTED_ZERO, UNREAD = 0, 1, 2, 3
@@ -36,8 +37,22 @@ class LayerQuery:
     ceil_mode: bool = False
     output_padding: int = 0
 
+    def keras_padding(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """Keras' (before, after) padding on each axis when the padding is KERAS_SAME, else None;
+        raises SpecError for sizes or a layer the spec would refuse (checked first)."""
+        if self.padding != KERAS_SAME:
+            return None
+        _, height, width = parse_input_shape([self.channels, self.height, self.width])
+        layer = normalize_layer(0, self.layer())
+        return tuple(
+            shapes.keras_same_padding(size, k, s, d)
+            for size, k, s, d in zip((height, width), layer["kernel_size"], layer["stride"], layer["dilation"])
+        )
+
     def layer(self) -> dict:
-        layer: dict = {"type": self.kind, "kernel_size": self.kernel, "stride": self.stride, "padding": self.padding}
+        # Keras pads unevenly, which a PyTorch layer cannot: its layer reads an input padded beforehand
+        padding = 0 if self.padding == KERAS_SAME else self.padding
+        layer: dict = {"type": self.kind, "kernel_size": self.kernel, "stride": self.stride, "padding": padding}
         if self.kind in ("conv2d", "conv_transpose2d"):
             layer.update(out_channels=self.out_channels, dilation=self.dilation)
         if self.kind == "conv_transpose2d":
@@ -49,7 +64,12 @@ class LayerQuery:
         return layer
 
     def spec(self) -> dict:
-        return {"input_shape": [self.channels, self.height, self.width], "layers": [self.layer()]}
+        """The one-layer spec; with Keras' padding, the layer reads the input padded beforehand."""
+        height, width = self.height, self.width
+        if (keras := self.keras_padding()) is not None:
+            (top, bottom), (left, right) = keras
+            height, width = int(height) + top + bottom, int(width) + left + right
+        return {"input_shape": [self.channels, height, width], "layers": [self.layer()]}
 
 
 @dataclass
@@ -81,6 +101,13 @@ def _conv_axis(size, k, s, p_before, p_after, d) -> AxisExplanation:
     return AxisExplanation("⌊(n + 2p − d·(k−1) − 1) / s⌋ + 1", filled, out, dropped, note)
 
 
+def _keras_axis(size, k, s, before, after, d) -> AxisExplanation:
+    out = shapes.conv_out(size, k, s, before, d, pad_after=after)
+    filled = f"⌈{size} / {s}⌉ = {out}"
+    note = t("calc.keras_same_note", before=before, after=after, total=before + after)
+    return AxisExplanation("⌈n / s⌉", filled, out, 0, note)
+
+
 def _pool_axis(size, k, s, p, d, ceil_mode) -> AxisExplanation:
     span = size + 2 * p - d * (k - 1) - 1
     out = shapes.pool_out(size, k, s, p, d, ceil_mode)
@@ -107,6 +134,12 @@ def calculate(query: LayerQuery) -> CalculatorResult:
     if query.kind not in KINDS:
         kind = clip(query.kind) if isinstance(query.kind, str) else show(query.kind)
         return CalculatorResult(query, None, error=SpecError(t("calc.err.kind", kind=kind)))
+    if query.padding == KERAS_SAME and query.kind != "conv2d":
+        return CalculatorResult(query, None, error=SpecError(t("calc.err.keras_same_kind")))
+    try:
+        query.keras_padding()  # with Keras' 'same', the sizes and the layer are checked here first
+    except SpecError as exc:
+        return CalculatorResult(query, None, error=exc)
     # arithmetic only, nothing is built: no parameter or memory budget (the picture has its own cap)
     summary, error = summarize_until_error(query.spec(), check_output=False, check_budget=False)
     if error is not None:
@@ -114,9 +147,13 @@ def calculate(query: LayerQuery) -> CalculatorResult:
     row = summary.rows[0]
     layer = normalize_layer(0, query.layer())
     axes = []
+    keras = query.keras_padding()
     for a, size in enumerate(row.input_shape[1:]):  # whole numbers, even when typed as 8.0
         k, s = layer["kernel_size"][a], layer["stride"][a]
-        if query.kind == "conv2d":
+        if keras is not None:
+            before, after = keras[a]
+            axes.append(_keras_axis(size - before - after, k, s, before, after, layer["dilation"][a]))
+        elif query.kind == "conv2d":
             before, after = shapes.conv_padding(layer)[a]
             axes.append(_conv_axis(size, k, s, before, after, layer["dilation"][a]))
         elif query.kind == "conv_transpose2d":
@@ -147,7 +184,8 @@ def _axes(query: LayerQuery):
         k, s = layer["kernel_size"][a], layer["stride"][a]
         d = layer.get("dilation", (1, 1))[a]
         if query.kind == "conv2d":
-            g = shapes.conv_axis(size, k, s, shapes.conv_padding(layer)[a], d)
+            keras = query.keras_padding()
+            g = shapes.conv_axis(size, k, s, keras[a] if keras else shapes.conv_padding(layer)[a], d)
             geoms.append(g)
             reals.append(list(range(g.pad_before, g.pad_before + size)))
         elif query.kind == "conv_transpose2d":

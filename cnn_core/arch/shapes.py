@@ -21,6 +21,14 @@ def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def keras_same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+    """Padding Keras / TensorFlow add for padding='same' at any stride, so that the output has
+    ceil(size / stride) cells: (before, after), the odd one after (bottom, right)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + effective_kernel(kernel, dilation) - size, 0)
+    return total // 2, total - total // 2
+
+
 def conv_padding(layer: dict) -> tuple[tuple[int, int], tuple[int, int]]:
     """The (before, after) padding of a normalised conv2d layer on each axis (height, width),
     whichever way it was given: 'same', 'valid' or numbers."""
