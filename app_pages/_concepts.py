@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._language import in_visitor_language
+from app_pages._slips import show_slips
 from app_pages._widgets import choice, upload_mb
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.convolution import KERNELS, format_kernel, parse_kernel
@@ -25,11 +26,13 @@ from cnn_core.settings import get_settings
 
 
 def lesson_header(prefix: str, formula: str | None = None) -> None:
-    """The lesson's title and introduction (catalogue keys `prefix`.title and .intro), then its formula."""
+    """The lesson's title and introduction (catalogue keys `prefix`.title and .intro), its formula,
+    then what the tutorials get wrong about it (show_slips)."""
     st.title(t(f"{prefix}.title"))
     st.markdown(t(f"{prefix}.intro"))
     if formula:
         st.latex(formula)
+    show_slips(prefix)
 
 
 def fragment(function):

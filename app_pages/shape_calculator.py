@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages._builder import show_summary_table
 from app_pages._links import share_view
+from app_pages._slips import show_slips
 from app_pages._widgets import bound, choice, kept_tabs, link_values, notice_ignored_link_values
 from cnn_core.arch.calculator import KINDS, LayerQuery, calculate, window_picture
 from cnn_core.arch.formatting import format_bytes, format_count, format_shape
@@ -19,6 +20,7 @@ settings = get_settings()
 side_cap, chans = settings.max_input_side, settings.max_channels
 st.title(t("calc.title"))
 st.caption(t("calc.caption"))
+show_slips("calc")
 opened_with = link_values()
 share_slot = st.container()
 one_layer, chain = kept_tabs([t("calc.tab.one"), t("calc.tab.chain")], "calc_tab")

@@ -8,6 +8,7 @@ import streamlit as st
 from app_pages._builder import SPEC_KEY
 from app_pages._language import LANGUAGE_KEY
 from app_pages._links import LAUNCHED_KEY, RUN_PARAM, SELECTED, share_view
+from app_pages._slips import show_slips
 from app_pages._train import backbone_choice, show_epoch_estimate
 from app_pages._train_data import dataset_fields
 from app_pages._visitor import current_visitor
@@ -33,6 +34,7 @@ state = st.session_state
 
 st.title(t("train.title"))
 st.caption(t("train.caption"))
+show_slips("train")
 opened_with = link_values()
 left, right = st.columns([1, 1])
 fields = {}  # TrainConfig's fields, as the widgets set them
@@ -65,13 +67,15 @@ fields["epochs"] = int(kept(c[0].number_input, "train.epochs", 1, max_epochs, mi
 fields["batch_size"] = int(kept(c[1].number_input, "train.batch", 1, 4096, 32, key="t_batch"))
 fields["optimizer"] = kept(c[2].selectbox, "train.optimizer", OPTIMIZERS, key="t_opt")
 fields["lr"] = kept(c[3].number_input, "train.lr", 1e-6, 10.0, 1e-3, format="%.5f", key="t_lr")
-c = st.columns(4)
+c = st.columns(5)
 fields["schedule"] = kept(
     c[0].selectbox, "train.schedule", SCHEDULES, key="t_schedule", format_func=lambda s: t(f"train.schedule.{s}")
 )
 fields["weight_decay"] = kept(c[1].number_input, "train.weight_decay", 0.0, 1.0, 0.0, format="%.5f", key="t_wd")
 fields["label_smoothing"] = kept(c[2].number_input, "train.smoothing", 0.0, 0.9, 0.0, key="t_ls")
-fields["val_split"] = kept(c[3].number_input, "train.val_split", 0.0, 0.9, 0.1, key="t_val")
+clip = kept(c[3].number_input, "train.clip", 0.0, 1000.0, 0.0, key="t_clip")
+fields["clip_grad_norm"] = clip or None  # 0: off
+fields["val_split"] = kept(c[4].number_input, "train.val_split", 0.0, 0.9, 0.1, key="t_val")
 c = st.columns(4)
 fields["augment"] = kept(
     c[0].multiselect, "train.augment", AUGMENTATIONS, key="t_aug", format_func=lambda a: t(f"train.augment.{a}")

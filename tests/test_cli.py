@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from cnn_core.runs.cli import _config_from_args, build_parser
 from cnn_core.runs.directory import pid_is_worker, read_status
+from cnn_core.train.config import ConfigError
 from tests.conftest import REPO_ROOT, TINY_SPEC, wait_state
 
 
@@ -87,3 +89,12 @@ def test_errors_exit_non_zero(runs_root):
     bad = cli("train", "--epochs", "-1")
     assert bad.returncode != 0 and "epochs" in bad.stderr
     assert list(runs_root.iterdir()) == []  # no run directory for a bad configuration
+
+
+def test_train_passes_the_clip_norm_into_the_config(runs_root):
+    parse = build_parser().parse_args
+    assert _config_from_args(parse(["train", "--clip-grad-norm", "1.5"])).clip_grad_norm == 1.5
+    assert _config_from_args(parse(["train"])).clip_grad_norm is None  # off unless asked
+    with pytest.raises(ConfigError, match="clip_grad_norm"):
+        _config_from_args(parse(["train", "--clip-grad-norm", "0"]))
+    assert list(runs_root.iterdir()) == []

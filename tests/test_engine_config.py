@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from cnn_core.i18n import t
 from cnn_core.runs.launcher import launch_run
 from cnn_core.train.config import ConfigError, TrainConfig
 from tests.conftest import TINY_SPEC
@@ -40,6 +41,7 @@ BAD = [
     ({"deterministic": None}, "deterministic"),
     ({"log_interval_s": 0}, "log_interval_s"),
     ({"spec": "not a dict", "preset": None}, "spec"),
+    ({"clip_grad_norm": 0}, "clip_grad_norm"),
 ]
 
 
@@ -81,6 +83,34 @@ def test_good_config_round_trips():
     config = _config()
     config.validate()
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize("value", [True, "1", float("nan"), float("inf"), 0, -1, 1e7], ids=repr)
+def test_clip_grad_norm_refuses_anything_but_off_or_a_positive_finite_norm(value):
+    allowed = t("config.allowed.clip_grad_norm", high=1_000_000)
+    for load in (
+        lambda: _config(clip_grad_norm=value).validate(),
+        lambda: TrainConfig.from_dict({**_config().to_dict(), "clip_grad_norm": value}),
+    ):
+        with pytest.raises(ConfigError) as info:
+            load()
+        message = str(info.value)
+        assert message.startswith("clip_grad_norm = ") and message.endswith(allowed), message
+
+
+@pytest.mark.parametrize("value", [None, 1.0, 1_000_000])
+def test_clip_grad_norm_accepts_off_or_a_norm_and_round_trips(value):
+    config = _config(clip_grad_norm=value)
+    config.validate()
+    loaded = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert loaded == config and loaded.clip_grad_norm == value
+
+
+def test_a_config_saved_before_clipping_existed_loads_with_clipping_off():
+    assert TrainConfig().clip_grad_norm is None
+    saved = _config().to_dict()
+    del saved["clip_grad_norm"]
+    assert TrainConfig.from_dict(saved).clip_grad_norm is None
 
 
 @pytest.mark.parametrize(

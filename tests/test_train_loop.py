@@ -26,6 +26,7 @@ from cnn_core.train.device_data import to_device
 from cnn_core.train.devices import use_channels_last
 from cnn_core.train.loop import StopRequested, run_training
 from cnn_core.train.objective import Objective
+from cnn_core.train.randomness import epoch_permutation
 from cnn_core.train.steps import (
     EpochState,
     Sums,
@@ -244,6 +245,48 @@ def test_one_log_per_epoch_when_the_interval_is_long(runs_root):
     assert logs[-1].step == setup.steps_per_epoch
     if len(logs) == 1:
         assert logs[0].loss == state.totals.mean_loss() and logs[0].acc == state.totals.accuracy()
+
+
+# ------------------------------------------------------------------ gradient clipping
+
+
+def after_one_step(config) -> tuple[Setup, nn.Module]:
+    """A setup after train_one_epoch's first step, and a copy of its model from before that step."""
+    setup = Setup(config)
+    before = copy.deepcopy(setup.model)
+    assert setup.epoch(fresh_state(), should_stop=stop_after(1)) is False
+    return setup, before
+
+
+def test_a_clipped_step_equals_the_step_clipped_by_hand(runs_root):
+    # SGD, whose first step is lr × gradient: the clipping shows in the weights (Adam's first step
+    # divides the gradient's scale away)
+    config = tiny_config(optimizer="sgd", lr=0.1, clip_grad_norm=0.01)
+    setup, model = after_one_step(config)
+
+    index = epoch_permutation(len(setup.train.y), config.seed, 0, CPU)[: config.batch_size]
+    x, y = setup.train.batch(index, setup.config.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    model.train()
+    F.cross_entropy(model(x), y).backward()
+    total_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+    assert total_norm > 10 * config.clip_grad_norm, "the gradients must really be clipped here"
+    optimizer.step()
+    for (name, got), want in zip(setup.model.named_parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(got, want, msg=name)
+
+    unclipped, _ = after_one_step(replace(config, clip_grad_norm=None))
+    assert any(
+        not torch.allclose(a, b) for a, b in zip(unclipped.model.parameters(), setup.model.parameters(), strict=True)
+    ), "clipping made no difference: the test would not see it missing"
+
+
+def test_clipping_to_a_norm_never_reached_changes_nothing(runs_root):
+    config = tiny_config(**RANDOM_CONFIG, clip_grad_norm=1e6)
+    clipped, plain = Setup(config), Setup(replace(config, clip_grad_norm=None))
+    assert clipped.epoch(fresh_state()) is True and plain.epoch(fresh_state()) is True
+    for (name, got), want in zip(clipped.model.named_parameters(), plain.model.parameters(), strict=True):
+        torch.testing.assert_close(got, want, msg=name)
 
 
 # ------------------------------------------------------------------ run_training

@@ -118,6 +118,23 @@ def test_train_page_launches_a_run(runs_root):
         kill_processes_mentioning(str(runs_root))
 
 
+@pytest.mark.parametrize(("values", "launched_norm"), [([2.5], 2.5), ([2.5, 0.0], None)], ids=["2.5", "0-is-off"])
+def test_train_page_launches_with_the_clip_norm_it_shows(runs_root, fake_estimate, monkeypatch, values, launched_norm):
+    launched = []
+    fake_run = runs_root / "20260101-000000-digits-fake"
+    monkeypatch.setattr(launcher, "launch_run", lambda config, visitor=None: launched.append(config) or fake_run)
+    at = open_page("app_pages/train.py")
+    assert at.number_input(key="t_clip").value == 0.0  # off unless asked
+    for value in values:
+        at.number_input(key="t_clip").set_value(value).run()
+    assert not at.exception and not at.error
+    at.button(key="t_launch").click().run()
+    assert not at.exception
+    (config,) = launched
+    config.validate()
+    assert config.clip_grad_norm == launched_norm
+
+
 @pytest.fixture
 def fake_estimate(monkeypatch):
     """The page's time per epoch without its measuring process: 10 ms a step plus 20 ms of
@@ -324,6 +341,12 @@ def test_train_settings_come_from_the_pages_link(runs_root, fake_estimate):
     assert at.selectbox(key="t_preset").value == "lenet5"
     assert metric(at, "Total steps") == f"{7 * 21:,}"  # 1,294 images in batches of 64
     assert not at.warning
+
+
+def test_train_page_takes_the_clip_norm_from_its_link(runs_root, fake_estimate):
+    at = open_train_with_link(t_clip="2.5")
+    assert at.number_input(key="t_clip").value == 2.5
+    assert not at.warning and not at.error
 
 
 def test_train_page_ignores_malformed_link_values_with_a_notice(runs_root, fake_estimate):

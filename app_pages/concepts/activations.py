@@ -1,30 +1,22 @@
-"""Concept 8: activation functions, softmax with a temperature, and vanishing gradients."""
+"""Concept 8: activation functions, softmax with a temperature, vanishing and exploding gradients, clipping."""
 
 import numpy as np
 import streamlit as st
 
 from app_pages._concepts import computed, explain, fragment, lesson_header
+from app_pages._gradients import clipping_section, depth_section
 from cnn_core.concepts.activations import (
     ACTIVATIONS,
     FORMULAS,
-    INITS,
     activation_curve,
-    gradients_through_depth,
     parse_logits,
     softmax,
     softmax_jacobian,
 )
-from cnn_core.figures.concepts import bars_figure, curves_figure, gradient_depth_figure, grid_figure, panels_figure
+from cnn_core.figures.concepts import bars_figure, curves_figure, grid_figure, panels_figure
 from cnn_core.i18n import t
 
-DEPTH_ACTIVATIONS = ("sigmoid", "tanh", "relu")
-
 lesson_header("concept.act")
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def depth_gradients(activation: str, depth: int, init: str):
-    return gradients_through_depth(activation, depth, init=init)
 
 
 # ---------------------------------------------------------------- curves
@@ -108,32 +100,7 @@ def softmax_section() -> None:
                 explain(t("concept.act.hot", temperature=f"{temperature:g}"))
 
 
-# ---------------------------------------------------------------- gradients through depth
-@fragment
-def depth_section() -> None:
-    """Gradients through a real stack (its inputs rerun only this section)."""
-    st.subheader(t("concept.act.depth"))
-    st.markdown(t("concept.act.depth.intro"))
-    c1, c2 = st.columns(2)
-    depth = c1.slider(t("concept.act.depth.layers"), 1, 50, 20, key="ca_depth", help=t("concept.act.depth.help"))
-    init = c2.selectbox(t("concept.act.init"), INITS, key="ca_init", format_func=lambda i: t(f"concept.act.init.{i}"))
-    results = [depth_gradients(name, depth, init) for name in DEPTH_ACTIVATIONS]
-    if depth == 1:
-        explain(t("concept.act.depth.one"))
-    else:
-        st.plotly_chart(gradient_depth_figure(results), key="ca_fig_depth")
-        for column, result in zip(st.columns(len(results)), results):
-            ratio = result.first_to_last
-            if ratio == 0:
-                value = t("concept.act.ratio.none")
-            elif ratio < 1:
-                value = t("concept.act.ratio.smaller", factor=f"{1 / ratio:,.3g}")
-            else:
-                value = t("concept.act.ratio.larger", factor=f"{ratio:,.3g}")
-            column.metric(t("concept.act.ratio", name=t(f"concept.act.name.{result.activation}")), value)
-        st.caption(t("concept.act.depth.caption"))
-
-
 curves_section()
 softmax_section()
 depth_section()
+clipping_section()

@@ -128,6 +128,7 @@ def parse_logits(text: str) -> np.ndarray:
 # ---------------------------------------------------------------- gradients through depth
 
 INITS = ("kaiming", "xavier", "pytorch")
+MAX_WEIGHT_SCALE = 4.0  # 4^50 overflows float32 long before: the lesson needs no more
 WEIGHT_INITS = {  # "pytorch" keeps nn.Linear's own initialisation; draws come from the generator given
     "kaiming": lambda weight, generator: nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator),
     "xavier": lambda weight, generator: nn.init.xavier_normal_(weight, generator=generator),
@@ -147,8 +148,9 @@ class DepthGradients:
         return self.layer_norms[0] / last if last else 0.0
 
 
-def stacked_network(activation: str, depth: int, width: int, init: str, seed: int) -> nn.Sequential:
-    """depth × (Linear(width, width), activation), then Linear(width, 1).
+def stacked_network(activation: str, depth: int, width: int, init: str, seed: int, scale: float = 1.0) -> nn.Sequential:
+    """depth × (Linear(width, width), activation), then Linear(width, 1); the hidden weights times
+    scale after their initialisation (above 1: each layer enlarges what passes through it).
 
     Its weights come from a generator of its own seeded with seed (the process-wide one is every
     visitor's), drawn in the order torch.manual_seed(seed) and building the layers one by one would.
@@ -169,17 +171,28 @@ def stacked_network(activation: str, depth: int, width: int, init: str, seed: in
         if init in WEIGHT_INITS and index < depth:  # the output layer keeps nn.Linear's own
             WEIGHT_INITS[init](linear.weight, generator)
             nn.init.zeros_(linear.bias)
+        if index < depth and scale != 1.0:
+            with torch.no_grad():
+                linear.weight.mul_(scale)
     raise AssertionError  # seeded_layers always ends with (net, None)
 
 
 def gradients_through_depth(
-    activation: str, depth: int, width: int = 64, batch: int = 256, init: str = "kaiming", seed: int = 0
+    activation: str,
+    depth: int,
+    width: int = 64,
+    batch: int = 256,
+    init: str = "kaiming",
+    seed: int = 0,
+    scale: float = 1.0,
 ) -> DepthGradients:
     """One backward pass of a mean-squared-error loss on random data through a real stack;
     returns each hidden layer's weight-gradient norm, measured by autograd."""
     if activation not in ("sigmoid", "relu", "tanh"):
         raise ConceptError(t("concept.err.activation", name=activation, choices="sigmoid, relu, tanh"))
-    net = stacked_network(activation, depth, width, init, seed)
+    if not (isinstance(scale, (int, float)) and 0 < scale <= MAX_WEIGHT_SCALE):
+        raise ConceptError(t("concept.err.weight_scale", scale=scale, high=MAX_WEIGHT_SCALE))
+    net = stacked_network(activation, depth, width, init, seed, scale)
     generator = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(batch, width, generator=generator)
     target = torch.randn(batch, 1, generator=generator)

@@ -62,6 +62,7 @@ def _config_from_args(args):
         schedule=args.schedule,
         weight_decay=args.weight_decay,
         label_smoothing=args.label_smoothing,
+        clip_grad_norm=args.clip_grad_norm,
         val_split=args.val_split,
         augment=args.augment or [],
         mixed_precision=args.amp,
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", choices=SCHEDULES, help=t("cli.arg.schedule"))
     train.add_argument("--weight-decay", type=float, help=t("cli.arg.weight_decay"))
     train.add_argument("--label-smoothing", type=float, help=t("cli.arg.label_smoothing"))
+    train.add_argument("--clip-grad-norm", type=float, help=t("cli.arg.clip_grad_norm"))
     train.add_argument("--val-split", type=float, help=t("cli.arg.val_split"))
     train.add_argument("--augment", nargs="*", choices=AUGMENTATIONS, help=t("cli.arg.augment"))
     train.add_argument("--amp", action="store_true", default=None, help=t("cli.arg.amp"))

@@ -24,6 +24,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTATIONS = ("hflip", "crop", "rotate", "resized_crop")
+MAX_CLIP_GRAD_NORM = 1_000_000
 
 
 class ConfigError(CnnLabError, ValueError):
@@ -45,6 +46,7 @@ class TrainConfig:
     step_size: int = 1  # epochs between decays of the step schedule
     gamma: float = 0.1  # decay factor of the step schedule
     label_smoothing: float = 0.0
+    clip_grad_norm: float | None = None  # max total L2 norm of the gradients per step; None: no clipping
     augment: list[str] = field(default_factory=list)
     crop_padding: int = 4
     rotation_degrees: float = 10.0
@@ -89,7 +91,7 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
                 raise bad(name, t("config.allowed.whole", low=low, high=high if high else "∞"))
 
-        def number(name, low, high=None, open_low=False, none_ok=False):
+        def number(name, low, high=None, open_low=False, none_ok=False, allowed=None):
             value = getattr(self, name)
             if value is None and none_ok:
                 return
@@ -103,7 +105,8 @@ class TrainConfig:
             if not ok:
                 raise bad(
                     name,
-                    t(
+                    allowed
+                    or t(
                         "config.allowed.number",
                         low=("> " if open_low else "≥ ") + str(low),
                         high=high if high is not None else "∞",
@@ -127,6 +130,8 @@ class TrainConfig:
         number("weight_decay", 0, 1)
         number("gamma", 0, 1, open_low=True)
         number("label_smoothing", 0, 0.99)
+        clip_allowed = t("config.allowed.clip_grad_norm", high=MAX_CLIP_GRAD_NORM)
+        number("clip_grad_norm", 0, MAX_CLIP_GRAD_NORM, open_low=True, none_ok=True, allowed=clip_allowed)
         number("rotation_degrees", 0, 180)
         number("resized_crop_scale", 0.05, 1)
         number("val_split", 0, 0.9)

@@ -48,6 +48,7 @@ TIMING_FIELDS = (
     "mixed_precision",
     "channels_last",
     "deterministic",
+    "clip_grad_norm",
 )
 WARMUP_STEPS = 3  # first steps are slow: allocations, kernel selection
 MIN_MEASURE_S = 0.5  # measure at least this long …

@@ -218,6 +218,9 @@ def train_one_epoch(
             loss = criterion(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.clip_grad_norm is not None:
+            # exploding gradients: one huge step would wreck the weights; rescaling keeps its direction
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
         optimizer.step()
         scheduler.step()
         with torch.no_grad():
