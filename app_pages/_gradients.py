@@ -67,7 +67,10 @@ def clipping_section() -> None:
         t("concept.clip.max_norm"), 0.01, 1000.0, 1.0, 0.5, key="cc_max_norm", help=t("concept.clip.max_norm.help")
     )
     plain, clipped = computed(clipping_runs, scale, float(max_norm))
-    names = {t("concept.clip.plain"): plain, t("concept.clip.clipped", max_norm=f"{max_norm:g}"): clipped}
+    names = {
+        t("concept.clip.clipped", max_norm=f"{max_norm:g}"): clipped,
+        t("concept.clip.plain"): plain,
+    }  # plain on top
     st.plotly_chart(clipping_figure(names), key="cc_fig")
     for run, key in ((plain, "concept.clip.plain_result"), (clipped, "concept.clip.clipped_result")):
         if run.diverged_at is not None:
