@@ -23,7 +23,7 @@ from cnn_core.i18n import t
 from cnn_core.runs.launcher import launch_run
 from cnn_core.settings import get_settings
 from cnn_core.train.augment import augmentation_preview
-from cnn_core.train.config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from cnn_core.train.config import AUGMENTATIONS, NORMALIZATIONS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from cnn_core.train.devices import available_devices
 from cnn_core.train.estimate import estimate_request
 from cnn_core.train.schedules import lr_curve
@@ -76,7 +76,7 @@ fields["label_smoothing"] = kept(c[2].number_input, "train.smoothing", 0.0, 0.9,
 clip = kept(c[3].number_input, "train.clip", 0.0, 1000.0, 0.0, key="t_clip")
 fields["clip_grad_norm"] = clip or None  # 0: off
 fields["val_split"] = kept(c[4].number_input, "train.val_split", 0.0, 0.9, 0.1, key="t_val")
-c = st.columns(4)
+c = st.columns(5)
 fields["augment"] = kept(
     c[0].multiselect, "train.augment", AUGMENTATIONS, key="t_aug", format_func=lambda a: t(f"train.augment.{a}")
 )
@@ -85,6 +85,8 @@ device_label = lambda d: t("train.device.auto") if d == "auto" else d  # noqa: E
 devices = ["cpu"] if settings.demo else available_devices()  # a demo trains on the CPU only
 fields["device"] = kept(c[2].selectbox, "train.device", devices, key="t_device", format_func=device_label)
 fields["name"] = kept(c[3].text_input, "train.name", key="t_name")
+norm_label = lambda n: t(f"train.norm.{n}")  # noqa: E731
+fields["normalization"] = kept(c[4].selectbox, "train.norm", NORMALIZATIONS, key="t_norm", format_func=norm_label)
 notice_ignored_link_values(opened_with)
 
 try:

@@ -98,3 +98,11 @@ def test_train_passes_the_clip_norm_into_the_config(runs_root):
     with pytest.raises(ConfigError, match="clip_grad_norm"):
         _config_from_args(parse(["train", "--clip-grad-norm", "0"]))
     assert list(runs_root.iterdir()) == []
+
+
+def test_train_passes_the_normalisation_into_the_config(runs_root):
+    parse = build_parser().parse_args
+    assert _config_from_args(parse(["train", "--normalization", "half"])).normalization == "half"
+    assert _config_from_args(parse(["train"])).normalization == "dataset"
+    with pytest.raises(SystemExit):  # argparse refuses a value it does not offer
+        parse(["train", "--normalization", "imagenet"])

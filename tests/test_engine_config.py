@@ -21,6 +21,8 @@ TOO_DEEP = {
 }
 
 BAD = [
+    ({"normalization": "imagenet"}, "normalization"),
+    ({"normalization": None}, "normalization"),
     ({"epochs": -1}, "epochs"),
     ({"epochs": 0}, "epochs"),
     ({"epochs": 2.5}, "epochs"),

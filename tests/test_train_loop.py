@@ -478,3 +478,33 @@ def test_the_memory_format_is_chosen_for_the_device_and_changes_only_the_roundin
     assert formats == {None: "channels_last", False: "contiguous"}
     for name, value in weights[False].items():
         torch.testing.assert_close(weights[None][name], value, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("normalization", ["dataset", "half"])
+def test_batches_are_normalised_as_torchvisions_normalize_does(normalization):
+    from torchvision.transforms.v2 import functional as TF
+
+    from cnn_core.train.device_data import normalization_stats
+
+    splits = load_splits("digits", 0.1, 0)
+    mean, std = normalization_stats(normalization, splits)
+    if normalization == "half":
+        assert (mean, std) == ([0.5], [0.5])  # seed 000's transforms.Normalize((0.5, …), (0.5, …))
+    else:
+        assert (mean, std) == splits.channel_stats()
+    data = to_device(splits.train_x, splits.train_y, mean, std, CPU)
+    index = torch.arange(40)
+    x, _ = data.batch(index)
+    expected = TF.normalize(splits.train_x[:40].float() / 255, mean, std)
+    torch.testing.assert_close(x, expected, rtol=1e-5, atol=1e-5)
+    if normalization == "half":
+        assert x.min() == pytest.approx(-1.0, abs=1e-6) and x.max() == pytest.approx(1.0, abs=1e-6)  # 0 and 255
+
+
+def test_a_half_normalised_run_records_its_constants(runs_root):
+    config = tiny_config(epochs=1, normalization="half")
+    run_dir = runs_root / "half"
+    run_dir.mkdir()
+    run_training(run_dir, config, lambda: False, Status())
+    dataset = read_json(run_dir / "dataset.json")
+    assert (dataset["mean"], dataset["std"]) == ([0.5], [0.5])  # what the look-inside pages normalise with

@@ -660,3 +660,16 @@ def test_compared_runs_each_get_their_own_colour(runs):
     colours = [colour for colour, _ in lines]
     assert len(set(colours[:10])) == min(runs, 10)  # the first ten: ten different colours
     assert set(colours) <= set(RUN_COLOURS)
+
+
+def test_train_page_launches_with_the_normalisation_it_shows(runs_root, fake_estimate, monkeypatch):
+    launched = []
+    fake_run = runs_root / "20260101-000000-digits-fake"
+    monkeypatch.setattr(launcher, "launch_run", lambda config, visitor=None: launched.append(config) or fake_run)
+    at = open_page("app_pages/train.py")
+    assert at.selectbox(key="t_norm").value == "dataset"
+    at.selectbox(key="t_norm").set_value("half").run()
+    assert not at.exception and not at.error
+    at.button(key="t_launch").click().run()
+    (config,) = launched
+    assert config.normalization == "half"

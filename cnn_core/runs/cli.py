@@ -19,7 +19,15 @@ from cnn_core.data.catalog import DATASETS
 from cnn_core.i18n import t
 from cnn_core.runs.directory import RunError, Status, list_runs, read_status, request_stop, resolve_run_dir
 from cnn_core.runs.launcher import launch_run, resume_run
-from cnn_core.train.config import AUGMENTATIONS, DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from cnn_core.train.config import (
+    AUGMENTATIONS,
+    DEVICES,
+    NORMALIZATIONS,
+    OPTIMIZERS,
+    SCHEDULES,
+    ConfigError,
+    TrainConfig,
+)
 
 FINAL_STATES = ("stopped", "interrupted", "completed", "failed")
 
@@ -64,6 +72,7 @@ def _config_from_args(args):
         label_smoothing=args.label_smoothing,
         clip_grad_norm=args.clip_grad_norm,
         val_split=args.val_split,
+        normalization=args.normalization,
         augment=args.augment or [],
         mixed_precision=args.amp,
         name=args.name or "",
@@ -117,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-smoothing", type=float, help=t("cli.arg.label_smoothing"))
     train.add_argument("--clip-grad-norm", type=float, help=t("cli.arg.clip_grad_norm"))
     train.add_argument("--val-split", type=float, help=t("cli.arg.val_split"))
+    train.add_argument("--normalization", choices=NORMALIZATIONS, help=t("cli.arg.normalization"))
     train.add_argument("--augment", nargs="*", choices=AUGMENTATIONS, help=t("cli.arg.augment"))
     train.add_argument("--amp", action="store_true", default=None, help=t("cli.arg.amp"))
     train.add_argument("--device", choices=DEVICES, help=t("cli.arg.device"))

@@ -24,6 +24,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTATIONS = ("hflip", "crop", "rotate", "resized_crop")
+NORMALIZATIONS = ("dataset", "half")  # the training set's mean and std, or (0.5, 0.5) as seed 000
 MAX_CLIP_GRAD_NORM = 1_000_000
 
 
@@ -52,6 +53,7 @@ class TrainConfig:
     rotation_degrees: float = 10.0
     resized_crop_scale: float = 0.8  # smallest area fraction kept by random resized crop
     val_split: float = 0.1
+    normalization: str = "dataset"  # "half": (x − 0.5) / 0.5 per channel, pixels to [−1, 1]
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = False
@@ -138,7 +140,13 @@ class TrainConfig:
         number("max_wall_time_s", 0, open_low=True, none_ok=True)
         number("log_interval_s", 0.05, 60)
         number("checkpoint_interval_s", 1, open_low=False)
-        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("device", DEVICES)):
+        choices = (
+            ("optimizer", OPTIMIZERS),
+            ("schedule", SCHEDULES),
+            ("device", DEVICES),
+            ("normalization", NORMALIZATIONS),
+        )
+        for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise bad(name, ", ".join(allowed))
         if not isinstance(self.augment, list) or any(a not in AUGMENTATIONS for a in self.augment):

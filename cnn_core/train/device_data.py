@@ -25,6 +25,15 @@ class DeviceData:
         return x, self.y[index]
 
 
+def normalization_stats(normalization: str, splits) -> tuple[list[float], list[float]]:
+    """Per-channel (mean, std) for a run: its training images' own ("dataset"), or 0.5 and 0.5
+    ("half": pixels in [0, 1] become [−1, 1], as seed 000's transforms.Normalize((0.5, 0.5, 0.5), ...))."""
+    if normalization == "half":
+        channels = splits.input_shape[0]
+        return [0.5] * channels, [0.5] * channels
+    return splits.channel_stats()
+
+
 def to_device(x: torch.Tensor, y: torch.Tensor, mean, std, device: torch.device) -> DeviceData:
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)

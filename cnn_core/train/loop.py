@@ -27,7 +27,7 @@ from cnn_core.runs.directory import Status
 from cnn_core.runs.metrics import append_metrics, repair_metrics, truncate_metrics
 from cnn_core.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from cnn_core.train.config import TrainConfig
-from cnn_core.train.device_data import to_device
+from cnn_core.train.device_data import normalization_stats, to_device
 from cnn_core.train.devices import determinism, resolve_device, use_channels_last
 from cnn_core.train.environment import record_environment
 from cnn_core.train.objective import Objective
@@ -227,7 +227,7 @@ def _run_training(
     )
     spec = config.architecture(splits.input_shape, splits.num_classes)
     model = make_model(spec, config.seed, device, config.channels_last)
-    mean, std = splits.channel_stats()
+    mean, std = normalization_stats(config.normalization, splits)
     train = to_device(splits.train_x, splits.train_y, mean, std, device)
     val = to_device(splits.val_x, splits.val_y, mean, std, device)
     test = to_device(splits.test_x, splits.test_y, mean, std, device)
