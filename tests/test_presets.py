@@ -316,3 +316,32 @@ def test_receptive_field_brute_force_against_torch_gradients():
 
 def test_cnn_core_exports():
     assert set(cnn_core.__all__) >= {"summarize", "build_model", "export_pytorch_code", "SpecError", "PRESETS"}
+
+
+def test_seed004_bp_net_against_a_hand_built_torch_network():
+    """Seed 004's fully connected classifier: 784 → 200 (LeakyReLU 0.02, LayerNorm) → 10 sigmoid outputs."""
+    reference = nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 200), nn.LeakyReLU(0.02), nn.LayerNorm(200), nn.Linear(200, 10), nn.Sigmoid()
+    )
+    spec = preset_spec("seed004_bp")
+    summary = summarize(spec)
+    expected = sum(p.numel() for p in reference.parameters())
+    assert summary.total_params == expected == 784 * 200 + 200 + 2 * 200 + 200 * 10 + 10
+    model = build_model(spec)
+    model.load_state_dict(reference.state_dict())  # the same modules, in the same order
+    x = torch.rand(5, 1, 28, 28)
+    torch.testing.assert_close(model(x), reference(x))
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layernorm_counts_and_normalises_as_torchs(affine):
+    spec = {
+        "input_shape": [3, 4, 4],
+        "layers": [{"type": "flatten"}, {"type": "layernorm", "affine": affine, "eps": 1e-3}],
+    }
+    reference = nn.LayerNorm(48, eps=1e-3, elementwise_affine=affine)
+    assert summarize(spec).rows[1].params == sum(p.numel() for p in reference.parameters()) == (96 if affine else 0)
+    x = torch.randn(6, 3, 4, 4)
+    torch.testing.assert_close(build_model(spec)(x), reference(x.flatten(1)))
+    with pytest.raises(SpecError, match="flatten"):  # on a feature map it is refused, with the fix
+        summarize({"input_shape": [3, 4, 4], "layers": [{"type": "layernorm"}]})

@@ -47,6 +47,8 @@ def torch_layer_args(layer: dict, in_shape: tuple[int, ...]) -> tuple[str, dict]
         return ("BatchNorm2d" if kind == "batchnorm2d" else "BatchNorm1d"), dict(
             num_features=in_shape[0], eps=layer["eps"], momentum=layer["momentum"], affine=layer["affine"]
         )
+    if kind == "layernorm":
+        return "LayerNorm", dict(normalized_shape=tuple(in_shape), eps=layer["eps"], elementwise_affine=layer["affine"])
     if kind == "maxpool2d":
         return "MaxPool2d", dict(
             kernel_size=tuple(layer["kernel_size"]),

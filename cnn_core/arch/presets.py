@@ -81,6 +81,8 @@ _ALEXNET_FEATURES += [_pool(3, stride=2), _conv(384, padding=1), RELU, _conv(256
 _ALEXNET_FEATURES += [_conv(256, padding=1), RELU, _pool(3, stride=2)]
 _ALEXNET_HEAD = [FLAT, DROPOUT, _fc(512), RELU, DROPOUT, _fc(512), RELU, _fc(10)]
 _LENET = [_conv(6, 5, padding=2), TANH, AVG2, _conv(16, 5), TANH, AVG2, FLAT, _fc(120), TANH, _fc(84), TANH, _fc(10)]
+# seed 004's fully connected ("BP") classifier, before it becomes the CNN below
+_SEED004_BP = [FLAT, _fc(200), LEAKY, {"type": "layernorm"}, _fc(10), {"type": "sigmoid"}]
 _SEED004 = [_conv(10, 5, stride=2), LEAKY, BN, _conv(10, 3, stride=2), LEAKY, BN, FLAT, _fc(10), {"type": "sigmoid"}]
 
 PRESETS: dict[str, Preset] = {
@@ -94,6 +96,7 @@ PRESETS: dict[str, Preset] = {
         Preset("seed000_cifar_cnn", "seed 000", _seed000("plain")),
         Preset("seed000_cifar_cnn_dropout", "seed 000", _seed000("dropout")),
         Preset("seed000_cifar_cnn_batchnorm", "seed 000", _seed000("bn")),
+        Preset("seed004_bp", "seed 004", _spec([1, 28, 28], _SEED004_BP)),
         Preset("seed004_leaky_cnn", "seed 004", _spec([1, 28, 28], _SEED004)),
         Preset("lenet5", "LeCun et al. 1998; seed 003", _spec([1, 28, 28], _LENET)),
         Preset("vgg_small", "Simonyan & Zisserman 2014; seed 003", _vgg_small()),

@@ -94,6 +94,13 @@ LAYER_TYPES: dict[str, LayerType] = {
         LayerType("conv_transpose2d", _conv_fields(True), "spatial", "layer.conv_transpose2d"),
         LayerType("batchnorm2d", _NORM_FIELDS, "spatial", "layer.batchnorm2d"),
         LayerType("batchnorm1d", _NORM_FIELDS, "flat", "layer.batchnorm1d"),
+        # a flat vector only: on a map its statistics would mix every position (no receptive field left)
+        LayerType(
+            "layernorm",
+            (Field("eps", "positive_float", 1e-5), Field("affine", "bool", True)),
+            "flat",
+            "layer.layernorm",
+        ),
         LayerType("relu", (), "any", "layer.relu"),
         LayerType("leaky_relu", (Field("negative_slope", "float", 0.01),), "any", "layer.leaky_relu"),
         LayerType("elu", (Field("alpha", "positive_float", 1.0),), "any", "layer.elu"),

@@ -193,7 +193,7 @@ def _layer_step(
         params = shape[0] * layer["out_features"] + (layer["out_features"] if layer["bias"] else 0)
         macs = shape[0] * layer["out_features"]
         out = (layer["out_features"],)
-    elif kind in ("batchnorm2d", "batchnorm1d"):
+    elif kind in ("batchnorm2d", "batchnorm1d", "layernorm"):  # a weight and a bias per channel or feature
         params = 2 * shape[0] if layer["affine"] else 0
 
     if len(out) == 3:
