@@ -57,6 +57,7 @@ navigation = st.navigation(
             st.Page("app_pages/predictions.py", title=t("nav.predictions"), icon=":material/grid_view:"),
             st.Page("app_pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
             st.Page("app_pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
+            st.Page("app_pages/compare_nets.py", title=t("nav.compare"), icon=":material/compare:"),
         ],
     },
     expanded=True,

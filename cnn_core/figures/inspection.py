@@ -1,5 +1,5 @@
-"""Look-inside charts: the top-k bar chart, the activation-maximisation curves, and click targets
-on the cells of a confusion matrix."""
+"""Look-inside charts: the top-k bar chart, the activation-maximisation curves, click targets on
+the cells of a confusion matrix, and two networks' confidence side by side."""
 
 from __future__ import annotations
 
@@ -60,3 +60,39 @@ def pickable_cells(fig: go.Figure, confusion: list[list[int]], class_names: list
     )
     fig.update_layout(hovermode="closest", hoverdistance=-1)
     return fig
+
+
+def winning_histogram(winning: dict[str, object], height: int = 320) -> go.Figure:
+    """How sure each network is: the distribution of its highest output over the test images."""
+    data = [
+        dict(
+            type="histogram",
+            x=list(map(float, values)),
+            name=name,
+            opacity=0.6,
+            xbins=dict(start=0, end=1.0001, size=0.05),
+        )
+        for name, values in winning.items()
+    ]
+    layout = dict(
+        height=height,
+        barmode="overlay",
+        margin=dict(l=10, r=10, t=24, b=10),
+        xaxis=dict(title=dict(text=t("compare.winning_axis")), range=[0, 1]),
+        yaxis=dict(title=dict(text=t("compare.images_axis"))),
+        legend=dict(orientation="h", y=1.12),
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def class_outputs_figure(class_names: list[str], outputs: dict[str, object], height: int = 260) -> go.Figure:
+    """Each network's output for every class of one image, side by side."""
+    data = [dict(type="bar", x=class_names, y=list(map(float, values)), name=name) for name, values in outputs.items()]
+    layout = dict(
+        height=height,
+        barmode="group",
+        margin=dict(l=10, r=10, t=24, b=10),
+        yaxis=dict(title=dict(text=t("compare.output_axis")), range=[0, 1]),
+        legend=dict(orientation="h", y=1.15),
+    )
+    return go.Figure(data=data, layout=layout)
