@@ -30,7 +30,7 @@ second_id = c2.selectbox(t("compare.second"), ids, 1, key="cmp_second", format_f
 if first_id == second_id:
     st.info(t("compare.same_run"), icon=":material/info:")
     st.stop()
-chosen = []
+chosen = []  # (predictions, folder, fingerprint) of each
 for run_id in (first_id, second_id):
     path = by_id[run_id].path
     try:
@@ -39,36 +39,35 @@ for run_id in (first_id, second_id):
         st.error(str(exc), icon=":material/error:")
         st.stop()
     fingerprint = run_fingerprint(path)
-    chosen.append((run_label(by_id[run_id]), load_or_stop(cached_predictions, path, fingerprint), path, fingerprint))
-(first_name, first, *_), (second_name, second, *_) = chosen
+    chosen.append((load_or_stop(cached_predictions, path, fingerprint), path, fingerprint))
+(first, *_), (second, *_) = chosen
 try:
     result = compare_confidence(first, second)
 except InspectionError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 
-pairs = zip(st.columns(2), (first_name, second_name), result.accuracy, result.median_winning)
-for column, name, accuracy, median in pairs:
-    column.caption(name)
+# the networks are "first" and "second" in texts and charts: a run's name is the visitor's text, never markup
+legend = (t("compare.first"), t("compare.second"))
+for column, accuracy, median in zip((c1, c2), result.accuracy, result.median_winning):
     a, b = column.columns(2)
     a.metric(t("compare.accuracy"), f"{accuracy:.1%}")
     b.metric(t("compare.median_winning"), f"{median:.3f}", help=t("compare.median_winning.help"))
 share = result.second_surer_share
 verdict = "compare.verdict.second" if share > 0.5 else "compare.verdict.first" if share < 0.5 else "compare.verdict.tie"
 st.markdown(
-    t(verdict, first=first_name, second=second_name, share=f"{share:.1%}", n=f"{result.images:,}")
+    t(verdict, share=f"{share:.1%}", n=f"{result.images:,}")
     + " "
     + t("compare.both_right", n=f"{result.both_right:,}", total=f"{result.images:,}")
 )
-winning = {first_name: result.winning[0], second_name: result.winning[1]}
-st.plotly_chart(winning_histogram(winning), key="cmp_hist")
+st.plotly_chart(winning_histogram(dict(zip(legend, result.winning))), key="cmp_hist")
 st.caption(t("compare.winning_caption"))
 
 st.subheader(t("compare.examples"))
 names = class_labels(first.class_names)
-_, images, _ = load_or_stop(cached_run, chosen[0][2], chosen[0][3])
+_, images, _ = load_or_stop(cached_run, chosen[0][1], chosen[0][2])
 for index in first_of_each(first.labels, first.class_names, ("0", "6")):
     left, right = st.columns([1, 4])
     left.image(enlarged(images[index].numpy(), 112), caption=t("compare.example", label=names[first.labels[index]]))
-    outputs = {first_name: first.probs[index], second_name: second.probs[index]}
+    outputs = dict(zip(legend, (first.probs[index], second.probs[index])))
     right.plotly_chart(class_outputs_figure(names, outputs), key=f"cmp_example_{index}")

@@ -2,6 +2,7 @@
 accuracy, numpy's median), refusals when the test sets differ, and the page with seed 004's two
 networks trained on the digits."""
 
+import json
 import shutil
 
 import numpy as np
@@ -78,6 +79,8 @@ def test_the_page_compares_seed_004s_two_networks_on_every_test_image(runs_root,
     assert "Median winning output" in shown
     text = " ".join(m.value for m in at.markdown)
     assert f"of the {result.images:,} test images" in text and f"Both are right on {result.both_right:,}" in text
+    legends = [trace["name"] for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec)["data"]]
+    assert set(legends) == {"First network", "Second network"}, "charts name the networks, never a run's own text"
     assert len(at.get("plotly_chart")) == 3, "the histogram and the tutorial's 0 and 6"
     at.selectbox(key="cmp_second").set_value(at.selectbox(key="cmp_first").value).run()
     assert any("two different runs" in i.value for i in at.info)
