@@ -7,7 +7,7 @@ from app_pages._builder import SPEC_KEY
 from app_pages._concepts import computed, explain, lesson_header
 from cnn_core.arch.formatting import format_shape
 from cnn_core.arch.presets import PRESETS
-from cnn_core.arch.spec import SpecError, is_backbone
+from cnn_core.arch.spec import SpecError, has_feature_maps, is_backbone
 from cnn_core.concepts.images import sample_input
 from cnn_core.concepts.receptive import FIELD_FORMULA, spatial_layers, unit_region
 from cnn_core.figures.concepts import bars_figure, photo_figure
@@ -18,7 +18,7 @@ BUILDER = "builder"  # the network being edited in the architecture builder
 lesson_header("concept.rf", FIELD_FORMULA)
 
 builder = st.session_state.get(SPEC_KEY)
-choices = [k for k, p in PRESETS.items() if not is_backbone(p.spec)]
+choices = [k for k, p in PRESETS.items() if not is_backbone(p.spec) and has_feature_maps(p.spec)]
 choices += [BUILDER] if isinstance(builder, dict) and not is_backbone(builder) else []
 
 

@@ -343,6 +343,13 @@ def is_backbone(spec: dict) -> bool:
     return isinstance(spec, dict) and "backbone" in spec
 
 
+def has_feature_maps(spec: dict) -> bool:
+    """Whether some layer of a (layer) spec works on feature maps: a network with a receptive field."""
+    return any(
+        LAYER_TYPES.get(layer.get("type")) and LAYER_TYPES[layer["type"]].needs == "spatial" for layer in spec["layers"]
+    )
+
+
 def parse_json(text: str, fix: str):
     """JSON text as Python values; a syntax error is a SpecError naming the line and column, and so
     is nesting too deep, a number with more digits than Python converts, or text that could not
