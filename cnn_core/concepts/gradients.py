@@ -17,10 +17,15 @@ from cnn_core.i18n import t
 CLIP_EPSILON = 1e-6  # what clip_grad_norm_ adds to the norm before dividing
 
 
+def total_norm(grads) -> torch.Tensor:
+    """The L2 norm of all the gradients together, as if they were one vector."""
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
 def clip_by_total_norm(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
     """The gradients scaled down together so that their total L2 norm is at most max_norm, and
     that norm before: their direction is kept, only their length is capped."""
-    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    total = total_norm(grads)
     factor = torch.clamp(max_norm / (total + CLIP_EPSILON), max=1.0)
     return [g * factor for g in grads], float(total)
 
@@ -64,7 +69,7 @@ def train_deep_stack(
         if max_norm is not None:
             grads, norm = clip_by_total_norm(list(grads), max_norm)
         else:
-            norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+            norm = float(total_norm(grads))
         if not (math.isfinite(float(loss.detach())) and math.isfinite(norm)):
             return TrainingSteps(losses, norms, step)
         losses.append(float(loss.detach()))

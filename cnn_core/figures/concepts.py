@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnn_core.concepts.images import as_uint8
+from cnn_core.figures import panel_title
 from cnn_core.figures.images import PICTURE_CELLS, image_figure, map_picture
 from cnn_core.i18n import t
 
@@ -353,20 +354,7 @@ def panels_figure(panels, columns: int, height: int | None = None, gap: int = 64
                 shapes.append(dict(shape, xref=xs, yref=ys))
             title = (pl.get("title") or {}).get("text")
             if title:
-                notes.append(
-                    dict(
-                        text=title,
-                        x=left + width / 2,
-                        y=top,
-                        xref="paper",
-                        yref="paper",
-                        xanchor="center",
-                        yanchor="bottom",
-                        yshift=26,
-                        showarrow=False,
-                        font=dict(size=14),
-                    )
-                )
+                notes.append(panel_title(title, left + width / 2, top, 14, yshift=26))
         top = bottom - gap / (total - 66)
     layout.update(
         height=total,

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from cnn_core.figures import panel_title
 from cnn_core.i18n import t
 
 CHART_REVISION = "keep"  # a constant uirevision keeps the user's zoom across live refreshes
@@ -98,19 +99,7 @@ def curves_figure(steps: pd.DataFrame, epochs: pd.DataFrame) -> go.Figure:
             domain=[left, left + width], anchor=f"y{axis}", title=dict(text=t("reports.axis.epoch"))
         )
         layout[f"yaxis{axis}"] = dict(yaxis, domain=[max(0.0, top - height), top], anchor=f"x{axis}")
-        layout["annotations"].append(
-            dict(
-                text=title,
-                x=left + width / 2,
-                y=top,
-                xref="paper",
-                yref="paper",
-                xanchor="center",
-                yanchor="bottom",
-                showarrow=False,
-                font=dict(size=16),
-            )
-        )
+        layout["annotations"].append(panel_title(title, left + width / 2, top, 16))
     return go.Figure(data=data, layout=layout)
 
 
