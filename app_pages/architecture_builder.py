@@ -6,6 +6,7 @@ again); the training page trains it.
 
 import streamlit as st
 
+from app_pages._blocks import block_editor
 from app_pages._builder import (
     SPEC_KEY,
     insert_or_move,
@@ -113,6 +114,7 @@ else:
     except SpecError as exc:
         layer_error = exc
     insert_or_move(spec, locked=layer_error is not None)
+    block_editor(spec, version, locked=layer_error is not None)
     summary, error = (None, layer_error) if layer_error else summarize_until_error(spec)
 
 if layer_error is None:

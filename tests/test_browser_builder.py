@@ -1,6 +1,7 @@
 """The architecture builder in the real app (headless Chromium): the network being edited lives in
 the page's link, so a reload, or the link opened in another tab, shows the same network
-(issue #11, item 7)."""
+(issue #11, item 7); and a network built from blocks, with one block open in the block editor
+(issue #16)."""
 
 import pytest
 
@@ -19,6 +20,7 @@ def test_the_edited_network_survives_a_reload_and_opens_from_its_link(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     lenet_params = f"{summarize(preset_spec('lenet5')).total_params:,}"
     default_params = f"{summarize(preset_spec('seed002_mnist_cnn')).total_params:,}"
+    resnet_params = f"{summarize(preset_spec('resnet_small')).total_params:,}"
     with streamlit_app({"CNN_LAB_RUNS_DIR": str(tmp_path)}) as url, chromium_page(height=1800) as page:
         page.goto(f"{url}/architecture_builder")
         page.get_by_role("heading", name=EN["builder.title"]).wait_for(timeout=90_000)
@@ -56,3 +58,14 @@ def test_the_edited_network_survives_a_reload_and_opens_from_its_link(tmp_path):
         other.get_by_text(default_params, exact=True).first.wait_for(timeout=60_000)
         assert not other.get_by_test_id("stException").count()
         other.screenshot(path=str(ARTIFACTS / "builder_bad_link.png"), full_page=True)
+        # a network built from blocks: its inner layers in the summary, one block open in the editor
+        other.locator(".st-key-b_preset").click()
+        other.get_by_role("option", name=PRESETS["resnet_small"].title, exact=True).click()
+        other.locator(".st-key-b_load button").click()
+        other.get_by_text(resnet_params, exact=True).first.wait_for(timeout=60_000)
+        other.get_by_text(EN["builder.blocks"]).click()
+        other.locator(".st-key-b_block").click()
+        other.get_by_role("option", name=EN["builder.blocks.residual"].format(label="6")).click()
+        other.get_by_text("conv2d out_channels=32, kernel_size=3, stride=2").first.wait_for(timeout=60_000)
+        assert not other.get_by_test_id("stException").count()
+        other.screenshot(path=str(ARTIFACTS / "builder_blocks.png"), full_page=True)

@@ -559,24 +559,28 @@ def linearised(spec):
     from cnn_core.arch.model import build_model
 
     model = build_model(spec)
-    for i, module in enumerate(model):
+    for name, module in list(model.named_modules()):  # blocks' inner layers too
+        parent, _, child = name.rpartition(".")
+        owner = model.get_submodule(parent)
         if isinstance(module, nn.Conv2d):
             with torch.no_grad():
                 module.weight.fill_(1.0 / module.weight[0].numel())
                 if module.bias is not None:
                     module.bias.zero_()
         elif isinstance(module, (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU)):
-            model[i] = nn.Identity()
+            setattr(owner, child, nn.Identity())
         elif isinstance(module, nn.MaxPool2d):
             assert module.dilation in (1, (1, 1))
-            model[i] = nn.AvgPool2d(module.kernel_size, module.stride, module.padding, ceil_mode=module.ceil_mode)
+            pool = nn.AvgPool2d(module.kernel_size, module.stride, module.padding, ceil_mode=module.ceil_mode)
+            setattr(owner, child, pool)
     return model.double().eval()
 
 
 def gradient_masks(model, layer_index, input_shape, units):
     x = torch.ones((len(units), *input_shape), dtype=torch.float64, requires_grad=True)
     out = model[: layer_index + 1](x)
-    picked = sum(out[b, 0, r, c] for b, (r, c) in enumerate(units))
+    # every channel: a concatenation's channels see different fields (its branches'), the union is its field
+    picked = sum(out[b, :, r, c].sum() for b, (r, c) in enumerate(units))
     (grad,) = torch.autograd.grad(picked, x)
     return (grad.abs().sum(1) > 0).numpy()
 
@@ -617,8 +621,9 @@ def check_regions(spec, exact=True):
 
 
 def layer_presets():
+    from cnn_core.arch.blocks import has_feature_maps
     from cnn_core.arch.presets import PRESETS
-    from cnn_core.arch.spec import has_feature_maps, is_backbone
+    from cnn_core.arch.spec import is_backbone
 
     # seed 004's fully connected net has no feature map, so no receptive field to check
     return [key for key, preset in PRESETS.items() if not is_backbone(preset.spec) and has_feature_maps(preset.spec)]

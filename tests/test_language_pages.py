@@ -34,14 +34,14 @@ def _words(*groups: str) -> frozenset[str]:
 ALLOWED_WORDS = _words(
     # names and products
     """CNN Lab PyTorch torch torchvision Plotly Streamlit NumPy ImageNet MNIST Fashion-MNIST LeNet VGG AlexNet
-    ResNet MobileNetV2 Grad-CAM CUDA CPU GPU JSON CSV PNG ZIP Sobel Kaiming Xavier Glorot He Adam AdamW SGD
+    ResNet MobileNetV2 MobileNet GoogLeNet Inception Grad-CAM CUDA CPU GPU JSON CSV PNG ZIP Sobel Kaiming Xavier Glorot He Adam AdamW SGD
     OneCycleLR safetensors scikit-learn Keras TensorFlow JAX Transformer autograd logit
     BP""",  # BP: the seeds' own name for a fully connected net trained by backpropagation
     "English Delete",  # the language switch names each language in itself; the key on the keyboard
     # layer types and the words of the spec, as PyTorch writes them
     """ReLU LeakyReLU GELU ELU Sigmoid Tanh Softmax relu gelu elu sigmoid tanh softmax linear flatten dropout
     Conv MaxPool AvgPool BatchNorm LayerNorm layernorm Linear Flatten Dropout Sequential stride padding dilation
-    groups bias same valid""",
+    groups bias same valid residual concat""",
     "MB KB GB KiB MiB GiB ms px MACs MAC FLOPs RGB id bfloat",  # units and abbreviations
     "adam adamw sgd cpu cuda lr",  # values a learner types: torch.optim's names, devices, the learning rate's name
 )

@@ -13,6 +13,8 @@ from torch import nn
 import cnn_core
 from cnn_core import PRESETS, SpecError, build_model, get_preset, preset_spec, summarize
 from cnn_core.arch.backbones import PretrainedWeightsUnavailable
+from cnn_core.arch.blocks import module_label
+from cnn_core.arch.summary_types import all_rows
 
 BACKBONE_KEYS = ["resnet18_transfer", "mobilenet_v2_transfer"]
 LAYER_KEYS = [key for key in PRESETS if key not in BACKBONE_KEYS]
@@ -25,10 +27,12 @@ def test_preset_keys_split_as_expected():
 
 
 def run_with_hooks(model: nn.Sequential, input_shape):
+    """The model's output and every module's output shape by module name ('3', '3.body.1', …)."""
     outputs = {}
     handles = [
-        child.register_forward_hook(lambda m, i, o, n=n: outputs.__setitem__(n, tuple(o.shape)))
-        for n, child in enumerate(model)
+        module.register_forward_hook(lambda m, i, o, n=name: outputs.__setitem__(n, tuple(o.shape)))
+        for name, module in model.named_modules()
+        if name
     ]
     try:
         with torch.no_grad():
@@ -37,6 +41,11 @@ def run_with_hooks(model: nn.Sequential, input_shape):
         for handle in handles:
             handle.remove()
     return out, outputs
+
+
+def is_container(module: nn.Module) -> bool:
+    """A Sequential that only groups layers (a block's body, branch or shortcut): no output of its own."""
+    return isinstance(module, (nn.Sequential, nn.ModuleList))
 
 
 @pytest.mark.parametrize("key", LAYER_KEYS)
@@ -48,14 +57,19 @@ def test_layer_preset_matches_torch(key):
     out, outputs = run_with_hooks(model, spec["input_shape"])
     assert tuple(out.shape) == (2, spec["num_classes"]) and summary.output_shape == (spec["num_classes"],)
     for row, module in zip(summary.rows, model):
-        assert outputs[row.index] == (2, *row.output_shape), f"layer {row.index + 1} ({row.type})"
+        assert outputs[str(row.index)] == (2, *row.output_shape), f"layer {row.index + 1} ({row.type})"
         assert row.params == sum(p.numel() for p in module.parameters()), f"layer {row.index + 1} ({row.type})"
         assert row.input_shape == (
             tuple(spec["input_shape"]) if row.index == 0 else summary.rows[row.index - 1].output_shape
         )
+    by_label = {module_label(name): shape for name, shape in outputs.items() if module_label(name) is not None}
+    for row in all_rows(summary):  # blocks' inner layers and projections too
+        assert by_label[row.number] == (2, *row.output_shape), row.number
     assert summary.total_params == sum(p.numel() for p in model.parameters())
     assert summary.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert summary.activation_bytes == 4 * sum(int(torch.tensor(s[1:]).prod()) for s in outputs.values())
+    modules = dict(model.named_modules())
+    produced = [shape for name, shape in outputs.items() if not is_container(modules[name])]
+    assert summary.activation_bytes == 4 * sum(int(torch.tensor(s[1:]).prod()) for s in produced)
 
 
 @pytest.mark.parametrize("key", list(PRESETS))

@@ -5,9 +5,10 @@ import streamlit as st
 
 from app_pages._builder import SPEC_KEY
 from app_pages._concepts import computed, explain, lesson_header
+from cnn_core.arch.blocks import has_feature_maps
 from cnn_core.arch.formatting import format_shape
 from cnn_core.arch.presets import PRESETS
-from cnn_core.arch.spec import SpecError, has_feature_maps, is_backbone
+from cnn_core.arch.spec import SpecError, is_backbone
 from cnn_core.concepts.images import sample_input
 from cnn_core.concepts.receptive import FIELD_FORMULA, spatial_layers, unit_region
 from cnn_core.figures.concepts import bars_figure, photo_figure

@@ -5,6 +5,8 @@ table the builder and the calculator show.
 
 from __future__ import annotations
 
+from cnn_core.arch.blocks import module_label
+from cnn_core.arch.summary_types import all_rows
 from cnn_core.i18n import t
 
 
@@ -33,8 +35,10 @@ def format_count(n: int) -> str:
 
 def layer_label(module_name: str, kind: str) -> str:
     """A layer as the builder numbers it: module '3' of a spec network is '#4 conv2d' (from 1, like
-    the builder's table, the summary and the error messages); a backbone's module keeps its name."""
-    return f"#{int(module_name) + 1} {kind}" if module_name.isdigit() else f"{module_name} {kind}"
+    the builder's table, the summary and the error messages), module '3.body.1' inside a block is
+    '#4.2 conv2d'; a backbone's module keeps its name."""
+    label = module_label(module_name)
+    return f"#{label} {kind}" if label is not None else f"{module_name} {kind}"
 
 
 def _fmt(pair) -> str:
@@ -96,7 +100,7 @@ def summary_table(summary) -> list[dict]:
     for a DataFrame. (Not annotated: the summary module imports this one for describe_layer.)"""
     return [
         {
-            t("col.number"): r.index + 1,
+            t("col.number"): r.number,
             t("col.layer"): r.type,
             t("col.details"): r.description,
             t("col.output"): format_shape(r.output_shape),
@@ -106,5 +110,5 @@ def summary_table(summary) -> list[dict]:
             t("col.rf"): _pair_text(r.receptive_field),
             t("col.jump"): _pair_text(r.jump),
         }
-        for r in summary.rows
+        for r in all_rows(summary)
     ]

@@ -7,8 +7,10 @@ spec module's job.
 
 from __future__ import annotations
 
+import json
 import re
 
+from cnn_core.arch.blocks import BLOCK_TYPES
 from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, SpecError, parse_json
 from cnn_core.arch.spec_text import clip
 from cnn_core.i18n import t
@@ -45,10 +47,16 @@ def _value(text: str):
 
 
 def parse_params(text: str) -> dict:
-    """'out_channels=32, kernel_size=3x3, padding=same' → dict; SpecError on stray text."""
+    """'out_channels=32, kernel_size=3x3, padding=same' → dict; SpecError on stray text. A block's
+    keys are written as a JSON object: '{"layers": [{"type": "relu"}]}'."""
     params: dict = {}
     position = 0
     text = text.strip()
+    if text.startswith("{"):
+        params = parse_json(text, t("spec.fix.block_json"))
+        if not isinstance(params, dict):
+            raise SpecError(t("spec.err.params_syntax", text=clip(text)), t("spec.fix.block_json"))
+        return params
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
@@ -71,6 +79,9 @@ def _format_value(value) -> str:
 def format_params(layer: dict) -> str:
     """The non-default keys of a layer as 'key=value' text, required keys first."""
     kind = LAYER_TYPES.get(layer.get("type"))
+    if layer.get("type") in BLOCK_TYPES:  # inner layers nest: JSON, which parse_params reads back
+        keys = {k: v for k, v in layer.items() if k != "type" and not (k == "projection" and v is True)}
+        return json.dumps(keys, ensure_ascii=False, separators=(", ", ": "))
     if kind is None:
         return ", ".join(f"{k}={_format_value(v)}" for k, v in layer.items() if k != "type")
     parts = []

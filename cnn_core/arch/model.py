@@ -1,7 +1,8 @@
 """Turning a validated spec into torch modules.
 
 Each spec layer becomes exactly one module of an nn.Sequential, so module index i is spec
-layer i: inspection tools can hook "layer 3" without a lookup table.
+layer i: inspection tools can hook "layer 3" without a lookup table. A block's inner layers are
+numbered the same way inside it: "3.body.1" is layer 4's second inner layer (cnn_core.arch.blocks).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import torch
 from torch import nn
 
 from cnn_core.arch.backbones import build_backbone
+from cnn_core.arch.blocks import CONCAT, RESIDUAL, projection_stride
 from cnn_core.arch.spec import is_backbone, normalize_layer
 from cnn_core.arch.summary import summarize
+from cnn_core.arch.summary_types import LayerSummary
 
 
 class GlobalPool2d(nn.Module):
@@ -26,6 +29,38 @@ class GlobalPool2d(nn.Module):
 
     def extra_repr(self) -> str:
         return self.mode
+
+
+class Residual(nn.Module):
+    """Inner layers plus the input: body(x) + x, or body(x) + shortcut(x) where a 1×1 projection
+    brings x to the body's shape. The shortcut is registered first, so the last convolution in the
+    module order is the body's (Grad-CAM's default layer)."""
+
+    def __init__(self, body: nn.Sequential, shortcut: nn.Module | None = None):
+        super().__init__()
+        self.shortcut = shortcut
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+
+class Concat(nn.Module):
+    """Branches on the same input, their outputs stacked along channels (GoogLeNet's inception)."""
+
+    def __init__(self, branches: list[nn.Sequential]):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+
+def projection_args(row: LayerSummary) -> tuple[dict, dict]:
+    """Keyword arguments of a residual block's projection: its Conv2d and its BatchNorm2d."""
+    (c, h, w), (oc, oh, ow) = row.input_shape, row.output_shape
+    stride = (projection_stride(h, oh), projection_stride(w, ow))
+    return dict(in_channels=c, out_channels=oc, kernel_size=1, stride=stride, bias=False), dict(num_features=oc)
 
 
 def _padding(value):
@@ -91,12 +126,26 @@ def _module(layer: dict, in_shape: tuple[int, ...]) -> nn.Module:
     return getattr(nn, name)(**kwargs)
 
 
+def _modules(rows: list[LayerSummary], raws: list) -> list[nn.Module]:
+    modules = []
+    for row, raw in zip(rows, raws):
+        layer = normalize_layer(row.index, raw, row.label)
+        if layer["type"] == RESIDUAL:
+            shortcut = None
+            if row.shortcut is not None:
+                conv, norm = projection_args(row)
+                shortcut = nn.Sequential(nn.Conv2d(**conv), nn.BatchNorm2d(**norm))
+            modules.append(Residual(nn.Sequential(*_modules(row.chains[0], layer["layers"])), shortcut))
+        elif layer["type"] == CONCAT:
+            chains = zip(row.chains, layer["branches"])
+            modules.append(Concat([nn.Sequential(*_modules(inner, branch)) for inner, branch in chains]))
+        else:
+            modules.append(_module(layer, row.input_shape))
+    return modules
+
+
 def build_model(spec: dict) -> nn.Module:
     """An nn.Module for a spec; raises SpecError (never a torch error) for an invalid one."""
     if is_backbone(spec):
         return build_backbone(spec)
-    summary = summarize(spec)
-    modules = [
-        _module(normalize_layer(row.index, raw), row.input_shape) for row, raw in zip(summary.rows, spec["layers"])
-    ]
-    return nn.Sequential(*modules)
+    return nn.Sequential(*_modules(summarize(spec).rows, spec["layers"]))

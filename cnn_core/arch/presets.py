@@ -85,6 +85,54 @@ _LENET = [_conv(6, 5, padding=2), TANH, AVG2, _conv(16, 5), TANH, AVG2, FLAT, _f
 _SEED004_BP = [FLAT, _fc(200), LEAKY, {"type": "layernorm"}, _fc(10), {"type": "sigmoid"}]
 _SEED004 = [_conv(10, 5, stride=2), LEAKY, BN, _conv(10, 3, stride=2), LEAKY, BN, FLAT, _fc(10), {"type": "sigmoid"}]
 
+GAP = {"type": "global_avgpool"}
+
+
+def _conv_bn(out, k=3, stride=1, groups=1, relu=True) -> list[dict]:
+    """A bias-free convolution (batch norm supplies the bias), batch norm and, unless relu=False, ReLU."""
+    extra = {"stride": stride} if stride > 1 else {}
+    extra |= {"groups": groups} if groups > 1 else {}
+    return [_conv(out, k, padding=k // 2, bias=False, **extra), BN] + ([RELU] if relu else [])
+
+
+def _basic_block(out: int, stride: int = 1) -> list[dict]:
+    """ResNet's basic block: two 3×3 convolutions and the input added back, then ReLU."""
+    body = _conv_bn(out, stride=stride) + _conv_bn(out, relu=False)
+    return [{"type": "residual", "layers": body}, RELU]
+
+
+def _inception(c1: int, c3: tuple[int, int], c5: tuple[int, int], pool: int) -> dict:
+    """GoogLeNet's inception module: 1×1, 1×1 → 3×3, 1×1 → 5×5 and 3×3 max pool → 1×1, side by side;
+    batch norm after each convolution, as in BN-Inception (Ioffe & Szegedy 2015)."""
+    return {
+        "type": "concat",
+        "branches": [
+            _conv_bn(c1, 1),
+            _conv_bn(c3[0], 1) + _conv_bn(c3[1], 3),
+            _conv_bn(c5[0], 1) + _conv_bn(c5[1], 5),
+            [_pool(3, stride=1, padding=1)] + _conv_bn(pool, 1),
+        ],
+    }
+
+
+def _separable(channels: int, out: int, stride: int = 1) -> list[dict]:
+    """MobileNet's depthwise separable convolution: one 3×3 kernel per channel, then a 1×1 mix."""
+    return _conv_bn(channels, stride=stride, groups=channels) + _conv_bn(out, 1)
+
+
+def _inverted_residual(channels: int, expand: int = 4) -> dict:
+    """MobileNetV2's block: widen with 1×1, depthwise 3×3, narrow with 1×1 (no ReLU), input added back."""
+    wide = channels * expand
+    body = _conv_bn(wide, 1) + _conv_bn(wide, groups=wide) + _conv_bn(channels, 1, relu=False)
+    return {"type": "residual", "layers": body}
+
+
+_RESNET_SMALL = _conv_bn(16) + _basic_block(16) + _basic_block(32, 2) + _basic_block(64, 2) + [GAP, _fc(10)]
+_GOOGLENET_MINI = _conv_bn(32) + [_inception(16, (16, 24), (4, 8), 8), _pool()]
+_GOOGLENET_MINI += [_inception(32, (24, 48), (8, 16), 16), _pool(), GAP, _fc(10)]
+_MOBILENET_SMALL = _conv_bn(16) + _separable(16, 32) + [_inverted_residual(32)]
+_MOBILENET_SMALL += _separable(32, 64, stride=2) + [_inverted_residual(64), GAP, _fc(10)]
+
 PRESETS: dict[str, Preset] = {
     p.key: p
     for p in [
@@ -104,6 +152,11 @@ PRESETS: dict[str, Preset] = {
             "alexnet_32",
             "Krizhevsky et al. 2012; seeds 001 and 003",
             _spec([3, 32, 32], _ALEXNET_FEATURES + _ALEXNET_HEAD),
+        ),
+        Preset("resnet_small", "He et al. 2015; seed 003", _spec([3, 32, 32], _RESNET_SMALL)),
+        Preset("googlenet_mini", "Szegedy et al. 2014; seed 003", _spec([3, 32, 32], _GOOGLENET_MINI)),
+        Preset(
+            "mobilenet_small", "Howard et al. 2017, Sandler et al. 2018; seed 003", _spec([3, 32, 32], _MOBILENET_SMALL)
         ),
         Preset("resnet18_transfer", "seed 000; He et al. 2015", _transfer("resnet18")),
         Preset("mobilenet_v2_transfer", "seed 003; Sandler et al. 2018", _transfer("mobilenet_v2")),

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnn_core.arch.blocks import CONCAT, MAX_BRANCHES, RESIDUAL, chain_lists
 from cnn_core.arch.spec_text import bad_char, clip, show
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
@@ -23,23 +24,21 @@ REQUIRED = object()
 
 
 class SpecError(CnnLabError, ValueError):
-    """An invalid spec, with the layer it concerns, the reason and a fix."""
+    """An invalid spec, with the layer it concerns (layer_index: the top-level layer, the builder's
+    row; label: an inner layer's, such as "4.2", see blocks.py), the reason and a fix."""
 
-    def __init__(self, reason: str, fix: str = "", layer_index: int | None = None, layer_type: str | None = None):
+    def __init__(self, reason: str, fix: str = "", layer_index=None, layer_type=None, label: str | None = None):
         self.reason, self.fix = reason, fix
-        self.layer_index, self.layer_type = layer_index, layer_type
-        where = (
-            t("spec.where_spec")
-            if layer_index is None
-            else t("spec.where_layer", number=layer_index + 1, type=layer_type or "?")
-        )
+        self.layer_index, self.layer_type, self.label = layer_index, layer_type, label
+        number = label or (layer_index + 1 if layer_index is not None else None)
+        where = t("spec.where_spec") if number is None else t("spec.where_layer", number=number, type=layer_type or "?")
         super().__init__(f"{where}: {reason}" + (f" — {fix}" if fix else ""))
 
 
 @dataclass(frozen=True)
 class Field:
     """One keyword of a layer. kind: size | nonneg | padding | count | bool | prob | float |
-    positive_float | choice | size_or_none."""
+    positive_float | choice | size_or_none | layers | branches (a block's, blocks.py)."""
 
     name: str
     kind: str
@@ -117,6 +116,8 @@ LAYER_TYPES: dict[str, LayerType] = {
         LayerType("dropout2d", (Field("p", "prob", 0.5),), "spatial", "layer.dropout2d"),
         LayerType("flatten", (), "any", "layer.flatten"),
         LayerType("linear", (Field("out_features", "count"), Field("bias", "bool", True)), "flat", "layer.linear"),
+        LayerType(RESIDUAL, (Field("layers", "layers"), Field("projection", "bool", True)), "any", "layer.residual"),
+        LayerType(CONCAT, (Field("branches", "branches"),), "any", "layer.concat"),
     ]
 }
 
@@ -221,6 +222,10 @@ def _check_value(f: Field, value: Any, err) -> Any:
         return _pair(value, 0 if f.kind in ("nonneg", "padding") else 1, _maximum(f), named)
     if f.kind == "count":
         return _bounded(value, 1, _maximum(f), named)
+    if f.kind in ("layers", "branches"):  # the inner layers are checked where they are walked
+        if not chain_lists(f.kind, value):
+            raise named(t(f"spec.err.block_{f.kind}", most=MAX_BRANCHES), t(f"spec.fix.block_{f.kind}"))
+        return value
     if f.kind == "bool":
         if not isinstance(value, bool):
             raise named(t("spec.err.not_bool", got=show(value)), t("spec.fix.bool"))
@@ -268,10 +273,12 @@ def normalize_fields(fields: tuple[Field, ...], raw: dict, err, ignore=("type",)
     return out
 
 
-def normalize_layer(index: int, raw: Any) -> dict:
-    """A layer with every key present and checked; raises SpecError naming the layer."""
+def normalize_layer(index: int, raw: Any, label: str | None = None) -> dict:
+    """A layer with every key present and checked; raises SpecError naming the layer (top-level
+    `index`, or an inner layer's `label`). A block's inner layers are left to the walk."""
     if not isinstance(raw, dict):
-        raise SpecError(t("spec.err.layer_not_object", got=type(raw).__name__), t("spec.fix.layer_object"), index, None)
+        got = type(raw).__name__
+        raise SpecError(t("spec.err.layer_not_object", got=got), t("spec.fix.layer_object"), index, None, label)
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
         hint = _closest(str(kind), LAYER_TYPES) if isinstance(kind, str) else ""
@@ -280,10 +287,11 @@ def normalize_layer(index: int, raw: Any) -> dict:
             hint or t("spec.fix.types", types=", ".join(LAYER_TYPES)),
             index,
             kind if isinstance(kind, str) else "?",
+            label,
         )
 
     def err(reason, fix=""):
-        return SpecError(reason, fix, index, kind)
+        return SpecError(reason, fix, index, kind, label)
 
     layer = {"type": kind, **normalize_fields(LAYER_TYPES[kind].fields, raw, err)}
     if kind in ("maxpool2d", "avgpool2d") and layer["stride"] is None:
@@ -341,13 +349,6 @@ def normalize_backbone(spec: dict) -> dict:
 
 def is_backbone(spec: dict) -> bool:
     return isinstance(spec, dict) and "backbone" in spec
-
-
-def has_feature_maps(spec: dict) -> bool:
-    """Whether some layer of a (layer) spec works on feature maps: a network with a receptive field."""
-    return any(
-        LAYER_TYPES.get(layer.get("type")) and LAYER_TYPES[layer["type"]].needs == "spatial" for layer in spec["layers"]
-    )
 
 
 def parse_json(text: str, fix: str):

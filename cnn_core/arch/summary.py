@@ -6,8 +6,10 @@ summarised by a real forward pass with hooks (cnn_core.arch.backbones).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from cnn_core.arch import shapes
+from cnn_core.arch import blocks, shapes
 from cnn_core.arch.budget import Budget
 from cnn_core.arch.formatting import describe_layer, format_shape
 from cnn_core.arch.spec import (
@@ -35,13 +37,13 @@ def _earlier_stride_hint(rows: list[LayerSummary]) -> int | None:
     return best
 
 
-def _too_small(index, kind, h, w, kh, kw, rows) -> SpecError:
+def _too_small(err, h, w, kh, kw, rows) -> SpecError:
     culprit = _earlier_stride_hint(rows)
     fix = (
         t("spec.fix.too_small_input_with", number=culprit + 1) if culprit is not None else t("spec.fix.too_small_input")
     )
     size = f"{kh}" if kh == kw else f"{kh}×{kw}"
-    return SpecError(t("spec.err.smaller_than_kernel", h=h, w=w, k=size), fix, index, kind)
+    return err(t("spec.err.smaller_than_kernel", h=h, w=w, k=size), fix)
 
 
 def check_caps(shape: tuple[int, ...], settings, message_key: str, err) -> None:
@@ -64,21 +66,133 @@ def walk(spec: dict, check_output: bool = True, check_budget: bool = True) -> It
         raise SpecError(t("spec.err.layers_list"), t("spec.fix.layers_list"))
     if len(layers) > settings.max_layers:
         raise SpecError(t("spec.err.too_many_layers", n=len(layers), cap=settings.max_layers), t("spec.fix.caps"))
+    count = sum(1 for _ in blocks.iter_layers(layers))  # blocks' inner layers too
+    if count > settings.max_layers:
+        raise SpecError(t("spec.err.too_many_layers", n=count, cap=settings.max_layers), t("spec.fix.caps"))
     rf = ReceptiveField()
-    rows: list[LayerSummary] = []
+    walked = _Walk(settings, [])
     budget = Budget(settings)
     for index, raw in enumerate(layers):
-        layer = normalize_layer(index, raw)
-        row = _layer_step(index, layer, shape, rf, rows, settings)
+        row = _row(index, None, raw, shape, rf, walked, 0)
         if check_budget:
             budget.add(row.params, row.activation_bytes, lambda reason, fix: SpecError(reason, fix, index, row.type))
         if len(row.output_shape) == 3:
-            rf = ReceptiveField(row.receptive_field, row.jump, row.start)
-        rows.append(row)
+            rf = ReceptiveField.of(row)
+        walked.rows.append(row)
         shape = row.output_shape
         yield row
     if check_output and num_classes is not None:
-        _check_output(shape, num_classes, rows)
+        _check_output(shape, num_classes, walked.rows)
+
+
+@dataclass
+class _Walk:
+    """What a walk takes into blocks: the settings and the top-level rows so far (for hints)."""
+
+    settings: Any
+    rows: list[LayerSummary]
+
+
+def _row(index: int, label: str | None, raw, shape, field: ReceptiveField, walked: _Walk, depth: int) -> LayerSummary:
+    """The row of one layer, top-level (label None) or inside a block (its label, such as "4.2")."""
+    layer = normalize_layer(index, raw, label)
+    if layer["type"] not in blocks.BLOCK_TYPES:
+        return _layer_step(index, layer, shape, field, walked.rows, walked.settings, label)
+    if depth >= blocks.MAX_BLOCK_DEPTH:
+        raise SpecError(t("spec.err.blocks_deep", most=blocks.MAX_BLOCK_DEPTH), t("spec.fix.blocks_deep"), index, "")
+    return _block_row(index, label, layer, shape, field, walked, depth)
+
+
+def _block_row(index, label, layer, shape, field, walked: _Walk, depth: int) -> LayerSummary:
+    """A residual or concat block: its chains walked on the same input, then joined."""
+    kind, name = layer["type"], label or str(index + 1)
+
+    def err(reason, fix=""):
+        return SpecError(reason, fix, index, kind, label)
+
+    chains, outs, fields = [], [], []
+    for branch, chain in blocks.chains(layer):
+        rows, shape_out, field_out = [], shape, field
+        for position, raw in enumerate(chain):
+            row = _row(index, blocks.inner_label(name, position, branch), raw, shape_out, field_out, walked, depth + 1)
+            rows.append(row)
+            shape_out = row.output_shape
+            field_out = ReceptiveField.of(row) if len(shape_out) == 3 else field_out
+        chains.append(rows)
+        outs.append(shape_out)
+        fields.append(field_out)
+    shortcut = None
+    if kind == blocks.RESIDUAL:
+        out = outs[0]
+        if out != shape:
+            shortcut = _projection(index, name, layer, shape, out, field, err)
+        fields.append(ReceptiveField.of(shortcut) if shortcut else field)
+        text = t("block.about.residual", n=len(chains[0])) + (t("block.about.projection") if shortcut else "")
+    else:
+        out = _joined(outs, err)
+        text = t("block.about.concat", n=len(chains))
+    if len(out) == 3:
+        check_caps(out, walked.settings, "spec.err.output_cap", err)
+    joined = ReceptiveField.hull(fields) if len(out) == 3 else None
+    direct = [row for rows in chains for row in rows] + ([shortcut] if shortcut else [])
+    params = sum(r.params for r in direct)
+    return LayerSummary(
+        index=index,
+        type=kind,
+        description=text,
+        input_shape=shape,
+        output_shape=out,
+        params=params,
+        trainable_params=params,
+        macs=sum(r.macs for r in direct),
+        activation_bytes=sum(r.activation_bytes for r in direct) + _product(out) * BYTES_PER_VALUE,
+        receptive_field=joined.rf if joined else None,
+        jump=joined.jump if joined else None,
+        start=joined.start if joined else None,
+        label=label or "",
+        chains=chains,
+        shortcut=shortcut,
+    )
+
+
+def _projection(index, name, layer, shape, out, field, err) -> LayerSummary:
+    """The 1×1 convolution and batch norm that bring a residual block's input to its output's shape."""
+    got, want = format_shape(out), format_shape(shape)
+    if not layer["projection"]:
+        raise err(t("spec.err.residual_shape", got=got, want=want), t("spec.fix.residual_projection"))
+    if len(shape) != 3 or len(out) != 3:
+        raise err(t("spec.err.residual_flat", got=got, want=want), t("spec.fix.residual_flat"))
+    strides = tuple(blocks.projection_stride(shape[a], out[a]) for a in (1, 2))
+    if None in strides:
+        raise err(t("spec.err.residual_grow", got=got, want=want), t("spec.fix.residual_grow"))
+    c, oc = shape[0], out[0]
+    new_field = field.through((1, 1), strides, (0, 0))
+    return LayerSummary(
+        index=index,
+        type="conv2d",
+        description=t("block.projection", s=strides[0] if strides[0] == strides[1] else "×".join(map(str, strides))),
+        input_shape=shape,
+        output_shape=out,
+        params=c * oc + 2 * oc,  # the convolution has no bias; batch norm has a weight and a bias per channel
+        trainable_params=c * oc + 2 * oc,
+        macs=c * oc * out[1] * out[2],
+        activation_bytes=2 * _product(out) * BYTES_PER_VALUE,
+        receptive_field=new_field.rf,
+        jump=new_field.jump,
+        start=new_field.start,
+        label=blocks.shortcut_label(name),
+    )
+
+
+def _joined(outs: list[tuple[int, ...]], err) -> tuple[int, ...]:
+    """The shape of branches' outputs stacked along channels (or features); each must match the
+    first branch's in everything else."""
+    first = outs[0]
+    for number, out in enumerate(outs[1:], start=2):
+        if len(out) != len(first) or out[1:] != first[1:]:
+            got, want = format_shape(out), format_shape(first)
+            raise err(t("spec.err.concat_sizes", number=number, got=got, want=want), t("spec.fix.concat_sizes"))
+    return (sum(out[0] for out in outs), *first[1:])
 
 
 def _check_output(shape, num_classes, rows) -> None:
@@ -102,13 +216,13 @@ def _check_output(shape, num_classes, rows) -> None:
 
 
 def _layer_step(
-    index: int, layer: dict, shape: tuple[int, ...], field: ReceptiveField, rows: list[LayerSummary], settings
+    index: int, layer: dict, shape: tuple[int, ...], field: ReceptiveField, rows: list[LayerSummary], settings, label
 ) -> LayerSummary:
     kind = layer["type"]
     needs = LAYER_TYPES[kind].needs
 
     def err(reason, fix=""):
-        return SpecError(reason, fix, index, kind)
+        return SpecError(reason, fix, index, kind, label)
 
     if needs == "spatial" and len(shape) != 3:
         fix = (
@@ -136,7 +250,7 @@ def _layer_step(
         ow = shapes.conv_out(w, k[1], s[1], before[1][0], d[1], before[1][1])
         eff = (shapes.effective_kernel(k[0], d[0]), shapes.effective_kernel(k[1], d[1]))
         if oh < 1 or ow < 1:
-            raise _too_small(index, kind, h + sum(before[0]), w + sum(before[1]), eff[0], eff[1], rows)
+            raise _too_small(err, h + sum(before[0]), w + sum(before[1]), eff[0], eff[1], rows)
         out = (oc, oh, ow)
         params = oc * (c // g) * k[0] * k[1] + (oc if layer["bias"] else 0)
         macs = oc * oh * ow * (c // g) * k[0] * k[1]
@@ -172,7 +286,7 @@ def _layer_step(
         ow = shapes.pool_out(w, k[1], s[1], p[1], d[1], layer["ceil_mode"])
         eff = tuple(shapes.effective_kernel(k[a], d[a]) for a in range(2))
         if oh < 1 or ow < 1:
-            raise _too_small(index, kind, h + 2 * p[0], w + 2 * p[1], eff[0], eff[1], rows)
+            raise _too_small(err, h + 2 * p[0], w + 2 * p[1], eff[0], eff[1], rows)
         out = (c, oh, ow)
         new_field = field.through(eff, s, p)
     elif kind == "adaptive_avgpool2d":
@@ -211,6 +325,7 @@ def _layer_step(
         receptive_field=new_field.rf if new_field else None,
         jump=new_field.jump if new_field else None,
         start=new_field.start if new_field else None,
+        label=label or "",
     )
 
 

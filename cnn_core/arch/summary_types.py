@@ -5,7 +5,7 @@ the backbones' hook-based summary (cnn_core.arch.backbones) share it without imp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BYTES_PER_VALUE = 4  # float32 activations
 
@@ -24,6 +24,23 @@ class LayerSummary:
     receptive_field: tuple[int, int] | None = None
     jump: tuple[float, float] | None = None
     start: tuple[float, float] | None = None  # input-pixel centre of output unit (0, 0)'s field
+    label: str = ""  # "4", or an inner layer's "4.2" / "5[3].1" (cnn_core.arch.blocks); "" for a backbone's
+    # A block's rows: one chain of inner rows (residual) or one per branch (concat), and its projection.
+    chains: list[list[LayerSummary]] = field(default_factory=list)
+    shortcut: LayerSummary | None = None
+
+    @property
+    def number(self) -> str:
+        """How the builder, the summary and the messages number this layer."""
+        return self.label or str(self.index + 1)
+
+    def flattened(self) -> list[LayerSummary]:
+        """This row and, for a block, every row inside it, depth first, its projection last."""
+        rows = [self]
+        for chain in self.chains:
+            for row in chain:
+                rows.extend(row.flattened())
+        return rows + ([self.shortcut] if self.shortcut else [])
 
 
 @dataclass
@@ -45,11 +62,31 @@ class ReceptiveField:
     jump: tuple[float, float] = (1.0, 1.0)
     start: tuple[float, float] = (0.0, 0.0)
 
+    @classmethod
+    def of(cls, row: LayerSummary) -> ReceptiveField | None:
+        return cls(row.receptive_field, row.jump, row.start) if row.receptive_field is not None else None
+
+    @staticmethod
+    def hull(fields: list[ReceptiveField]) -> ReceptiveField:
+        """The field that covers several paths' fields (a block's branches, or its body and its
+        shortcut): the smallest interval holding them all on each axis, with the first one's jump."""
+        lows = [tuple(f.start[a] - (f.rf[a] - 1) / 2 for a in range(2)) for f in fields]
+        highs = [tuple(f.start[a] + (f.rf[a] - 1) / 2 for a in range(2)) for f in fields]
+        low = tuple(min(x[a] for x in lows) for a in range(2))
+        high = tuple(max(x[a] for x in highs) for a in range(2))
+        rf = tuple(int(round(high[a] - low[a])) + 1 for a in range(2))
+        return ReceptiveField(rf, fields[0].jump, tuple((low[a] + high[a]) / 2 for a in range(2)))
+
     def through(self, kernel, stride, pad_before) -> ReceptiveField:
         rf = tuple(int(self.rf[a] + (kernel[a] - 1) * self.jump[a]) for a in range(2))
         start = tuple(self.start[a] + ((kernel[a] - 1) / 2 - pad_before[a]) * self.jump[a] for a in range(2))
         jump = tuple(self.jump[a] * stride[a] for a in range(2))
         return ReceptiveField(rf, jump, start)
+
+
+def all_rows(summary: Summary) -> list[LayerSummary]:
+    """Every row of a summary, blocks' inner rows after their block's (the builder's table)."""
+    return [row for top in summary.rows for row in top.flattened()]
 
 
 def totals(input_shape, rows: list[LayerSummary]) -> Summary:

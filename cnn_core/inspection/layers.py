@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cnn_core.arch.blocks import layer_for_module
 from cnn_core.arch.formatting import layer_label
 from cnn_core.i18n import t
 from cnn_core.inspection.loading import InspectionError, LoadedRun
@@ -126,12 +127,9 @@ def feature_maps(loaded: LoadedRun, image_uint8: torch.Tensor) -> list[FeatureMa
     layers = loaded.spec.get("layers") or []
     model = inference_model(loaded)
     for name, module in model.named_modules():
-        if isinstance(module, INSPECTABLE):
-            index = int(name) if name.isdigit() else None
-            kinds[module] = (
-                name,
-                layers[index]["type"] if index is not None and index < len(layers) else type(module).__name__.lower(),
-            )
+        if isinstance(module, INSPECTABLE):  # inner layers of blocks too ('3.body.1'), numbered like the builder
+            layer = layer_for_module(layers, name)
+            kinds[module] = (name, layer["type"] if layer is not None else type(module).__name__.lower())
 
     with layer_outputs(kinds, clone=True) as outputs, torch.no_grad():
         model(loaded.normalise(image_uint8))
