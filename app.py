@@ -58,6 +58,7 @@ navigation = st.navigation(
             st.Page("app_pages/filters.py", title=t("nav.filters"), icon=":material/filter:"),
             st.Page("app_pages/network_sees.py", title=t("nav.sees"), icon=":material/visibility:"),
             st.Page("app_pages/compare_nets.py", title=t("nav.compare"), icon=":material/compare:"),
+            st.Page("app_pages/invariance.py", title=t("nav.invariance"), icon=":material/open_with:"),
         ],
     },
     expanded=True,

@@ -2,7 +2,8 @@
 test images, test predictions) for all of them, loaded or explained.
 
 The caches are keyed by the run's folder and run_fingerprint, so new weights are a new entry; Grad-CAM and
-saliency of a test image are cached per (run, image, class, layer). Everything
+saliency of a test image are cached per (run, image, class, layer), the invariance sweeps and a test image's
+shifted maps per (run, settings). Everything
 it hands out is shared by every visitor: pages read it and never change it.
 """
 
@@ -16,6 +17,7 @@ from app_pages._widgets import pick_run
 from cnn_core.errors import CnnLabError
 from cnn_core.i18n import t
 from cnn_core.inspection.attribution import grad_cam_and_saliency
+from cnn_core.inspection.invariance import Equivariance, equivariance, sweeps
 from cnn_core.inspection.loading import inspectable_runs, load_run, load_test_images
 from cnn_core.inspection.predictions import Predictions, load_predictions, predictions_from_model
 from cnn_core.runs.directory import RunError, check_access
@@ -63,6 +65,23 @@ def cached_attribution(run_dir: Path, fingerprint: str, index: int, target: int,
     loaded, images, _ = cached_run(run_dir, fingerprint)
     cam, sal = grad_cam_and_saliency(loaded, images[index : index + 1], target, layer)
     return cam.numpy(), sal.numpy()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_sweeps(
+    run_dir: Path, fingerprint: str, count: int, axis: str, shifts: tuple, angles: tuple, scales: tuple
+) -> dict:
+    """The run's answers on its first `count` test images shifted, rotated and scaled
+    (cnn_core.inspection.invariance.sweeps), measured once per run and settings."""
+    loaded, images, labels = cached_run(run_dir, fingerprint)
+    return sweeps(loaded, images[:count], labels[:count], shifts, angles, scales, axis)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_equivariance(run_dir: Path, fingerprint: str, index: int, axis: str, shifts: tuple) -> Equivariance:
+    """A test image's first conv and pooling maps, shifted and compared (invariance.equivariance)."""
+    loaded, images, _ = cached_run(run_dir, fingerprint)
+    return equivariance(loaded, images[index : index + 1], shifts, axis)
 
 
 def load_or_stop(loader, *args):

@@ -29,6 +29,7 @@ SERVER_MODULES = (
     "cnn_core.inspection.predictions",
     "cnn_core.inspection.maximise",
     "cnn_core.inspection.attribution",
+    "cnn_core.inspection.invariance",  # torchvision.transforms.v2 too: seconds more
     "cnn_core.concepts.activations",
     "cnn_core.concepts.batch_speed",
     "cnn_core.arch.backbones",

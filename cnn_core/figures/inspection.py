@@ -1,10 +1,14 @@
 """Look-inside charts: the top-k bar chart, the activation-maximisation curves, click targets on
-the cells of a confusion matrix, and two networks' confidence side by side."""
+the cells of a confusion matrix, two networks' confidence side by side, and the invariance
+experiment's curves and shifted maps."""
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
+from cnn_core.figures import panel_title
+from cnn_core.figures.images import enlarged, map_colours
 from cnn_core.i18n import t
 
 
@@ -96,3 +100,134 @@ def class_outputs_figure(class_names: list[str], outputs: dict[str, object], hei
         legend=dict(orientation="h", y=1.15),
     )
     return go.Figure(data=data, layout=layout)
+
+
+INVARIANCE_COLOURS = ("#3182bd", "#e6550d", "#31a354", "#756bb1")
+IDENTITY = {"shift": 0, "angle": 0, "scale": 1}  # the value of each sweep that leaves the image as it is
+
+
+def invariance_figure(curves: dict[str, dict], height: int = 560) -> go.Figure:
+    """Accuracy (top row) and the true class's mean probability (bottom row) against shift, angle and
+    scale (a column each), one line per network: curves maps a legend name to its sweeps (kind ->
+    an object with values, accuracy and true_probability, as cnn_core.inspection.invariance makes
+    them). A dotted line marks the untouched image. One layout dict, no make_subplots."""
+    kinds = [kind for kind in IDENTITY if any(kind in sweeps for sweeps in curves.values())]
+    rows = (("accuracy", t("invariance.axis.accuracy")), ("true_probability", t("invariance.axis.probability")))
+    width, gap, panel_height, gap_y = (1 - 0.06 * (len(kinds) - 1)) / max(1, len(kinds)), 0.06, 0.38, 0.2
+    layout = dict(
+        height=height, margin=dict(l=10, r=10, t=64, b=10), legend=dict(orientation="h", y=-0.1), annotations=[]
+    )
+    layout["shapes"], data = [], []
+    for row, (field, y_title) in enumerate(rows):
+        top = 1 - row * (panel_height + gap_y)
+        for col, kind in enumerate(kinds):
+            n = row * len(kinds) + col + 1
+            axis = "" if n == 1 else str(n)
+            left = col * (width + gap)
+            for i, (name, sweeps) in enumerate(curves.items()):
+                if kind in sweeps:
+                    sweep = sweeps[kind]
+                    data.append(
+                        dict(
+                            type="scatter",
+                            x=list(sweep.values),
+                            y=list(getattr(sweep, field)),
+                            mode="lines+markers",
+                            name=name,
+                            legendgroup=name,
+                            showlegend=n == 1,
+                            line=dict(color=INVARIANCE_COLOURS[i % len(INVARIANCE_COLOURS)]),
+                            xaxis=f"x{axis}",
+                            yaxis=f"y{axis}",
+                            hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>",
+                        )
+                    )
+            layout[f"xaxis{axis}"] = dict(
+                domain=[left, left + width], anchor=f"y{axis}", title=dict(text=t(f"invariance.axis.{kind}"))
+            )
+            layout[f"yaxis{axis}"] = dict(
+                domain=[max(0.0, top - panel_height), top],
+                anchor=f"x{axis}",
+                range=[0, 1.02],
+                tickformat=".0%",
+                title=dict(text=y_title if col == 0 else ""),
+            )
+            line = dict(type="line", xref=f"x{axis}", yref=f"y{axis} domain", x0=IDENTITY[kind], x1=IDENTITY[kind])
+            layout["shapes"].append(dict(line, y0=0, y1=1, line=dict(color="#999", dash="dot", width=1)))
+            if row == 0:
+                layout["annotations"].append(panel_title(t(f"invariance.panel.{kind}"), left + width / 2, top, 14))
+    return go.Figure(data=data, layout=layout)
+
+
+def equivariance_figure(result, height: int = 340) -> go.Figure:
+    """Per shift of the input (pixels): how much each layer's maps changed at the same positions
+    (solid) and once moved by the nearest whole map cells (dotted); result is an Equivariance of
+    cnn_core.inspection.invariance."""
+    data = []
+    for i, layer in enumerate(result.layers):
+        colour = INVARIANCE_COLOURS[i % len(INVARIANCE_COLOURS)]
+        for field, dash, key in (
+            ("change", "solid", "invariance.trace.change"),
+            ("shift_error", "dot", "invariance.trace.moved"),
+        ):
+            data.append(
+                dict(
+                    type="scatter",
+                    x=list(result.shifts),
+                    y=list(getattr(layer, field)),
+                    mode="lines+markers",
+                    name=t(key, layer=layer.label),
+                    line=dict(color=colour, dash=dash),
+                    hovertemplate="%{x} px: %{y:.3f}<extra></extra>",
+                )
+            )
+    layout = dict(
+        height=height,
+        margin=dict(l=10, r=10, t=24, b=10),
+        xaxis=dict(title=dict(text=t("invariance.axis.shift")), dtick=1),
+        yaxis=dict(title=dict(text=t("invariance.axis.relative")), rangemode="tozero"),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def shift_pictures(maps: list, side: int = 180) -> tuple[list, float, float]:
+    """Maps of one channel (each H×W) as st.image pictures on one shared Viridis scale, enlarged to
+    about side pixels, so that equal values look equal across them; with the scale's low and high."""
+    arrays = [np.asarray(m, dtype=np.float64) for m in maps]
+    low = min(float(a.min()) for a in arrays)
+    high = max(float(a.max()) for a in arrays)
+    high = high if high > low else low + 1.0
+    return [enlarged(map_colours(a, "Viridis", low, high)[0].transpose(2, 0, 1), side) for a in arrays], low, high
+
+
+def equivariance_pictures(result, position: int, channel: int, side: int = 160) -> list[tuple[list, str | None]]:
+    """For shift number position of result (an Equivariance) and one channel, rows of (picture,
+    caption) pairs with a note: the input and its shifted copy; then, per layer, the image's maps,
+    the shifted image's maps and the image's maps moved by the cells they were compared at, on one
+    colour scale per layer (the note gives it)."""
+    d = result.shifts[position]
+    inputs = np.asarray(result.inputs)
+    rows = [
+        (
+            [
+                (enlarged(inputs[0], side), t("invariance.picture.input")),
+                (enlarged(inputs[position + 1], side), t("invariance.picture.shifted", d=d)),
+            ],
+            None,
+        )
+    ]
+    for layer in result.layers:
+        maps = np.asarray(layer.maps)
+        c = min(channel, maps.shape[1] - 1)
+        moved = np.asarray(layer.moved_original(position, result.axis))
+        pictures, low, high = shift_pictures([maps[0, c], maps[position + 1, c], moved[c]], side)
+        captions = [
+            t("invariance.picture.original", layer=layer.label),
+            t("invariance.picture.of_shifted", layer=layer.label, d=d),
+            t("invariance.picture.moved", layer=layer.label, n=layer.moved_by[position]),
+        ]
+        rows.append(
+            (list(zip(pictures, captions)), t("invariance.picture.scale", c=c, low=f"{low:.3g}", high=f"{high:.3g}"))
+        )
+    return rows
