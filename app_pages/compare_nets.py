@@ -3,16 +3,22 @@ is of its answers (seed 004 compares its fully connected net and its CNN on two 
 
 import streamlit as st
 
+from app_pages._language import LANGUAGE_KEY
+from app_pages._links import LAUNCHED_KEY, RUN_PARAM, SELECTED
 from app_pages._shared import cached_predictions, cached_run, load_or_stop
 from app_pages._visitor import current_visitor
 from app_pages._widgets import run_label
 from cnn_core.data.catalog import class_labels
+from cnn_core.errors import CnnLabError
 from cnn_core.figures.images import enlarged
 from cnn_core.figures.inspection import class_outputs_figure, winning_histogram
 from cnn_core.i18n import t
 from cnn_core.inspection.compare import compare_confidence, first_of_each
 from cnn_core.inspection.loading import InspectionError, inspectable_runs, run_fingerprint
 from cnn_core.runs.directory import RunError, check_access
+from cnn_core.runs.launcher import launch_run
+from cnn_core.runs.tables import run_title
+from cnn_core.train.config import SEED004_EPOCHS, one_image_at_a_time
 
 st.title(t("compare.title"))
 st.markdown(t("compare.intro"))
@@ -71,3 +77,17 @@ for index in first_of_each(first.labels, first.class_names, ("0", "6")):
     left.image(enlarged(images[index].numpy(), 112), caption=t("compare.example", label=names[first.labels[index]]))
     outputs = dict(zip(legend, (first.probs[index], second.probs[index])))
     right.plotly_chart(class_outputs_figure(names, outputs), key=f"cmp_example_{index}")
+
+st.subheader(t("compare.batch1.title"))
+st.markdown(t("compare.batch1.intro", epochs=SEED004_EPOCHS))
+if st.button(t("compare.batch1.button"), key="cmp_batch1", icon=":material/timer:", help=t("compare.batch1.help")):
+    try:
+        raw = by_id[first_id].config
+        config = one_image_at_a_time(raw, t("compare.batch1.name", name=run_title(raw, first_id)[:80]))
+        run_dir = launch_run(config, visitor=visitor)
+    except CnnLabError as exc:  # a demo's limits among them
+        st.error(str(exc), icon=":material/error:")
+    else:  # to its live progress, speed and time, as the Train page's Launch does
+        st.session_state[SELECTED] = st.session_state[LAUNCHED_KEY] = run_dir.name
+        query = {RUN_PARAM: run_dir.name, LANGUAGE_KEY: st.session_state[LANGUAGE_KEY]}
+        st.switch_page("app_pages/runs.py", query_params=query)

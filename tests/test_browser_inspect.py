@@ -19,6 +19,9 @@ pytestmark = pytest.mark.timeout(420)
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory):
     runs = tmp_path_factory.mktemp("browser_inspect") / "runs"
+    # first, so older: the pages open on the newest run, the CNN; the comparison view sets the two apart
+    bp = TrainConfig(preset="seed004_bp", epochs=2, batch_size=32, name="seed 004 BP net on digits")
+    train_completed_run(runs / "20251231-000000-digits-bpnet", bp)
     train_completed_run(
         runs / "20260101-000000-digits-shot", TrainConfig(epochs=2, batch_size=32, name="seed 002 CNN on digits")
     )
@@ -35,6 +38,7 @@ def test_screenshots_of_the_look_inside_pages(runs_dir):
             ("Predictions", "test images match", "[data-testid=stImage] img", "predictions"),
             ("Filters & feature maps", "kernels of", ".js-plotly-plot", "filters"),
             ("What the network sees", "Activation maximisation", None, "network_sees"),
+            ("Compare two networks", EN["compare.examples"], ".js-plotly-plot", "compare_nets"),
         ]:
             page.get_by_role("link", name=link).first.click()
             page.get_by_text(re.compile(ready)).first.wait_for(timeout=120_000)

@@ -1,6 +1,6 @@
 """Two networks compared on one test set: the figures against direct computations (scikit-learn's
 accuracy, numpy's median), refusals when the test sets differ, and the page with seed 004's two
-networks trained on the digits."""
+networks trained on the digits, and seed 004's way of training (one image at a time) one click away."""
 
 import json
 import shutil
@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score
 
+from app_pages._links import RUN_PARAM
+from cnn_core.files import read_json
 from cnn_core.inspection.compare import compare_confidence, first_of_each
 from cnn_core.inspection.loading import InspectionError
 from cnn_core.inspection.predictions import Predictions, load_predictions
-from cnn_core.train.config import TrainConfig
+from cnn_core.train.config import SEED004_EPOCHS, ConfigError, TrainConfig, one_image_at_a_time
 from tests.apptest import open_app_page
 from tests.conftest import train_completed_run
 
@@ -84,3 +86,27 @@ def test_the_page_compares_seed_004s_two_networks_on_every_test_image(runs_root,
     assert len(at.get("plotly_chart")) == 3, "the histogram and the tutorial's 0 and 6"
     at.selectbox(key="cmp_second").set_value(at.selectbox(key="cmp_first").value).run()
     assert any("two different runs" in i.value for i in at.info)
+
+
+def test_one_click_trains_the_first_network_one_image_at_a_time(runs_root, seed004_runs):
+    for run in seed004_runs:
+        shutil.copytree(run, runs_root / run.name)
+    at = open_app_page("app_pages/compare_nets.py", timeout=180)
+    first = read_json(runs_root / at.selectbox(key="cmp_first").value / "config.json")
+    at.button(key="cmp_batch1").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    launched = [p for p in runs_root.iterdir() if p.is_dir() and p.name not in {r.name for r in seed004_runs}]
+    assert len(launched) == 1
+    config = read_json(launched[0] / "config.json")
+    assert (config["batch_size"], config["epochs"]) == (1, SEED004_EPOCHS) == (1, 3)
+    changed = ("batch_size", "epochs", "name", "data_dir")  # the launch writes the server's data folder in
+    assert {k: v for k, v in config.items() if k not in changed} == {k: v for k, v in first.items() if k not in changed}
+    assert config["name"] == f"{first['name']}, one image at a time"
+    assert at.query_params[RUN_PARAM] == launched[0].name  # on the Runs page, at the new run
+
+
+def test_one_image_at_a_time_refuses_what_is_not_a_configuration():
+    with pytest.raises(ConfigError):
+        one_image_at_a_time({"epochs": "many"}, "x")
+    with pytest.raises(ConfigError):
+        one_image_at_a_time(["not", "a", "dict"], "x")
