@@ -11,7 +11,6 @@ every editing widget's key, so they all start afresh from the new spec.
 import pandas as pd
 import streamlit as st
 
-from cnn_core.arch.blocks import block_template
 from cnn_core.arch.formatting import summary_table
 from cnn_core.arch.layer_text import layers_to_rows, rows_to_layers
 from cnn_core.arch.presets import DEFAULT_PRESET, preset_spec
@@ -101,8 +100,7 @@ def insert_or_move(spec: dict, locked: bool) -> None:
         layers = list(spec.get("layers") or [])
         if r4.button(t("builder.insert"), key="b_insert", disabled=locked):
             try:
-                new = rows_to_layers([{"type": new_type, "params": new_params}])[0]
-                layers.insert(position - 1, new if new_params.strip() else new | block_template(new_type))
+                layers.insert(position - 1, rows_to_layers([{"type": new_type, "params": new_params}])[0])
                 replace_spec(spec | {"layers": layers})
                 st.rerun()
             except SpecError as exc:

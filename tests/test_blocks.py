@@ -419,3 +419,11 @@ def test_grad_cam_on_an_inner_layer_equals_captums(trained_blocks):
             torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
             lit += float(want.max()) == 1.0
     assert lit >= 3  # not every map is all zero: the comparison is not vacuous
+
+
+def test_a_block_row_without_settings_starts_from_its_template():
+    layers = rows_to_layers([{"type": "residual", "params": ""}, {"type": "concat", "params": None}])
+    assert layers == [{"type": kind, **BLOCK_TEMPLATES[kind]} for kind in ("residual", "concat")]
+    layers[0]["layers"].append({"type": "tanh"})  # a copy: the template itself is never changed
+    assert len(BLOCK_TEMPLATES["residual"]["layers"]) == len(layers[0]["layers"]) - 1
+    assert rows_to_layers([{"type": "relu", "params": ""}]) == [RELU]

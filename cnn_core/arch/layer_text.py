@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from cnn_core.arch.blocks import BLOCK_TYPES
+from cnn_core.arch.blocks import BLOCK_TYPES, block_template
 from cnn_core.arch.spec import LAYER_TYPES, REQUIRED, SpecError, parse_json
 from cnn_core.arch.spec_text import clip
 from cnn_core.i18n import t
@@ -131,7 +131,9 @@ def layers_to_rows(layers: list[dict]) -> list[dict]:
 
 
 def rows_to_layers(rows: list[dict]) -> list[dict]:
-    """Back from table rows to spec layers; SpecError names the row that cannot be read."""
+    """Back from table rows to spec layers; SpecError names the row that cannot be read. A block
+    row without settings starts from its template (blocks.BLOCK_TEMPLATES), as the builder's
+    insert does."""
     layers = []
     for index, row in enumerate(rows):
         kind = row.get("type")
@@ -142,5 +144,5 @@ def rows_to_layers(rows: list[dict]) -> list[dict]:
             params = parse_params(text if isinstance(text, str) else "")
         except SpecError as exc:
             raise SpecError(exc.reason, exc.fix, index, clip(kind)) from exc
-        layers.append({"type": kind.strip(), **params})
+        layers.append({"type": kind.strip(), **(params or block_template(kind.strip()))})
     return layers

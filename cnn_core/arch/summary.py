@@ -99,7 +99,13 @@ def _row(index: int, label: str | None, raw, shape, field: ReceptiveField, walke
     if layer["type"] not in blocks.BLOCK_TYPES:
         return _layer_step(index, layer, shape, field, walked.rows, walked.settings, label)
     if depth >= blocks.MAX_BLOCK_DEPTH:
-        raise SpecError(t("spec.err.blocks_deep", most=blocks.MAX_BLOCK_DEPTH), t("spec.fix.blocks_deep"), index, "")
+        raise SpecError(
+            t("spec.err.blocks_deep", most=blocks.MAX_BLOCK_DEPTH),
+            t("spec.fix.blocks_deep"),
+            index,
+            layer["type"],
+            label,
+        )
     return _block_row(index, label, layer, shape, field, walked, depth)
 
 
