@@ -427,3 +427,23 @@ def test_a_block_row_without_settings_starts_from_its_template():
     layers[0]["layers"].append({"type": "tanh"})  # a copy: the template itself is never changed
     assert len(BLOCK_TEMPLATES["residual"]["layers"]) == len(layers[0]["layers"]) - 1
     assert rows_to_layers([{"type": "relu", "params": ""}]) == [RELU]
+
+
+def test_the_look_inside_pages_offer_a_block_networks_inner_layers(runs_root, trained_blocks):
+    import shutil
+
+    from tests.apptest import open_app_page
+
+    run_dir, _ = trained_blocks
+    shutil.copytree(run_dir, runs_root / run_dir.name)
+    at = open_app_page("app_pages/filters.py", timeout=180)
+    assert not at.exception and not at.error
+    layers = at.selectbox(key="f_layer")
+    assert layers.options[-1].startswith("#5[2].3 conv2d") and any("#3 shortcut conv2d" in o for o in layers.options)
+    layers.set_value("4.branches.1.2").run()  # a conv inside a branch: its kernels for one output channel
+    assert not at.exception and "2 kernels of 3×3" in " ".join(c.value for c in at.caption)
+    maps = at.selectbox(key="f_pick").options
+    assert "#3.1 conv2d 8×7×7" in maps and "#5[2].3 conv2d 4×7×7" in maps
+    sees = open_app_page("app_pages/network_sees.py", timeout=180)
+    assert not sees.exception and not sees.error
+    assert "#3.4 conv2d" in sees.selectbox(key="s_layer").options
