@@ -190,7 +190,7 @@ def test_a_late_heartbeat_does_not_overwrite_the_final_status(runs_root, monkeyp
         final_written.wait(0.5)
         return real_write(run_dir, snapshot)
 
-    def fake_training(run_dir, config, should_stop, status, on_log, time_budget_s=None):
+    def fake_training(run_dir, config, should_stop, status, on_log, time_budget_s=None, ranks=None):
         assert beat_started.wait(10), "no heartbeat"
         return {"test_acc": 0.5}
 

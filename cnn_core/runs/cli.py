@@ -18,7 +18,7 @@ from cnn_core.arch.spec import SpecError, load_spec_json
 from cnn_core.data.catalog import DATASETS
 from cnn_core.i18n import t
 from cnn_core.runs.directory import RunError, Status, list_runs, read_status, request_stop, resolve_run_dir
-from cnn_core.runs.launcher import launch_run, resume_run
+from cnn_core.runs.launcher import join_run, launch_run, resume_run
 from cnn_core.train.config import (
     AUGMENTATIONS,
     DEVICES,
@@ -76,6 +76,8 @@ def _config_from_args(args):
         augment=args.augment or [],
         mixed_precision=args.amp,
         name=args.name or "",
+        nproc_per_node=args.nproc_per_node,
+        nnodes=args.nnodes,
     )
     if args.data_dir:
         fields["data_dir"] = args.data_dir
@@ -107,6 +109,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, t("cli.error", error=message) + "\n")
 
 
+def _processes(parser) -> None:
+    """torchrun's own options, with torchrun's meanings: processes per machine, machines, rendezvous."""
+    parser.add_argument("--nproc-per-node", type=int, help=t("cli.arg.nproc_per_node"))
+    parser.add_argument("--nnodes", type=int, help=t("cli.arg.nnodes"))
+    parser.add_argument("--rdzv-endpoint", help=t("cli.arg.rdzv_endpoint"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser, built when it is used: its help is in the language of that moment."""
 
@@ -136,12 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", help=t("cli.arg.data_dir"))
     train.add_argument("--runs-dir", help=t("cli.arg.runs_dir"))
     train.add_argument("--wait", action="store_true", help=t("cli.arg.wait"))
+    _processes(train)
+    train.add_argument("--node-rank", type=int, default=0, help=t("cli.arg.node_rank"))
+    train.add_argument("--run-id", help=t("cli.arg.run_id"))
     for name in ("resume", "stop"):
         p = sub.add_parser(name, help=t(f"cli.{name}.help"), description=t(f"cli.{name}.help"))
         p.add_argument("run", help=t("cli.arg.run"))
         p.add_argument("--runs-dir", help=t("cli.arg.runs_dir"))
         if name == "resume":
             p.add_argument("--wait", action="store_true", help=t("cli.arg.wait"))
+            _processes(p)
     status = sub.add_parser("status", help=t("cli.status.help"), description=t("cli.status.help"))
     status.add_argument("run", help=t("cli.arg.run"))
     status.add_argument("--runs-dir", help=t("cli.arg.runs_dir"))
@@ -156,7 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
-            run_dir = launch_run(_config_from_args(args), args.runs_dir)
+            if args.node_rank:  # another machine's share of a run that machine 0 launches
+                if not args.run_id:
+                    raise ConfigError(t("cli.err.join_needs_run_id"))
+                run_dir = join_run(args.run_id, args.runs_dir, args.node_rank, args.rdzv_endpoint)
+            else:
+                config = _config_from_args(args)
+                run_dir = launch_run(config, args.runs_dir, run_id=args.run_id, endpoint=args.rdzv_endpoint)
             print(run_dir)
             sys.stdout.flush()
             if args.wait:
@@ -164,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         run_dir = resolve_run_dir(args.run, args.runs_dir) if args.command != "list" else None
         if args.command == "resume":
-            resume_run(run_dir)
+            resume_run(run_dir, None, args.nproc_per_node, args.nnodes, args.rdzv_endpoint)
             print(run_dir)
             return _report(follow(run_dir), run_dir) if args.wait else 0
         if args.command == "stop":
@@ -179,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 where = t(
                     "cli.where", epoch=status.epoch, epochs=status.epochs, step=status.step, steps=status.total_steps
                 )
+                if status.world_size > 1:
+                    where += " " + t("cli.processes", n=status.world_size)
                 print(
                     f"{run_dir.name}: {_state(status.state)} {where}"
                     + (" " + t("cli.test_acc", acc=f"{status.test_acc:.4f}") if status.test_acc is not None else "")

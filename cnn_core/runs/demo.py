@@ -45,6 +45,8 @@ def check_config_limits(config) -> None:
         raise ConfigError(t("limit.dataset", dataset=config.dataset, allowed=", ".join(EMBEDDED_DATASETS)))
     if config.device not in ("cpu", "auto"):
         raise ConfigError(t("limit.cpu", device=config.device))
+    if config.world_size > 1:  # a shared server trains each run in one process
+        raise ConfigError(t("limit.processes", n=config.world_size))
     config.device = "cpu"
     try:
         spec = config.spec if config.spec is not None else preset_spec(config.preset)

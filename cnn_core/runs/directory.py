@@ -48,6 +48,7 @@ STALE_HEARTBEAT_S = 30.0
 
 
 STOP_FILE = "stop-requested"
+RANKS_STARTED = ".ranks-started"  # rank 0 of a torchrun group has taken the status over (worker.supervise)
 
 
 OWNER_FILE = "owner.json"
@@ -202,6 +203,7 @@ class Status:
     best_val_acc: float | None = None
     test_acc: float | None = None
     device: str | None = None
+    world_size: int = 1  # processes training the run together (torchrun), all machines counted
     train_s: float = 0.0  # training time over all sessions, for a demo's cap on it
     limit: str | None = None  # the limit that stopped the run, in words (the worker's language)
     limit_key: str | None = None  # the same as a catalogue key and its values, shown in the visitor's

@@ -26,6 +26,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTATIONS = ("hflip", "crop", "rotate", "resized_crop")
 NORMALIZATIONS = ("dataset", "half")  # the training set's mean and std, or (0.5, 0.5) as seed 000
 MAX_CLIP_GRAD_NORM = 1_000_000
+MAX_PROCESSES_PER_NODE = 64  # torchrun's --nproc-per-node: one per GPU, or a few per CPU machine
+MAX_NODES = 1024
 
 
 class ConfigError(CnnLabError, ValueError):
@@ -38,7 +40,7 @@ class TrainConfig:
     preset: str | None = "seed002_mnist_cnn"
     spec: dict | None = None  # an architecture spec; wins over preset when given
     epochs: int = 3
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch: all processes together take this many images a step
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9  # SGD only
@@ -63,12 +65,26 @@ class TrainConfig:
     folder_path: str | None = None  # for dataset "folder"
     image_size: int = 32  # for dataset "folder"
     deterministic: bool = True
+    # torchrun's processes: per machine, and machines; each process takes batch_size / world_size
+    # images of every step (per_process_batch). One process and one machine: no torchrun.
+    nproc_per_node: int = 1
+    nnodes: int = 1
     log_interval_s: float = 0.5  # metrics are read back from the device at most this often
     checkpoint_interval_s: float = 120.0  # also checkpoint mid-epoch on long epochs
     name: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @property
+    def world_size(self) -> int:
+        """How many processes train the run together (torchrun's WORLD_SIZE)."""
+        return self.nproc_per_node * self.nnodes
+
+    @property
+    def per_process_batch(self) -> int:
+        """The most images one process takes in a step: its share of the global batch_size."""
+        return -(-self.batch_size // self.world_size)
 
     @classmethod
     def from_dict(cls, raw: Any) -> TrainConfig:
@@ -123,6 +139,10 @@ class TrainConfig:
             raise bad("spec", t("config.allowed.spec"))
         whole("epochs", 1, 10_000)
         whole("batch_size", 1, 65_536)
+        whole("nproc_per_node", 1, MAX_PROCESSES_PER_NODE)
+        whole("nnodes", 1, MAX_NODES)
+        if self.batch_size < self.world_size:
+            raise ConfigError(t("config.err.batch_world", batch=self.batch_size, world=self.world_size))
         whole("step_size", 1)
         whole("seed", 0, 2**31 - 1)
         whole("crop_padding", 0, 64)

@@ -26,15 +26,17 @@ from cnn_core.i18n import t
 from cnn_core.runs.directory import Status
 from cnn_core.runs.metrics import append_metrics, repair_metrics, truncate_metrics
 from cnn_core.train.checkpoints import load_latest_checkpoint, save_checkpoint
-from cnn_core.train.config import TrainConfig
+from cnn_core.train.config import ConfigError, TrainConfig
 from cnn_core.train.device_data import normalization_stats, to_device
 from cnn_core.train.devices import determinism, resolve_device, use_channels_last
+from cnn_core.train.distributed import ONE_PROCESS, Ranks, parallel
 from cnn_core.train.environment import record_environment
 from cnn_core.train.objective import Objective
 from cnn_core.train.steps import (
     EpochState,
     StepLog,
     Sums,
+    across,
     evaluate,
     load_optimizer_state,
     load_scheduler_state,
@@ -44,6 +46,14 @@ from cnn_core.train.steps import (
     train_one_epoch,
 )
 from cnn_core.train.weights import save_final_weights
+
+
+def check_last_batch(images: int, batch_size: int, ranks: Ranks) -> None:
+    """In a group, every process needs at least one image of every batch (DDP averages every
+    process's gradient): an epoch's last, smaller batch must hold one per process."""
+    last = images % batch_size
+    if ranks.distributed and 0 < last < ranks.world:
+        raise ConfigError(t("config.err.last_batch", images=images, batch=batch_size, last=last, world=ranks.world))
 
 
 class StopRequested(Exception):
@@ -199,6 +209,7 @@ def run_training(
     status: Status,
     on_log: Callable[[Status], None] | None = None,
     time_budget_s: float | None = None,
+    ranks: Ranks = ONE_PROCESS,
 ) -> dict:
     """Train (or resume) the run in run_dir to completion; raise StopRequested after a stop, or
     once the run's training time over all its sessions reaches time_budget_s (a demo's cap).
@@ -207,9 +218,14 @@ def run_training(
     Returns the final test metrics. Writes metrics, checkpoints, weights and predictions, and this
     session's versions in environment.json. A deterministic config trains with torch's
     deterministic algorithms (devices.determinism), the process's settings restored at the end.
+
+    In a group of processes (ranks, started by torchrun: distributed.py) every process calls this;
+    rank 0 alone writes the run directory and evaluates, and its return value is the only one
+    with test metrics. A checkpoint holds the group's sums and the plain model's tensors, so a
+    run resumes on any number of processes.
     """
     with determinism(config.deterministic):
-        return _run_training(run_dir, config, should_stop, status, on_log, time_budget_s)
+        return _run_training(run_dir, config, should_stop, status, on_log, time_budget_s, ranks)
 
 
 def _run_training(
@@ -219,8 +235,10 @@ def _run_training(
     status: Status,
     on_log: Callable[[Status], None] | None,
     time_budget_s: float | None,
+    ranks: Ranks,
 ) -> dict:
-    device = resolve_device(config.device)
+    main = ranks.main
+    device = ranks.device(resolve_device(config.device))
     config = replace(config, channels_last=use_channels_last(config.channels_last, device, config.mixed_precision))
     splits = load_splits(
         config.dataset, config.val_split, config.seed, config.data_dir, config.folder_path, config.image_size
@@ -231,26 +249,33 @@ def _run_training(
     train = to_device(splits.train_x, splits.train_y, mean, std, device)
     val = to_device(splits.val_x, splits.val_y, mean, std, device)
     test = to_device(splits.test_x, splits.test_y, mean, std, device)
-    write_dataset_and_spec(run_dir, splits, spec, mean, std)
+    if main:
+        write_dataset_and_spec(run_dir, splits, spec, mean, std)
 
     steps_per_epoch = math.ceil(len(train.y) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, steps_per_epoch)
     progress = restore(run_dir, model, optimizer, scheduler, device)
+    if not main:  # a checkpoint's sums are the group's: rank 0 carries them on, the others start at zero
+        progress.position.totals = Sums.zeros(device)
+    check_last_batch(len(train.y), config.batch_size, ranks)
 
     def global_step() -> int:
         return progress.position.epoch * steps_per_epoch + progress.position.step
 
-    repaired = repair_metrics(run_dir)
-    if repaired is not None:
-        print(t("run.log.metrics_repaired", copy=repaired.name), flush=True)
-    truncate_metrics(run_dir, global_step(), progress.position.epoch)
-    record_environment(run_dir, device, global_step(), config.channels_last)
+    if main:
+        repaired = repair_metrics(run_dir)
+        if repaired is not None:
+            print(t("run.log.metrics_repaired", copy=repaired.name), flush=True)
+        truncate_metrics(run_dir, global_step(), progress.position.epoch)
+        record_environment(run_dir, device, global_step(), config.channels_last)
     status.epochs, status.total_steps, status.device = config.epochs, total_steps, str(device)
+    status.world_size = ranks.world
     # The loss follows the network's output layer; validation and test use the same one, summed.
     criterion = Objective.for_spec(spec, config.label_smoothing)
     eval_criterion = criterion.summed()
+    trained = parallel(model, criterion, ranks, device)
     session_start = time.perf_counter()
     base_elapsed = progress.elapsed_s
 
@@ -262,11 +287,16 @@ def _run_training(
             return True
         return bool(config.max_wall_time_s) and time.perf_counter() - session_start > config.max_wall_time_s
 
-    def checkpoint() -> None:
+    def checkpoint() -> None:  # every process: the sums saved are the group's
+        totals = across(ranks, progress.position.totals)
         progress.elapsed_s = status.train_s = base_elapsed + time.perf_counter() - session_start
-        save_checkpoint(run_dir, checkpoint_state(model, optimizer, scheduler, progress, global_step()), global_step())
+        if main:
+            saved = replace(progress, position=replace(progress.position, totals=totals))
+            save_checkpoint(run_dir, checkpoint_state(model, optimizer, scheduler, saved, global_step()), global_step())
 
     def log_step(log: StepLog) -> None:
+        if not main:
+            return
         append_metrics(run_dir, [step_record(log, steps_per_epoch, optimizer.param_groups[0]["lr"])])
         status.step, status.epoch, status.images_per_s = global_step(), log.epoch, log.images_per_s
         status.train_s = base_elapsed + time.perf_counter() - session_start
@@ -279,7 +309,7 @@ def _run_training(
         position = progress.position
         epoch_start = time.perf_counter()
         finished = train_one_epoch(
-            model,
+            trained,
             train,
             criterion,
             optimizer,
@@ -289,17 +319,25 @@ def _run_training(
             should_stop=stop_now,
             on_log=log_step,
             on_checkpoint=lambda _: checkpoint(),
+            ranks=ranks,
         )
         if not finished:
             checkpoint()
             raise StopRequested(out_of_time())
+        epoch_totals = across(ranks, position.totals)
         val_metrics = None
-        if len(val.y):
+        if len(val.y) and main:
             val_metrics = evaluate(model, val, eval_criterion, splits.num_classes, channels_last=config.channels_last)
         lr = optimizer.param_groups[0]["lr"]
-        append_metrics(
-            run_dir, [epoch_record(position, global_step(), lr, time.perf_counter() - epoch_start, val_metrics)]
-        )
+        if main:
+            record = epoch_record(
+                replace(position, totals=epoch_totals),
+                global_step(),
+                lr,
+                time.perf_counter() - epoch_start,
+                val_metrics,
+            )
+            append_metrics(run_dir, [record])
         if val_metrics:
             best = progress.best_val_acc
             progress.best_val_acc = val_metrics["acc"] if best is None else max(best, val_metrics["acc"])
@@ -310,6 +348,8 @@ def _run_training(
         if on_log:
             on_log(status)
 
+    if not main:  # rank 0 tests and writes the results
+        return {"test_loss": None, "test_acc": None, "best_val_acc": None, "train_time_s": progress.elapsed_s}
     test_metrics = evaluate(
         model, test, eval_criterion, splits.num_classes, channels_last=config.channels_last, want_probs=True
     )

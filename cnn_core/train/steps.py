@@ -23,6 +23,7 @@ from cnn_core.arch.model import build_model
 from cnn_core.train.augment import augment
 from cnn_core.train.config import TrainConfig
 from cnn_core.train.device_data import DeviceData
+from cnn_core.train.distributed import ONE_PROCESS, Ranks
 from cnn_core.train.objective import Objective
 from cnn_core.train.randomness import epoch_permutation, mix_seed, seed_step
 from cnn_core.train.schedules import lr_factor
@@ -140,6 +141,15 @@ class Sums:
         return self.correct.item() / max(1, self.seen)
 
 
+def across(ranks: Ranks, sums: Sums) -> Sums:
+    """The sums over every process of a group, as a copy (each process keeps its own); the sums
+    themselves with one process."""
+    if not ranks.distributed:
+        return sums
+    loss, correct, seen = ranks.total(sums.loss, sums.correct, torch.tensor(float(sums.seen)))
+    return Sums(loss, correct, int(seen.item()))
+
+
 @dataclass
 class EpochState:
     """Where an epoch stands: the next step to take and the sums over the steps taken. Checkpointed,
@@ -182,6 +192,7 @@ def train_one_epoch(
     should_stop: Callable[[], bool] = never,
     on_log: Callable[[StepLog], None] | None = None,
     on_checkpoint: Callable[[EpochState], None] | None = None,
+    ranks: Ranks = ONE_PROCESS,
 ) -> bool:
     """Train epoch state.epoch from step state.step on, advancing state; True once the epoch is done.
 
@@ -191,6 +202,14 @@ def train_one_epoch(
     config.checkpoint_interval_s, but never after the last step: the caller checkpoints the end of
     the epoch after validation. Both intervals count from this call, so the caller's time between
     epochs (validation, checkpoint) is neither logged as training nor cuts an interval short.
+
+    In several processes (ranks; model wrapped in DistributedDataParallel) each takes its share of
+    every global batch of config.batch_size images, after the augmentation of the whole batch, so
+    every draw stays a function of (seed, epoch, step, image) whatever the number of processes. Each
+    process's loss is its images' summed loss over the global batch's size, times the number of
+    processes: DDP's average of the gradients is then the gradient of the global batch's mean loss.
+    One all-reduce per step makes every process stop, log and checkpoint at the same step (rank 0's
+    clock decides the intervals), and the logged sums cover every process's images.
     """
     device = data.y.device
     n = len(data.y)
@@ -201,21 +220,31 @@ def train_one_epoch(
     window_start = last_log = last_checkpoint = time.perf_counter()
     # a run's very first step is logged at once: the live chart gets its first point without waiting an interval
     run_starts_here = state.epoch == 0 and state.step == 0
+    several = ranks.distributed
+    summed = criterion.summed() if several else None
+    stop_next = several and ranks.agree(should_stop())[0]
     model.train()
     while state.step < steps:
-        if should_stop():
+        if stop_next if several else should_stop():
             return False
         start = state.step * config.batch_size
         index = perm[start : start + config.batch_size]
+        batch_size = len(index)  # the global batch's: the epoch's last one may be smaller
         step_seed = mix_seed(config.seed, state.epoch, state.step)
-        seed_step(step_seed, device)  # dropout and friends draw from here
-        x, y = data.batch(index, config.channels_last)
+        # dropout and friends draw from here; each process its own stream
+        seed_step(mix_seed(step_seed, ranks.rank) if several else step_seed, device)
+        x, y = data.batch(index if config.augment else ranks.shard(index), config.channels_last)
         if config.augment:
             # a generator of its own: the augmentation's draws stay apart from dropout's stream
             x = augment(x, config, torch.Generator(device=device).manual_seed(step_seed ^ 0x5EED))
+            x, y = ranks.shard(x), ranks.shard(y)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            logits = scores(criterion, model, x)
-            loss = criterion(logits.float(), y)
+            # in several processes the model is DDP around ScoresModel: its forward gives the scores
+            logits = model(x) if several else scores(criterion, model, x)
+            if several:
+                loss = summed(logits.float(), y) * (ranks.world / batch_size)
+            else:
+                loss = criterion(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_grad_norm is not None:
@@ -224,18 +253,26 @@ def train_one_epoch(
         optimizer.step()
         scheduler.step()
         with torch.no_grad():
-            batch_loss, batch_correct = loss.detach() * len(y), (logits.argmax(1) == y).sum()
+            # this process's summed loss (in several, loss is it scaled by world / batch_size)
+            batch_loss = loss.detach() * (batch_size / ranks.world if several else len(y))
+            batch_correct = (logits.argmax(1) == y).sum()
         state.totals.add(batch_loss, batch_correct, len(y))
         window.add(batch_loss, batch_correct, len(y))
         state.step += 1
         now = time.perf_counter()
         due = now - last_log >= config.log_interval_s or state.step == steps or (run_starts_here and state.step == 1)
+        checkpoint_due = now - last_checkpoint >= config.checkpoint_interval_s and state.step < steps
+        if several:  # every process at the same step: rank 0's clock, anyone's stop
+            stop_next, due, checkpoint_due = ranks.agree(
+                should_stop(), due and ranks.main, checkpoint_due and ranks.main
+            )
         if on_log and due:
-            rate = window.seen / max(1e-9, now - window_start)
-            on_log(StepLog(state.epoch, state.step, window.mean_loss(), window.accuracy(), rate))
+            shown = across(ranks, window)
+            rate = shown.seen / max(1e-9, now - window_start)
+            on_log(StepLog(state.epoch, state.step, shown.mean_loss(), shown.accuracy(), rate))
             window = Sums.zeros(device)
             window_start = last_log = now
-        if on_checkpoint and now - last_checkpoint >= config.checkpoint_interval_s and state.step < steps:
+        if on_checkpoint and checkpoint_due:
             on_checkpoint(state)
             last_checkpoint = now
     return True
