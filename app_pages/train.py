@@ -24,7 +24,7 @@ from cnn_core.runs.launcher import launch_run
 from cnn_core.settings import get_settings
 from cnn_core.train.augment import augmentation_preview
 from cnn_core.train.config import AUGMENTATIONS, NORMALIZATIONS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
-from cnn_core.train.devices import available_devices
+from cnn_core.train.devices import available_devices, gpu_count
 from cnn_core.train.estimate import estimate_request
 from cnn_core.train.schedules import lr_curve
 
@@ -84,6 +84,9 @@ fields["seed"] = int(kept(c[1].number_input, "train.seed", 0, 2**31 - 1, 0, key=
 device_label = lambda d: t("train.device.auto") if d == "auto" else d  # noqa: E731
 devices = ["cpu"] if settings.demo else available_devices()  # a demo trains on the CPU only
 fields["device"] = kept(c[2].selectbox, "train.device", devices, key="t_device", format_func=device_label)
+gpus = 0 if settings.demo else gpu_count()  # more than one: torchrun, a process per GPU
+if gpus > 1 and fields["device"] in ("auto", "cuda"):
+    fields["nproc_per_node"] = int(kept(c[2].selectbox, "train.gpus", list(range(1, gpus + 1)), key="t_gpus"))
 fields["name"] = kept(c[3].text_input, "train.name", key="t_name")
 norm_label = lambda n: t(f"train.norm.{n}")  # noqa: E731
 fields["normalization"] = kept(c[4].selectbox, "train.norm", NORMALIZATIONS, key="t_norm", format_func=norm_label)
@@ -106,6 +109,8 @@ if config is not None and info is not None:
     m[0].metric(t("train.steps_per_epoch"), f"{steps_per_epoch:,}", help=t("train.steps_per_epoch.help"))
     m[1].metric(t("train.total_steps"), f"{steps_per_epoch * config.epochs:,}")
     m[2].metric(t("builder.total_params"), f"{summary.total_params:,}")
+    if config.world_size > 1:
+        m[0].caption(t("train.gpus.share", n=config.world_size, per=config.per_process_batch, batch=config.batch_size))
     request = estimate_request(config, info["input_shape"], n_classes, info["train_pool"] - val_size, val_size)
     steps, lrs = lr_curve(config.schedule, config.lr, steps_per_epoch, config.epochs, config.step_size, config.gamma)
     st.plotly_chart(lr_figure(steps, lrs, steps_per_epoch), key="t_lr_plot")

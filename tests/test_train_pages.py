@@ -673,3 +673,25 @@ def test_train_page_launches_with_the_normalisation_it_shows(runs_root, fake_est
     at.button(key="t_launch").click().run()
     (config,) = launched
     assert config.normalization == "half"
+
+
+def test_the_gpu_count_is_offered_only_on_a_machine_with_several(runs_root, fake_estimate, monkeypatch):
+    import cnn_core.train.devices as devices
+
+    launched = []
+    fake_run = runs_root / "20260101-000000-digits-fake"
+    monkeypatch.setattr(launcher, "launch_run", lambda config, visitor=None: launched.append(config) or fake_run)
+    at = open_page("app_pages/train.py")
+    assert not [box for box in at.selectbox if box.key == "t_gpus"]  # this machine: no GPU
+    monkeypatch.setattr(devices, "gpu_count", lambda: 4)
+    monkeypatch.setattr(devices, "available_devices", lambda: ["auto", "cpu", "cuda"])
+    at.run()
+    gpus = at.selectbox(key="t_gpus")
+    assert gpus.options == ["1", "2", "3", "4"] and gpus.value == 1
+    gpus.set_value(4).run()
+    assert t("train.gpus.share", n=4, per=8, batch=32) in [c.value for c in at.caption]
+    at.selectbox(key="t_device").set_value("cpu").run()  # the CPU: one process, no GPU count
+    assert not [box for box in at.selectbox if box.key == "t_gpus"]
+    at.selectbox(key="t_device").set_value("cuda").run()
+    at.button(key="t_launch").click().run()
+    assert launched and (launched[0].nproc_per_node, launched[0].device, launched[0].batch_size) == (4, "cuda", 32)

@@ -39,6 +39,11 @@ def available_devices() -> list[str]:
     return devices
 
 
+def gpu_count() -> int:
+    """CUDA GPUs on this machine: the processes a run may train on here (one per GPU, torchrun)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def use_channels_last(channels_last: bool | None, device: torch.device, mixed_precision: bool) -> bool:
     """The config's memory format, or when it is None (the default) the faster one for the device:
     channels-last on the CPU, where both seed networks train 1.2-1.35x faster in it (oneDNN's
