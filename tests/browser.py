@@ -107,6 +107,17 @@ def chromium_page(width: int = 1400, height: int = 1800):
             browser.close()
 
 
+# Streamlit's "running" status widget shows while a script run is under way
+_IDLE = "() => !document.querySelector('[data-testid=stStatusWidget]')"
+
+
+def settle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the app has finished its script run, then half a second for the last paint
+    (Plotly draws after the data arrives): for a screenshot, instead of a fixed sleep."""
+    page.wait_for_function(_IDLE, timeout=timeout_ms)
+    page.wait_for_timeout(500)
+
+
 def plotly_point_counts(page) -> list[int]:
     """Number of x values in every trace of every Plotly chart on the page."""
     # _fullData holds the decoded arrays; .data may still be Plotly's base64 "bdata" encoding

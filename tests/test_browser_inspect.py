@@ -8,7 +8,7 @@ import pytest
 
 from cnn_core.i18n import catalog
 from cnn_core.train.config import TrainConfig
-from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
+from tests.browser import ARTIFACTS, chromium_page, require_browser, settle, streamlit_app
 from tests.conftest import train_completed_run
 
 EN = catalog("en")  # the English catalogue: every key, as the tests read it
@@ -44,13 +44,13 @@ def test_screenshots_of_the_look_inside_pages(runs_dir):
             page.get_by_text(re.compile(ready)).first.wait_for(timeout=120_000)
             if visual:
                 page.locator(visual).first.wait_for(timeout=120_000)
-            page.wait_for_timeout(4000)
+            settle(page)
             assert not page.get_by_test_id("stException").count(), f"{name} shows an exception"
             if name == "network_sees":
                 page.locator(".st-key-s_go button").click()
                 page.get_by_text(re.compile("probability .* → ")).first.wait_for(timeout=240_000)
                 page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-                page.wait_for_timeout(4000)
+                settle(page)
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from cnn_core.i18n import catalog
 from cnn_core.train.config import TrainConfig
-from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
+from tests.browser import ARTIFACTS, chromium_page, require_browser, settle, streamlit_app
 from tests.conftest import train_completed_run
 
 EN = catalog("en")  # the English catalogue: every key, as the tests read it
@@ -40,7 +40,7 @@ def test_screenshots_of_the_invariance_page_comparing_two_runs(runs_dir):
         page.get_by_test_id("stSelectbox").filter(has_text=EN["invariance.other"]).locator("input").click()
         page.get_by_role("option", name=re.compile("random crop")).click()
         page.wait_for_function(TRACES, arg=2, timeout=120_000)  # and the other run's
-        page.wait_for_timeout(3000)
+        settle(page)
         assert not page.get_by_test_id("stException").count(), "the page shows an exception"
         assert not page.get_by_test_id("stAlertContentError").count(), "the page shows an error"
         page.screenshot(path=str(ARTIFACTS / "invariance.png"), full_page=True)
@@ -49,7 +49,7 @@ def test_screenshots_of_the_invariance_page_comparing_two_runs(runs_dir):
         page.get_by_role("tab", name=EN["invariance.tab.maps"]).click()
         page.get_by_text(EN["invariance.picture.input"]).first.wait_for(timeout=120_000)
         page.locator("[data-testid=stDataFrame]").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(3000)
+        settle(page)
         assert not page.get_by_test_id("stException").count(), "the maps tab shows an exception"
         assert page.locator("[data-testid=stImage]").count() == 8  # the image, its shifted copy, 3 maps × 2 layers
         page.screenshot(path=str(ARTIFACTS / "invariance_maps.png"), full_page=True)
