@@ -4,6 +4,7 @@ the page's link, so a reload, or the link opened in another tab, shows the same 
 (issue #16)."""
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cnn_core import PRESETS, preset_spec, summarize
 from cnn_core.arch.spec_link import LINK_PARAM
@@ -13,6 +14,19 @@ from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_a
 EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
 pytestmark = pytest.mark.timeout(300)
+
+
+def pick_option(page, widget: str, name: str, tries: int = 3) -> None:
+    """Open a select box and click one of its options; a click that lands while the app is still
+    redrawing leaves the list closed, so the box is opened again (at most `tries` times)."""
+    for attempt in range(tries):
+        page.locator(widget).click()
+        try:
+            page.get_by_role("option", name=name).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
 
 
 def test_the_edited_network_survives_a_reload_and_opens_from_its_link(tmp_path):
@@ -64,8 +78,7 @@ def test_the_edited_network_survives_a_reload_and_opens_from_its_link(tmp_path):
         other.locator(".st-key-b_load button").click()
         other.get_by_text(resnet_params, exact=True).first.wait_for(timeout=60_000)
         other.get_by_text(EN["builder.blocks"]).click()
-        other.locator(".st-key-b_block").click()
-        other.get_by_role("option", name=EN["builder.blocks.residual"].format(label="6")).click()
+        pick_option(other, ".st-key-b_block", EN["builder.blocks.residual"].format(label="6"))
         other.get_by_text("conv2d out_channels=32, kernel_size=3, stride=2").first.wait_for(timeout=60_000)
         assert not other.get_by_test_id("stException").count()
         other.screenshot(path=str(ARTIFACTS / "builder_blocks.png"), full_page=True)
