@@ -447,3 +447,37 @@ def test_the_look_inside_pages_offer_a_block_networks_inner_layers(runs_root, tr
     sees = open_app_page("app_pages/network_sees.py", timeout=180)
     assert not sees.exception and not sees.error
     assert "#3.4 conv2d" in sees.selectbox(key="s_layer").options
+
+
+def test_the_exported_code_of_nested_blocks_loads_the_models_weights():
+    spec = {
+        "input_shape": [2, 9, 9],
+        "num_classes": 5,
+        "layers": [
+            {
+                "type": "concat",
+                "branches": [
+                    [],
+                    [{"type": "residual", "layers": [conv(3, 3, stride=2, padding=1), BN]}],
+                    [{"type": "maxpool2d", "kernel_size": 3, "stride": 1, "padding": 1}],
+                ],
+            },
+            {"type": "flatten"},
+            {
+                "type": "concat",
+                "branches": [[{"type": "linear", "out_features": 4}], [{"type": "linear", "out_features": 1}]],
+            },
+        ],
+    }
+    with pytest.raises(SpecError, match="branch 2 gives 3×5×5 but branch 1 gives 2×9×9"):
+        summarize(spec)
+    spec["layers"][0]["branches"][1][0]["layers"][0]["stride"] = 1
+    model = randomise(build_model(spec), seed=4)
+    namespace: dict = {}
+    exec(compile(export_pytorch_code(spec), "<exported>", "exec"), namespace)
+    exported = namespace["Net"]().eval()
+    exported.load_state_dict(model.state_dict())  # strict: the same names and shapes
+    x = torch.randn(3, 2, 9, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), model(x))
+        assert model(x).shape == (3, 5)
