@@ -1,6 +1,7 @@
 """Training in several processes under torchrun, on the CPU with gloo (issue #17): a 2-process run
 from the CLI with one metrics stream and rank 0's checkpoints, its weights against a 1-process
-run of the same global batch; a stop and a resume on another number of processes; a kill -9 of
+run of the same global batch; a stop and a resume on another number of processes (2 → 1 and
+1 → 2); a kill -9 of
 one process, shown as interrupted, then resumed; and a run on two "machines" (two torchrun
 invocations meeting at a rendezvous on 127.0.0.1).
 
@@ -124,6 +125,20 @@ def test_stopped_on_two_processes_and_resumed_on_one(runs_root, tmp_path):
     resume_run(run_dir, nproc_per_node=1)
     assert wait_state(run_dir, ("completed", "failed", "interrupted", "stopped")) == "completed"
     assert read_status(run_dir).world_size == 1
+    assert_one_metrics_stream(run_dir, 2)
+    assert_close_weights(run_dir, reference_weights(tmp_path, config))
+
+
+def test_stopped_on_one_process_and_resumed_on_two(runs_root, tmp_path):
+    config = TrainConfig(**SMALL, log_interval_s=0.05)
+    run_dir = launch_run(config)
+    wait_for(lambda: read_status(run_dir).step >= 10, 120, 0.05, "ten steps")
+    request_stop(run_dir)
+    assert wait_state(run_dir, ("stopped", "completed", "failed", "interrupted")) == "stopped"
+    assert read_status(run_dir).world_size == 1
+    resume_run(run_dir, nproc_per_node=2)
+    assert wait_state(run_dir, ("completed", "failed", "interrupted", "stopped")) == "completed"
+    assert read_status(run_dir).world_size == 2
     assert_one_metrics_stream(run_dir, 2)
     assert_close_weights(run_dir, reference_weights(tmp_path, config))
 
