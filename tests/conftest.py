@@ -82,6 +82,22 @@ def conv(out: int = 4, k=3, **kw) -> dict:
     return {"type": "conv2d", "out_channels": out, "kernel_size": k, **kw}
 
 
+# A small CNN for the look-inside tests: two convs (stride 1) and a pooling layer. Seconds to train.
+SMALL_CNN_SPEC = {
+    "name": "small",
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "conv2d", "out_channels": 6, "kernel_size": 3},
+        {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "conv2d", "out_channels": 8, "kernel_size": 3},
+        {"type": "relu"},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ],
+}
+
 # The tiny network every engine test trains: one strided conv, a linear head. Milliseconds a step.
 TINY_SPEC = {
     "input_shape": [1, 28, 28],

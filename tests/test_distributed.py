@@ -28,7 +28,8 @@ from cnn_core.runs.directory import read_status, request_stop
 from cnn_core.runs.launcher import launch_run, resume_run
 from cnn_core.runs.metrics import read_metrics
 from cnn_core.train.config import TrainConfig
-from tests.conftest import REPO_ROOT, one_torch_thread, train_completed_run, wait_for
+from tests.conftest import REPO_ROOT, one_torch_thread, train_completed_run, wait_for, wait_state
+from tests.test_cli import cli
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,17 +38,6 @@ WEIGHT_TOLERANCE = 1e-5  # absolute, on weights of magnitude up to ~0.4
 # stays that close: with batch 16 (seed 3) float rounding flips the sign of a few near-zero gradients,
 # and Adam turns each flip into a 2e-3 step (lr), 9e-3 after two epochs (benchmarks/README.md).
 SMALL = dict(dataset="digits", preset="seed002_mnist_cnn", epochs=2, device="cpu", seed=3)
-
-
-def cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cnn_core", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ, **(env or {})),
-    )
 
 
 def reference_weights(tmp_path: Path, config: TrainConfig) -> dict:
@@ -74,11 +64,6 @@ def assert_one_metrics_stream(run_dir: Path, epochs: int) -> None:
     assert sum(r["kind"] == "test" for r in records) == 1
 
 
-def wait_state(run_dir: Path, states: tuple[str, ...], timeout: float = 180) -> str:
-    wait_for(lambda: read_status(run_dir).state in states, timeout, 0.1, f"state in {states}")
-    return read_status(run_dir).state
-
-
 def rank_pid(run_dir: Path, rank: int) -> int | None:
     """The pid of the torchrun process of run_dir that has RANK=rank."""
     for entry in Path("/proc").iterdir():
@@ -96,7 +81,7 @@ def rank_pid(run_dir: Path, rank: int) -> int | None:
 
 def test_a_two_process_run_from_the_cli_matches_one_process(runs_root, tmp_path):
     command = ["train", "--dataset", "digits", "--preset", "seed002_mnist_cnn", "--epochs", "2", "--device", "cpu"]
-    done = cli(*command, "--nproc-per-node", "2", "--wait")
+    done = cli(*command, "--nproc-per-node", "2", "--wait", timeout=240)
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.split()[0])
     status = json.loads(cli("status", run_dir.name, "--json").stdout)
@@ -114,31 +99,17 @@ def test_a_two_process_run_from_the_cli_matches_one_process(runs_root, tmp_path)
     assert_close_weights(run_dir, reference_weights(tmp_path, config))
 
 
-def test_stopped_on_two_processes_and_resumed_on_one(runs_root, tmp_path):
-    config = TrainConfig(**SMALL, nproc_per_node=2, log_interval_s=0.05)
+@pytest.mark.parametrize("first, then", [(2, 1), (1, 2)], ids=["2-then-1", "1-then-2"])
+def test_stopped_then_resumed_on_another_number_of_processes(runs_root, tmp_path, first, then):
+    config = TrainConfig(**SMALL, nproc_per_node=first, log_interval_s=0.05)
     run_dir = launch_run(config)
     wait_for(lambda: read_status(run_dir).step >= 10, 120, 0.05, "ten steps")
     request_stop(run_dir)
-    assert wait_state(run_dir, ("stopped", "completed", "failed", "interrupted")) == "stopped"
+    status = wait_state(run_dir, "stopped", timeout=120)
     saved = read_json(run_dir / "checkpoints" / "latest.json")["step"]  # where every process stopped
-    assert read_status(run_dir).step <= saved < read_status(run_dir).total_steps  # mid-run, after its last log
-    resume_run(run_dir, nproc_per_node=1)
-    assert wait_state(run_dir, ("completed", "failed", "interrupted", "stopped")) == "completed"
-    assert read_status(run_dir).world_size == 1
-    assert_one_metrics_stream(run_dir, 2)
-    assert_close_weights(run_dir, reference_weights(tmp_path, config))
-
-
-def test_stopped_on_one_process_and_resumed_on_two(runs_root, tmp_path):
-    config = TrainConfig(**SMALL, log_interval_s=0.05)
-    run_dir = launch_run(config)
-    wait_for(lambda: read_status(run_dir).step >= 10, 120, 0.05, "ten steps")
-    request_stop(run_dir)
-    assert wait_state(run_dir, ("stopped", "completed", "failed", "interrupted")) == "stopped"
-    assert read_status(run_dir).world_size == 1
-    resume_run(run_dir, nproc_per_node=2)
-    assert wait_state(run_dir, ("completed", "failed", "interrupted", "stopped")) == "completed"
-    assert read_status(run_dir).world_size == 2
+    assert status.step <= saved < status.total_steps and status.world_size == first  # mid-run, after its last log
+    resume_run(run_dir, nproc_per_node=then)
+    assert wait_state(run_dir, "completed", timeout=180).world_size == then
     assert_one_metrics_stream(run_dir, 2)
     assert_close_weights(run_dir, reference_weights(tmp_path, config))
 
@@ -150,11 +121,11 @@ def test_one_process_killed_the_run_shows_interrupted_and_resumes(runs_root, tmp
     pid = rank_pid(run_dir, 1)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    assert wait_state(run_dir, ("interrupted", "completed", "failed", "stopped")) == "interrupted"
+    wait_state(run_dir, "interrupted", timeout=120)
     # the dashboard says interrupted at once (rank 0 is gone); the supervisor then says why
     wait_for(lambda: "resume" in (read_status(run_dir).error or ""), 60, 0.1, "the supervisor's note")
     resume_run(run_dir)  # on two processes again, from the end of epoch 1
-    assert wait_state(run_dir, ("completed", "failed", "interrupted", "stopped")) == "completed"
+    wait_state(run_dir, "completed", timeout=180)
     assert_one_metrics_stream(run_dir, 2)
     assert_close_weights(run_dir, reference_weights(tmp_path, config))
 
@@ -177,7 +148,7 @@ def test_a_run_on_two_machines_meeting_at_a_rendezvous(runs_root, tmp_path):
         text=True,
     )
     try:
-        second = cli("train", "--node-rank", "1", *common, "--wait")
+        second = cli("train", "--node-rank", "1", *common, "--wait", timeout=240)
         assert second.returncode == 0, second.stderr
         out, err = first.communicate(timeout=240)
         assert first.returncode == 0, err

@@ -11,23 +11,10 @@ from cnn_core.figures.training import confusion_figure
 from cnn_core.i18n import t
 from cnn_core.train.config import TrainConfig
 from tests.apptest import open_app_page, open_tab
-from tests.conftest import train_completed_run
+from tests.conftest import SMALL_CNN_SPEC, train_completed_run
 
 PAGES = ["app_pages/predictions.py", "app_pages/filters.py", "app_pages/network_sees.py"]
-SPEC = {
-    "name": "small",
-    "input_shape": [1, 28, 28],
-    "num_classes": 10,
-    "layers": [
-        {"type": "conv2d", "out_channels": 6, "kernel_size": 3},
-        {"type": "relu"},
-        {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 3},
-        {"type": "relu"},
-        {"type": "flatten"},
-        {"type": "linear", "out_features": 10},
-    ],
-}
+SPEC = SMALL_CNN_SPEC
 
 
 @pytest.fixture(scope="module")

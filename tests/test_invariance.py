@@ -35,22 +35,9 @@ from cnn_core.inspection.invariance import (
 from cnn_core.inspection.loading import InspectionError, LoadedRun, load_run, load_test_images
 from cnn_core.inspection.predictions import predictions_from_model
 from cnn_core.train.config import TrainConfig
-from tests.conftest import train_completed_run
+from tests.conftest import SMALL_CNN_SPEC, train_completed_run
 
-SPEC = {
-    "name": "small",
-    "input_shape": [1, 28, 28],
-    "num_classes": 10,
-    "layers": [
-        {"type": "conv2d", "out_channels": 6, "kernel_size": 3},
-        {"type": "relu"},
-        {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 3},
-        {"type": "relu"},
-        {"type": "flatten"},
-        {"type": "linear", "out_features": 10},
-    ],
-}
+SPEC = SMALL_CNN_SPEC
 
 
 def random_images(n: int, seed: int, border: int = 0, size: int = 28) -> torch.Tensor:
