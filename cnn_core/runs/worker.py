@@ -117,8 +117,8 @@ def world_size(run_dir: Path) -> int:
 def torchrun_command(run_dir: Path, node_rank: int = 0, endpoint: str | None = None) -> list[str]:
     """torchrun (torch.distributed.run) starting this machine's processes of the run: --standalone on
     one machine; on several, torchrun's static rendezvous at endpoint, this machine being node_rank."""
-    raw = read_json(run_dir / "config.json") or {}
-    nproc, nnodes = int(raw.get("nproc_per_node", 1)), int(raw.get("nnodes", 1))
+    config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    nproc, nnodes = config.nproc_per_node, config.nnodes
     command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", f"--nnodes={nnodes}"]
     if nnodes == 1:
         command.append("--standalone")
