@@ -133,7 +133,7 @@ def test_pooling_extremes_explain_themselves():
 
 def test_activations_defaults_show_curves_softmax_and_gradient_ratios():
     at = open_page("activations")
-    assert charts(at) == 4, "curves, softmax bars beside its Jacobian, gradients through depth, clipping"
+    assert charts(at) == 3, "curves, softmax bars beside its Jacobian, gradients through depth (clipping: its tab)"
     softmax_chart = next(c for c in chart_specs(at) if "∂p_i/∂z_j" in str(c["layout"].get("annotations")))
     jacobian = next(d for d in softmax_chart["data"] if d["type"] == "heatmap")
     np.testing.assert_allclose(plotly_array(jacobian["z"]), softmax_jacobian([2.0, 1.0, 0.1, -1.0]), atol=1e-9)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from cnn_core.concepts import ConceptError
 from cnn_core.concepts.activations import gradients_through_depth, stacked_network
 from cnn_core.concepts.gradients import clip_by_total_norm, train_deep_stack
-from tests.apptest import open_app_page
+from cnn_core.i18n import t
+from tests.apptest import open_app_page, open_tab
 
 
 @pytest.mark.parametrize("max_norm", [0.01, 1.0, 1e3])
@@ -85,11 +86,14 @@ def test_bad_settings_are_concept_errors(kwargs):
 def test_the_activations_page_shows_exploding_gradients_and_clipping(runs_root):
     at = open_app_page("app_pages/concepts/activations.py")
     assert not at.exception
+    assert not [s for s in at.slider if s.key == "cc_scale"]  # the depth tab is open first: one tab drawn
+    at.slider(key="ca_scale").set_value(1.5).run()
+    assert any("1.5× their initialisation" in i.value for i in at.info)
+    open_tab(at, "ca_grad_tab", t("concept.act.tab.clip"))
+    assert not [s for s in at.slider if s.key == "ca_scale"]
     text = " ".join(m.value for m in at.markdown)
     assert "**Without clipping**, the loss or a gradient overflowed at step" in text  # the default scale is 1.5
     assert "**With clipping**, the loss went from" in text
-    at.slider(key="ca_scale").set_value(1.5).run()
-    assert any("1.5× their initialisation" in i.value for i in at.info)
     at.slider(key="cc_scale").set_value(1.0).run()
     text = " ".join(m.value for m in at.markdown)
     assert "**Without clipping**, the loss went from" in text and not at.exception

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages._concepts import computed, explain, fragment, lesson_header
 from app_pages._gradients import clipping_section, depth_section
+from app_pages._widgets import kept_tabs
 from cnn_core.concepts.activations import (
     ACTIVATIONS,
     FORMULAS,
@@ -102,5 +103,11 @@ def softmax_section() -> None:
 
 curves_section()
 softmax_section()
-depth_section()
-clipping_section()
+# gradients through depth, then clipping: one tab drawn at a time (a chart less on every visit)
+depth_tab, clipping_tab = kept_tabs([t("concept.act.tab.depth"), t("concept.act.tab.clip")], "ca_grad_tab")
+with depth_tab:
+    if depth_tab.open:
+        depth_section()
+with clipping_tab:
+    if clipping_tab.open:
+        clipping_section()
