@@ -6,13 +6,9 @@ import streamlit as st
 
 from app_pages._builder import replace_spec
 from cnn_core.arch.blocks import chain_at, chain_paths, with_chain
-from cnn_core.arch.layer_text import format_params, parse_chain
+from cnn_core.arch.layer_text import format_chain, parse_chain
 from cnn_core.arch.spec import SpecError
 from cnn_core.i18n import t
-
-
-def chain_text(layers: list) -> str:
-    return "\n".join(f"{layer.get('type')} {format_params(layer)}".rstrip() for layer in layers)
 
 
 def block_editor(spec: dict, version: int, locked: bool) -> None:
@@ -32,7 +28,7 @@ def block_editor(spec: dict, version: int, locked: bool) -> None:
         )
         text = st.text_area(
             t("builder.blocks.layers"),
-            chain_text(chain_at(layers, labels[label])),
+            format_chain(chain_at(layers, labels[label])),
             key=f"b_block_text_{version}_{label}",
             height=180,
             help=t("builder.blocks.layers.help"),

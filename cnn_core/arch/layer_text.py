@@ -76,27 +76,29 @@ def _format_value(value) -> str:
     return str(value)
 
 
+def _is_default(f, value) -> bool:
+    """Whether value is the field's default (a pair of equal values counts as the single default)."""
+    default = f.default
+    return default is not REQUIRED and (
+        value == default or (isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1] == default)
+    )
+
+
 def format_params(layer: dict) -> str:
-    """The non-default keys of a layer as 'key=value' text, required keys first."""
+    """The non-default keys of a layer as 'key=value' text, required keys first; a block's as one
+    JSON object (its inner layers nest), which parse_params reads back."""
     kind = LAYER_TYPES.get(layer.get("type"))
-    if layer.get("type") in BLOCK_TYPES:  # inner layers nest: JSON, which parse_params reads back
-        keys = {k: v for k, v in layer.items() if k != "type" and not (k == "projection" and v is True)}
-        return json.dumps(keys, ensure_ascii=False, separators=(", ", ": "))
     if kind is None:
         return ", ".join(f"{k}={_format_value(v)}" for k, v in layer.items() if k != "type")
-    parts = []
-    for f in kind.fields:
-        if f.name not in layer:
-            continue
-        value = layer[f.name]
-        default = f.default
-        same = default is not REQUIRED and (
-            value == default
-            or (isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1] == default)
-        )
-        if not same:
-            parts.append(f"{f.name}={_format_value(value)}")
-    return ", ".join(parts)
+    present = [f for f in kind.fields if f.name in layer and not _is_default(f, layer[f.name])]
+    if kind.name in BLOCK_TYPES:
+        return json.dumps({f.name: layer[f.name] for f in present}, ensure_ascii=False, separators=(", ", ": "))
+    return ", ".join(f"{f.name}={_format_value(layer[f.name])}" for f in present)
+
+
+def format_chain(layers: list[dict]) -> str:
+    """Layers as text, one per line: what parse_chain reads back (the builder's block editor)."""
+    return "\n".join(f"{layer.get('type')} {format_params(layer)}".rstrip() for layer in layers)
 
 
 def parse_layer_line(line: str) -> dict:
