@@ -85,7 +85,8 @@ def run_worker(run_dir: Path, node_rank: int = 0, endpoint: str | None = None) -
     processes, under torchrun (supervise). Another machine's share of a run (node_rank > 0) only
     starts that machine's processes: node 0's worker keeps the status."""
     if node_rank > 0:
-        return subprocess.call(torchrun_command(run_dir, node_rank, endpoint), stdin=subprocess.DEVNULL)
+        config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+        return subprocess.call(torchrun_command(run_dir, config, node_rank, endpoint), stdin=subprocess.DEVNULL)
     should_stop = _stop_signals(run_dir)
     status = read_status(run_dir)
     status.pid, status.error = os.getpid(), None
@@ -99,25 +100,25 @@ def run_worker(run_dir: Path, node_rank: int = 0, endpoint: str | None = None) -
         status.heartbeat = time.time()
         write_status(run_dir, status)
         time.sleep(POLL_S)
-    if world_size(run_dir) > 1:
-        return supervise(run_dir, status, should_stop, endpoint)
+    config = several_processes(run_dir)
+    if config is not None:
+        return supervise(run_dir, status, should_stop, config, endpoint)
     return train_here(run_dir, status, should_stop)
 
 
-def world_size(run_dir: Path) -> int:
-    """The processes a run's config asks for (torch-free); 1 for a config that is not one (the
-    training then says what is wrong with it)."""
-    raw = read_json(run_dir / "config.json")
+def several_processes(run_dir: Path):
+    """The run's TrainConfig when it asks for several processes (torch-free), else None; a config
+    that is not one also gives None: the training then says what is wrong with it."""
     try:
-        return TrainConfig.from_dict(raw).world_size
+        config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     except Exception:  # a broken config fails where it is read for training, with its message
-        return 1
+        return None
+    return config if config.world_size > 1 else None
 
 
-def torchrun_command(run_dir: Path, node_rank: int = 0, endpoint: str | None = None) -> list[str]:
+def torchrun_command(run_dir: Path, config, node_rank: int = 0, endpoint: str | None = None) -> list[str]:
     """torchrun (torch.distributed.run) starting this machine's processes of the run: --standalone on
     one machine; on several, torchrun's static rendezvous at endpoint, this machine being node_rank."""
-    config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     nproc, nnodes = config.nproc_per_node, config.nnodes
     command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", f"--nnodes={nnodes}"]
     if nnodes == 1:
@@ -127,7 +128,7 @@ def torchrun_command(run_dir: Path, node_rank: int = 0, endpoint: str | None = N
     return command + ["-m", "cnn_core.runs.worker", "--rank", str(run_dir)]
 
 
-def supervise(run_dir: Path, status, should_stop, endpoint: str | None) -> int:
+def supervise(run_dir: Path, status, should_stop, config, endpoint: str | None) -> int:
     """Run torchrun for a run of several processes and wait for it. Until rank 0 has taken the status
     over (RANKS_STARTED) this worker keeps its heartbeat; a stop asked of it becomes the stop file,
     which every process sees (they stop together at one step, checkpointed). When the group ends
@@ -151,7 +152,9 @@ def supervise(run_dir: Path, status, should_stop, endpoint: str | None) -> int:
     beater = threading.Thread(target=beat, daemon=True)
     beater.start()
     try:
-        code = subprocess.call(torchrun_command(run_dir, 0, endpoint), stdin=subprocess.DEVNULL, env=environment)
+        code = subprocess.call(
+            torchrun_command(run_dir, config, 0, endpoint), stdin=subprocess.DEVNULL, env=environment
+        )
     finally:
         done.set()
         beater.join()
