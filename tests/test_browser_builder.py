@@ -9,7 +9,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from cnn_core import PRESETS, preset_spec, summarize
 from cnn_core.arch.spec_link import LINK_PARAM
 from cnn_core.i18n import catalog
-from tests.browser import ARTIFACTS, chromium_page, require_browser, streamlit_app
+from tests.browser import ARTIFACTS, chromium_page, require_browser, settle, streamlit_app
 
 EN = catalog("en")  # the English catalogue: every key, as the tests read it
 
@@ -75,6 +75,7 @@ def test_the_edited_network_survives_a_reload_and_opens_from_its_link(tmp_path):
         # a network built from blocks: its inner layers in the summary, one block open in the editor
         other.locator(".st-key-b_preset").click()
         other.get_by_role("option", name=PRESETS["resnet_small"].title, exact=True).click()
+        settle(other)  # the choice reruns the page: until then its old widgets are still drawn beside the new
         other.locator(".st-key-b_load button").click()
         other.get_by_text(resnet_params, exact=True).first.wait_for(timeout=60_000)
         other.get_by_text(EN["builder.blocks"]).click()
